@@ -1,0 +1,45 @@
+# The two commands of the README, and the pieces they are made of.
+#   make run   — install what is missing, build, run the main job
+#   make test  — install what is missing, build, run every test, then the sanitizer suites
+JOBS ?= $(shell nproc)
+BUILD := build/release
+
+.PHONY: all deps build run test test-release test-asan test-tsan bench examples format clean
+
+all: build
+
+deps:
+	bash scripts/install-deps
+
+build: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+
+run: build
+	bash examples/run_all.sh $(BUILD)/examples
+
+test: test-release test-asan test-tsan
+	@echo "make test: release, ASan+UBSan and TSan suites all passed"
+
+test-release: build
+	ctest --preset release -j $(JOBS)
+
+test-asan: deps
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+# TSan runs the thread pool, result and stress tests (label "tsan").
+test-tsan: deps
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+	bash scripts/tsan-ctest build/tsan
+
+bench: build
+	bash bench/run.sh $(BUILD) out/bench
+
+format:
+	git ls-files '*.hpp' '*.cpp' | xargs clang-format -i
+
+clean:
+	rm -rf build out

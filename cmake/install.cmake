@@ -1,0 +1,23 @@
+# Install the library, its headers, a CMake package (find_package(parlab)) and a pkg-config file.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS parlab EXPORT parlabTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(DIRECTORY include/parlab DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+set(parlab_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/parlab)
+install(EXPORT parlabTargets NAMESPACE parlab:: DESTINATION ${parlab_cmake_dir})
+configure_package_config_file(cmake/parlabConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/parlabConfig.cmake INSTALL_DESTINATION ${parlab_cmake_dir})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/parlabConfigVersion.cmake
+  COMPATIBILITY SameMajorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/parlabConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/parlabConfigVersion.cmake
+        DESTINATION ${parlab_cmake_dir})
+
+configure_file(cmake/parlab.pc.in ${CMAKE_CURRENT_BINARY_DIR}/parlab.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/parlab.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

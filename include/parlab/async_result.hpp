@@ -1,0 +1,192 @@
+#pragma once
+/// \file
+/// AsyncResult<T>: the handle of work submitted with map_async, starmap_async and apply_async.
+
+#include "parlab/detail/scheduler.hpp"
+#include "parlab/errors.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+namespace parlab {
+
+/// Optional hooks run on the worker that completes a result, before waiters wake (as Python's
+/// callback / error_callback). They must not throw; an exception from one is reported on stderr.
+template <class T>
+struct Callbacks {
+  std::function<void(const T&)> callback;
+  std::function<void(const std::exception_ptr&)> error_callback;
+};
+/// Callbacks for results without a value.
+template <>
+struct Callbacks<void> {
+  std::function<void()> callback;
+  std::function<void(const std::exception_ptr&)> error_callback;
+};
+
+namespace detail {
+
+/// Readiness and waiting, shared by every result type.
+class ResultStateBase {
+ public:
+  explicit ResultStateBase(Scheduler* scheduler) : scheduler_(scheduler) {}
+  [[nodiscard]] bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+  [[nodiscard]] bool failed() const noexcept { return error_ != nullptr; }
+  void rethrow_if_failed() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  /// Waits until ready or until `deadline`; true when ready.
+  bool wait_until(std::chrono::steady_clock::time_point deadline) {
+    if (ready()) return true;
+    if (scheduler_ != nullptr && current_scheduler() == scheduler_) {
+      // A task waiting on its own pool runs queued work meanwhile: no deadlock with 1 worker.
+      scheduler_->wait_until(
+          [&] { return ready() || std::chrono::steady_clock::now() >= deadline; });
+      return ready();
+    }
+    if (spin_until([this] { return ready(); })) return true;
+    std::unique_lock lock{mu_};
+    return cv_.wait_until(lock, deadline, [this] { return ready(); });
+  }
+  void wait() { wait_until(std::chrono::steady_clock::time_point::max()); }
+
+ protected:
+  void publish() {
+    {
+      std::lock_guard lock{mu_};
+      ready_.store(true, std::memory_order_seq_cst);
+    }
+    cv_.notify_all();
+    if (scheduler_ != nullptr) scheduler_->notify_helpers();
+  }
+  template <class Hook, class... Args>
+  static void run_hook(const Hook& hook, Args&&... args) noexcept {
+    if (!hook) return;
+    try {
+      hook(std::forward<Args>(args)...);
+    } catch (...) {
+      std::cerr << "parlab: a result callback threw (ignored): " << describe(std::current_exception())
+                << '\n';
+    }
+  }
+
+  std::exception_ptr error_;
+
+ private:
+  Scheduler* scheduler_;
+  std::atomic<bool> ready_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+/// The value (or error) of one result; written once by a worker.
+template <class T>
+class ResultState final : public ResultStateBase {
+ public:
+  ResultState(Scheduler* scheduler, Callbacks<T> callbacks)
+      : ResultStateBase(scheduler), callbacks_(std::move(callbacks)) {}
+
+  template <class... V>
+  void set_value(V&&... v) {
+    if constexpr (std::is_void_v<T>) {
+      run_hook(callbacks_.callback);
+    } else {
+      value_.emplace(std::forward<V>(v)...);
+      run_hook(callbacks_.callback, std::as_const(*value_));
+    }
+    publish();
+  }
+  void set_error(std::exception_ptr error) {
+    error_ = std::move(error);
+    run_hook(callbacks_.error_callback, std::as_const(error_));
+    publish();
+  }
+  std::add_lvalue_reference_t<T> value() {
+    rethrow_if_failed();
+    if constexpr (!std::is_void_v<T>) return *value_;
+  }
+
+ private:
+  struct Empty {};
+  std::conditional_t<std::is_void_v<T>, Empty, std::optional<T>> value_;
+  Callbacks<T> callbacks_;
+};
+
+}  // namespace detail
+
+/// The outcome of asynchronous work (Python's multiprocessing.pool.AsyncResult).
+/// Copies share one result. get() may be called repeatedly; on an rvalue it moves the value out.
+template <class T>
+class [[nodiscard]] AsyncResult {
+ public:
+  using value_type = T;
+  /// An empty handle; every call but valid() throws std::logic_error.
+  AsyncResult() = default;
+  /// Wraps a shared state (used by the pools).
+  explicit AsyncResult(std::shared_ptr<detail::ResultState<T>> state) : state_(std::move(state)) {}
+
+  /// Waits, then returns the value or throws the task's exception (TaskError for map-likes).
+  std::add_lvalue_reference_t<T> get() & {
+    wait();
+    return state().value();
+  }
+  /// Waits, then moves the value out (for `pool.map_async(...).get()`).
+  T get() && {
+    wait();
+    if constexpr (std::is_void_v<T>) {
+      state().value();
+    } else {
+      return std::move(state().value());
+    }
+  }
+  /// As get(), but throws TimeoutError after `timeout`; the result can still be obtained later.
+  template <class Rep, class Period>
+  std::add_lvalue_reference_t<T> get(std::chrono::duration<Rep, Period> timeout) & {
+    if (!wait_for(timeout)) throw TimeoutError("parlab: AsyncResult::get timed out");
+    return state().value();
+  }
+  /// As get(timeout), moving the value out.
+  template <class Rep, class Period>
+  T get(std::chrono::duration<Rep, Period> timeout) && {
+    if (!wait_for(timeout)) throw TimeoutError("parlab: AsyncResult::get timed out");
+    return std::move(*this).get();
+  }
+  /// Blocks until the result is ready.
+  void wait() const { state().wait(); }
+  /// Blocks up to `timeout`; true when the result is ready.
+  template <class Rep, class Period>
+  bool wait_for(std::chrono::duration<Rep, Period> timeout) const {
+    return state().wait_until(std::chrono::steady_clock::now() +
+                              std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
+  }
+  /// Whether the work has finished (successfully or not).
+  [[nodiscard]] bool ready() const { return state().ready(); }
+  /// Whether it finished without an exception; throws std::logic_error if not ready yet
+  /// (Python raises ValueError).
+  [[nodiscard]] bool successful() const {
+    if (!ready()) throw std::logic_error("parlab: AsyncResult::successful() before the result is ready");
+    return !state().failed();
+  }
+  /// False for a default-constructed handle.
+  [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
+
+ private:
+  detail::ResultState<T>& state() const {
+    if (!state_) throw std::logic_error("parlab: empty AsyncResult");
+    return *state_;
+  }
+  std::shared_ptr<detail::ResultState<T>> state_;
+};
+
+}  // namespace parlab

@@ -1,0 +1,111 @@
+#pragma once
+// The thread backend under parlab::Pool: worker threads, a FIFO of jobs, and waits that help.
+// Internal; the public API is pool.hpp.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace parlab::detail {
+
+/// A unit of queued work that workers run chunk by chunk. Several workers may run chunks of the
+/// same job at once; a job is finished when its own bookkeeping says so.
+class Job {
+ public:
+  Job() = default;
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+  virtual ~Job() = default;
+
+  /// Claims and runs one chunk; false when nothing is claimable now.
+  virtual bool run_chunk() = 0;
+  /// Whether run_chunk() could claim something now (may be stale; run_chunk decides).
+  [[nodiscard]] virtual bool claimable() const = 0;
+  /// Drops every unclaimed item (terminate()): their results fail with PoolTerminated.
+  virtual void cancel() = 0;
+
+ private:
+  friend class Scheduler;
+  bool queued_ = false;  // guarded by Scheduler::mu_
+};
+
+class Scheduler;
+/// The scheduler whose worker runs on this thread, or nullptr.
+const Scheduler* current_scheduler() noexcept;
+
+/// Worker threads running queued jobs.
+class Scheduler {
+ public:
+  explicit Scheduler(std::size_t workers);
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+  ~Scheduler();
+
+  /// Queues a job; throws PoolNotRunning after close() (except from this pool's own workers,
+  /// so tasks can still use the pool while it drains) and after terminate().
+  void submit(std::shared_ptr<Job> job);
+  /// Queues a job again that became claimable after the workers dropped it (imap's window);
+  /// false when the pool was terminated and the job will never run.
+  bool requeue(const std::shared_ptr<Job>& job);
+
+  void close();
+  void terminate();
+  void join();
+
+  [[nodiscard]] std::size_t size() const noexcept { return workers_; }
+  /// True on one of this scheduler's worker threads.
+  [[nodiscard]] bool on_worker_thread() const noexcept;
+
+  /// Blocks until `done()` is true. On a worker thread it runs queued chunks meanwhile, so a
+  /// task waiting on its own pool cannot deadlock it.
+  void wait_until(const std::function<bool()>& done);
+  /// Wakes helping waiters; call after any state change that wait_until() predicates observe.
+  void notify_helpers();
+
+ private:
+  void worker_loop();
+  std::shared_ptr<Job> take_locked();
+  bool run_one();
+
+  enum class State { running, closed, terminated };
+
+  const std::size_t workers_;
+  std::mutex mu_;
+  std::condition_variable work_cv_;  // idle workers
+  std::condition_variable help_cv_;  // workers blocked in wait_until()
+  std::deque<std::shared_ptr<Job>> queue_;
+  State state_ = State::running;
+  std::size_t active_ = 0;    // workers inside a job
+  std::size_t sleepers_ = 0;  // workers waiting on work_cv_
+  std::size_t exited_ = 0;    // workers that left worker_loop()
+  std::atomic<std::size_t> queued_jobs_{0};
+  std::atomic<std::size_t> helpers_waiting_{0};
+  std::vector<std::thread> threads_;
+  std::mutex join_mu_;
+};
+
+/// Spins briefly on `done` before the caller blocks: a result that arrives within microseconds
+/// is picked up without a sleep/wake round trip through the kernel.
+template <class Pred>
+bool spin_until(Pred done, std::chrono::microseconds budget = std::chrono::microseconds{50}) {
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  for (unsigned i = 0;; ++i) {
+    if (done()) return true;
+    if ((i & 63U) == 63U) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::yield();
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+}  // namespace parlab::detail

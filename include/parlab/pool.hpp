@@ -1,0 +1,655 @@
+#pragma once
+/// \file
+/// parlab::Pool — worker threads with Python's multiprocessing.Pool API.
+
+#include "parlab/async_result.hpp"
+#include "parlab/cpu.hpp"
+#include "parlab/detail/scheduler.hpp"
+#include "parlab/errors.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace parlab {
+
+/// How a map-like call splits and reports its work.
+struct MapOptions {
+  /// Items per chunk a worker claims at once. 0 = automatic: Python's rule for map
+  /// (ceil(n / (4 * workers))), 1 for imap.
+  std::size_t chunksize = 0;
+  /// imap only: most items read from the input ahead of the consumer. 0 = automatic
+  /// (max(64, 4 * workers * chunksize)).
+  std::size_t lookahead = 0;
+  /// Called after each chunk with (items done, total items) from a worker thread; total is 0
+  /// for imap, whose input length is unknown. Leave empty for no cost.
+  std::function<void(std::size_t done, std::size_t total)> progress;
+};
+
+namespace detail {
+
+/// Result of calling F on the elements of Range.
+template <class F, class Range>
+using map_result_t = std::decay_t<std::invoke_result_t<F&, std::ranges::range_reference_t<Range>>>;
+
+/// What map returns for element results R: std::vector<R>, or nothing for void.
+template <class R>
+using map_output_t = std::conditional_t<std::is_void_v<R>, void, std::vector<R>>;
+
+/// Per-index result storage that workers fill without locks.
+template <class R>
+class ResultSlots {
+  // vector<bool> packs bits and cannot be written from several threads; optional<bool> can.
+  static constexpr bool direct = std::is_default_constructible_v<R> && !std::is_same_v<R, bool>;
+  using Slot = std::conditional_t<direct, R, std::optional<R>>;
+
+ public:
+  explicit ResultSlots(std::size_t n) : slots_(n) {}
+  void set(std::size_t i, R&& value) { slots_[i] = std::move(value); }
+  std::vector<R> take() {
+    if constexpr (direct) {
+      return std::move(slots_);
+    } else {
+      std::vector<R> out;
+      out.reserve(slots_.size());
+      for (auto& slot : slots_) out.push_back(std::move(*slot));
+      return out;
+    }
+  }
+
+ private:
+  std::vector<Slot> slots_;
+};
+template <>
+class ResultSlots<void> {
+ public:
+  explicit ResultSlots(std::size_t /*n*/) {}
+};
+
+/// The lowest-index failure of a map, kept while the other items finish.
+class FirstError {
+ public:
+  void record(std::size_t index, std::exception_ptr error) {
+    std::lock_guard lock{mu_};
+    if (!error_ || index < index_) {
+      index_ = index;
+      error_ = std::move(error);
+    }
+  }
+  [[nodiscard]] std::exception_ptr as_task_error() const {
+    return error_ ? std::make_exception_ptr(TaskError(index_, error_)) : nullptr;
+  }
+
+ private:
+  std::mutex mu_;
+  std::size_t index_ = 0;
+  std::exception_ptr error_;
+};
+
+inline std::exception_ptr terminated_error() {
+  return std::make_exception_ptr(PoolTerminated("parlab: work dropped by Pool::terminate()"));
+}
+
+/// A map over a random-access source: workers claim chunks of indices through an atomic cursor.
+template <class Fn, class Source, class R>
+class MapJob final : public Job {
+ public:
+  using Output = map_output_t<R>;
+
+  MapJob(Fn fn, Source source, std::size_t chunksize, MapOptions options,
+         std::shared_ptr<ResultState<Output>> state)
+      : fn_(std::move(fn)),
+        source_(std::move(source)),
+        first_(std::ranges::begin(source_)),
+        size_(static_cast<std::size_t>(std::ranges::size(source_))),
+        chunk_(chunksize),
+        progress_(std::move(options.progress)),
+        slots_(size_),
+        state_(std::move(state)) {}
+
+  bool claimable() const override { return cursor_.load(std::memory_order_relaxed) < size_; }
+
+  bool run_chunk() override {
+    const std::size_t begin = cursor_.fetch_add(chunk_, std::memory_order_relaxed);
+    if (begin >= size_) return false;
+    const std::size_t end = std::min(begin + chunk_, size_);
+    for (std::size_t i = begin; i < end; ++i) {
+      if constexpr (std::is_nothrow_invocable_v<Fn&, std::ranges::range_reference_t<Source>>) {
+        run_item(i);
+      } else {
+        try {
+          run_item(i);
+        } catch (...) {
+          errors_.record(i, std::current_exception());
+        }
+      }
+    }
+    finish(end - begin);
+    return true;
+  }
+
+  void cancel() override {
+    const std::size_t begin = cursor_.exchange(size_);
+    if (begin >= size_) return;
+    errors_.record(begin, terminated_error());
+    finish(size_ - begin);
+  }
+
+ private:
+  void run_item(std::size_t i) {
+    auto&& item = first_[static_cast<std::ranges::range_difference_t<Source>>(i)];
+    if constexpr (std::is_void_v<R>) {
+      std::invoke(fn_, item);
+    } else {
+      slots_.set(i, std::invoke(fn_, item));
+    }
+  }
+
+  void finish(std::size_t items) {
+    const std::size_t done = done_.fetch_add(items, std::memory_order_acq_rel) + items;
+    if (progress_) progress_(done, size_);
+    if (done != size_) return;
+    if (auto error = errors_.as_task_error()) {
+      state_->set_error(std::move(error));
+    } else if constexpr (std::is_void_v<R>) {
+      state_->set_value();
+    } else {
+      state_->set_value(slots_.take());
+    }
+  }
+
+  Fn fn_;
+  Source source_;
+  std::ranges::iterator_t<Source> first_;
+  std::size_t size_;
+  std::size_t chunk_;
+  std::function<void(std::size_t, std::size_t)> progress_;
+  ResultSlots<R> slots_;
+  FirstError errors_;
+  std::shared_ptr<ResultState<Output>> state_;
+  std::atomic<std::size_t> cursor_{0};
+  std::atomic<std::size_t> done_{0};
+};
+
+/// One call (apply / apply_async).
+template <class Fn, class R>
+class ApplyJob final : public Job {
+ public:
+  ApplyJob(Fn fn, std::shared_ptr<ResultState<R>> state)
+      : fn_(std::move(fn)), state_(std::move(state)) {}
+
+  bool claimable() const override { return !claimed_.load(std::memory_order_relaxed); }
+  bool run_chunk() override {
+    if (claimed_.exchange(true, std::memory_order_acq_rel)) return false;
+    try {
+      if constexpr (std::is_void_v<R>) {
+        fn_();
+        state_->set_value();
+      } else {
+        state_->set_value(fn_());
+      }
+    } catch (...) {
+      state_->set_error(std::current_exception());
+    }
+    return true;
+  }
+  void cancel() override {
+    if (!claimed_.exchange(true)) state_->set_error(terminated_error());
+  }
+
+ private:
+  Fn fn_;
+  std::shared_ptr<ResultState<R>> state_;
+  std::atomic<bool> claimed_{false};
+};
+
+/// imap / imap_unordered: workers pull chunks from the input under a lock, at most `window`
+/// items ahead of the consumer; the consumer re-queues the job as it frees the window.
+template <class Fn, class View, class R>
+class ImapJob final : public Job {
+ public:
+  ImapJob(Fn fn, View source, bool ordered, std::size_t chunksize, std::size_t window,
+          std::function<void(std::size_t, std::size_t)> progress, Scheduler* scheduler)
+      : fn_(std::move(fn)),
+        source_(std::move(source)),
+        next_(std::ranges::begin(source_)),
+        ordered_(ordered),
+        chunk_(chunksize),
+        window_(window),
+        progress_(std::move(progress)),
+        scheduler_(scheduler) {}
+
+  bool claimable() const override {
+    std::lock_guard lock{mu_};
+    return claimable_locked();
+  }
+
+  bool run_chunk() override {
+    using Item = std::ranges::range_value_t<View>;
+    std::vector<Item> items;
+    std::size_t base = 0;
+    {
+      std::lock_guard lock{mu_};
+      if (!claimable_locked()) return false;
+      base = read_;
+      try {
+        for (std::size_t k = 0; k < chunk_ && next_ != std::ranges::end(source_); ++k) {
+          items.emplace_back(*next_);
+          ++next_;
+        }
+      } catch (...) {
+        // The input itself failed: report it at the position it failed and read no further.
+        input_error_ = std::current_exception();
+        input_error_index_ = base + items.size();
+        exhausted_ = ended_ = true;
+      }
+      if (next_ == std::ranges::end(source_)) exhausted_ = ended_ = true;
+      read_ += items.size();
+      if (ordered_) pending_.resize(read_ - consumed_);
+      ++in_flight_;
+    }
+    std::vector<Outcome> outcomes(items.size());
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      try {
+        outcomes[k].value.emplace(std::invoke(fn_, items[k]));
+      } catch (...) {
+        outcomes[k].error = std::current_exception();
+      }
+      outcomes[k].index = base + k;
+    }
+    std::size_t done = 0;
+    {
+      std::lock_guard lock{mu_};
+      for (auto& outcome : outcomes) {
+        if (ordered_) {
+          pending_[outcome.index - consumed_] = std::move(outcome);
+        } else {
+          pending_.push_back(std::move(outcome));
+        }
+      }
+      --in_flight_;
+      computed_ += items.size();
+      done = computed_;
+    }
+    if (progress_) progress_(done, 0);
+    consumer_cv_.notify_all();
+    scheduler_->notify_helpers();
+    return true;
+  }
+
+  void cancel() override {
+    {
+      std::lock_guard lock{mu_};
+      terminated_ = true;
+    }
+    consumer_cv_.notify_all();
+  }
+
+  /// The next result (in input order or completion order); nullopt at the end. Throws the
+  /// item's TaskError, PoolTerminated, or TimeoutError after `deadline`.
+  std::optional<R> next(const std::shared_ptr<Job>& self,
+                        std::chrono::steady_clock::time_point deadline) {
+    const auto available = [this] { return has_result_locked() || finished_locked(); };
+    if (current_scheduler() == scheduler_) {
+      scheduler_->wait_until([&] {
+        std::lock_guard lock{mu_};
+        return available() || std::chrono::steady_clock::now() >= deadline;
+      });
+    }
+    Outcome outcome;
+    bool was_full = false;
+    {
+      std::unique_lock lock{mu_};
+      if (!consumer_cv_.wait_until(lock, deadline, available))
+        throw TimeoutError("parlab: imap result not ready in time");
+      if (!has_result_locked()) {
+        if (input_error_ && consumed_ == input_error_index_) {
+          ++consumed_;
+          throw TaskError(input_error_index_, input_error_);
+        }
+        if (terminated_ && !ended_) throw PoolTerminated("parlab: imap dropped by Pool::terminate()");
+        return std::nullopt;
+      }
+      outcome = std::move(pending_.front().value());
+      pending_.pop_front();
+      // The workers drop a job whose window is full; the consumption that frees it re-queues it.
+      was_full = read_ - consumed_ >= window_ && !exhausted_;
+      ++consumed_;
+    }
+    if (was_full && !scheduler_->requeue(self)) {
+      std::lock_guard lock{mu_};
+      terminated_ = true;
+    }
+    if (outcome.error) throw TaskError(outcome.index, outcome.error);
+    return std::move(outcome.value);
+  }
+
+  /// Stops reading input and waits for chunks still running (they use the source and fn).
+  void stop() {
+    std::unique_lock lock{mu_};
+    exhausted_ = true;
+    consumer_cv_.wait(lock, [this] { return in_flight_ == 0; });
+  }
+
+ private:
+  struct Outcome {
+    std::optional<R> value;
+    std::exception_ptr error;
+    std::size_t index = 0;
+  };
+
+  bool claimable_locked() const {
+    return !exhausted_ && !terminated_ && read_ - consumed_ < window_;
+  }
+  bool has_result_locked() const { return !pending_.empty() && pending_.front().has_value(); }
+  bool finished_locked() const {
+    if (in_flight_ > 0) return false;
+    if (terminated_) return true;
+    return exhausted_ && consumed_ >= read_;
+  }
+
+  Fn fn_;
+  View source_;
+  std::ranges::iterator_t<View> next_;
+  const bool ordered_;
+  const std::size_t chunk_;
+  const std::size_t window_;
+  std::function<void(std::size_t, std::size_t)> progress_;
+  Scheduler* scheduler_;
+
+  mutable std::mutex mu_;
+  std::condition_variable consumer_cv_;
+  std::deque<std::optional<Outcome>> pending_;  // ordered: slot per index from consumed_
+  std::size_t read_ = 0;                        // items read from the input
+  std::size_t consumed_ = 0;                    // items handed to the consumer
+  std::size_t computed_ = 0;
+  std::size_t in_flight_ = 0;
+  bool exhausted_ = false;  // no more reading: the input ended or failed, or the consumer left
+  bool ended_ = false;      // the input itself ended (or failed)
+  bool terminated_ = false;
+  std::exception_ptr input_error_;
+  std::size_t input_error_index_ = 0;
+};
+
+/// A source the pool can index: the caller's random-access range itself, or a copy of it.
+/// `Own` (async calls): lvalue containers are copied, as Python's list(iterable), so the caller
+/// may let them go; views and rvalues are kept by value.
+template <bool Own, class Range>
+auto make_source(Range&& items) {
+  using Raw = std::remove_cvref_t<Range>;
+  constexpr bool indexable = std::ranges::random_access_range<Range> && std::ranges::sized_range<Range>;
+  if constexpr (indexable && std::ranges::view<Raw>) {
+    return Raw(items);
+  } else if constexpr (indexable && !std::is_lvalue_reference_v<Range>) {
+    return std::ranges::owning_view<Raw>(std::move(items));
+  } else if constexpr (indexable && !Own) {
+    return std::ranges::ref_view<std::remove_reference_t<Range>>(items);
+  } else {
+    std::vector<std::ranges::range_value_t<Range>> copy;
+    if constexpr (std::ranges::sized_range<Range>) copy.reserve(std::ranges::size(items));
+    for (auto&& item : items) copy.emplace_back(std::forward<decltype(item)>(item));
+    return copy;
+  }
+}
+
+/// Turns f(a, b, ...) into g(tuple) for starmap.
+template <class F>
+struct Unpack {
+  F f;
+  template <class Tuple>
+  decltype(auto) operator()(Tuple&& args) {
+    return std::apply(f, std::forward<Tuple>(args));
+  }
+};
+
+}  // namespace detail
+
+template <class R>
+class ImapResult;
+
+/// Worker threads with Python's multiprocessing.Pool API: map, starmap, imap, imap_unordered,
+/// apply and the _async forms. Results come in input order (imap_unordered: completion order);
+/// a task's exception reaches the caller with the item's index (TaskError). Thread-safe.
+///
+/// The destructor closes the pool and joins it: queued work finishes first. (Python's context
+/// manager calls terminate(), which would silently drop work whose AsyncResult the caller may
+/// still hold; call terminate() explicitly for that.)
+class Pool {
+ public:
+  /// A pool of `workers` threads (default: cpu_count()).
+  explicit Pool(std::size_t workers = cpu_count()) : scheduler_(workers) {}
+
+  /// Number of worker threads.
+  [[nodiscard]] std::size_t size() const noexcept { return scheduler_.size(); }
+
+  /// [f(x) for x in items], in input order. Throws TaskError for the lowest failing index
+  /// after every item has run.
+  template <class F, std::ranges::input_range Range>
+  auto map(F f, Range&& items, MapOptions options = {}) {
+    using R = detail::map_result_t<F, Range>;
+    return run_sync<R>(std::move(f), detail::make_source<false>(std::forward<Range>(items)),
+                       std::move(options));
+  }
+
+  /// [f(*args) for args in items]: each element is a tuple-like unpacked into f's arguments.
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F f, Range&& items, MapOptions options = {}) {
+    return map(detail::Unpack<F>{std::move(f)}, std::forward<Range>(items), std::move(options));
+  }
+
+  /// map without blocking: the result arrives in an AsyncResult<std::vector<R>>.
+  template <class F, std::ranges::input_range Range>
+  auto map_async(F f, Range&& items, MapOptions options = {},
+                 Callbacks<detail::map_output_t<detail::map_result_t<F, Range>>> callbacks = {}) {
+    using R = detail::map_result_t<F, Range>;
+    return run_async<R>(std::move(f), detail::make_source<true>(std::forward<Range>(items)),
+                        std::move(options), std::move(callbacks));
+  }
+
+  /// starmap without blocking.
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(
+      F f, Range&& items, MapOptions options = {},
+      Callbacks<detail::map_output_t<detail::map_result_t<detail::Unpack<F>, Range>>> callbacks = {}) {
+    return map_async(detail::Unpack<F>{std::move(f)}, std::forward<Range>(items), std::move(options),
+                     std::move(callbacks));
+  }
+
+  /// f(args...) on a worker; blocks and returns its value or rethrows its exception.
+  template <class F, class... Args>
+    requires std::invocable<F&, Args&&...>
+  decltype(auto) apply(F&& f, Args&&... args) {
+    using R = std::decay_t<std::invoke_result_t<F&, Args&&...>>;
+    auto call = [&]() -> R { return std::invoke(f, std::forward<Args>(args)...); };
+    auto result = submit_apply<R>(std::move(call), {});
+    return std::move(result).get();
+  }
+
+  /// f(args...) on a worker without blocking. Arguments are copied (or moved) into the task.
+  template <class F, class... Args>
+    requires std::invocable<std::decay_t<F>&, std::decay_t<Args>&&...>
+  auto apply_async(F&& f, Args&&... args) {
+    return apply_async(
+        Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>>{},
+        std::forward<F>(f), std::forward<Args>(args)...);
+  }
+
+  /// apply_async with a callback and/or error_callback.
+  template <class F, class... Args>
+    requires std::invocable<std::decay_t<F>&, std::decay_t<Args>&&...>
+  auto apply_async(Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>> callbacks,
+                   F&& f, Args&&... args) {
+    using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>;
+    auto call = [fn = std::forward<F>(f), tuple = std::make_tuple(std::forward<Args>(args)...)]() mutable -> R {
+      return std::apply(fn, std::move(tuple));
+    };
+    return submit_apply<R>(std::move(call), std::move(callbacks));
+  }
+
+  /// Results of f over items in input order, computed ahead while the caller consumes them.
+  /// The input is read lazily with bounded look-ahead (options.lookahead). The input range (when
+  /// passed as an lvalue) must outlive the returned ImapResult, which must not outlive the pool.
+  template <class F, std::ranges::input_range Range>
+  auto imap(F f, Range&& items, MapOptions options = {}) {
+    return make_imap(std::move(f), std::forward<Range>(items), true, std::move(options));
+  }
+
+  /// As imap, in completion order.
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F f, Range&& items, MapOptions options = {}) {
+    return make_imap(std::move(f), std::forward<Range>(items), false, std::move(options));
+  }
+
+  /// No more submissions from outside; queued work still runs. Tasks already running may still
+  /// submit nested work.
+  void close() { scheduler_.close(); }
+  /// Drops queued work (its results fail with PoolTerminated); tasks already running finish,
+  /// since threads cannot be killed safely.
+  void terminate() { scheduler_.terminate(); }
+  /// Waits for the workers to exit; call after close() or terminate().
+  void join() { scheduler_.join(); }
+
+ private:
+  template <class R, class Fn, class Source>
+  std::shared_ptr<detail::ResultState<detail::map_output_t<R>>> make_map_job(
+      Fn fn, Source source, MapOptions options, Callbacks<detail::map_output_t<R>> callbacks) {
+    using Output = detail::map_output_t<R>;
+    auto state = std::make_shared<detail::ResultState<Output>>(&scheduler_, std::move(callbacks));
+    const auto n = static_cast<std::size_t>(std::ranges::size(source));
+    if (n == 0) {
+      if constexpr (std::is_void_v<R>) {
+        state->set_value();
+      } else {
+        state->set_value(Output{});
+      }
+      return state;
+    }
+    const std::size_t chunk = options.chunksize != 0 ? options.chunksize : auto_chunksize(n);
+    scheduler_.submit(std::make_shared<detail::MapJob<Fn, Source, R>>(std::move(fn), std::move(source), chunk,
+                                                                      std::move(options), state));
+    return state;
+  }
+
+  template <class R, class Fn, class Source>
+  detail::map_output_t<R> run_sync(Fn fn, Source source, MapOptions options) {
+    auto state = make_map_job<R>(std::move(fn), std::move(source), std::move(options), {});
+    return std::move(AsyncResult<detail::map_output_t<R>>(std::move(state))).get();
+  }
+
+  template <class R, class Fn, class Source>
+  AsyncResult<detail::map_output_t<R>> run_async(Fn fn, Source source, MapOptions options,
+                                                 Callbacks<detail::map_output_t<R>> callbacks) {
+    return AsyncResult<detail::map_output_t<R>>(
+        make_map_job<R>(std::move(fn), std::move(source), std::move(options), std::move(callbacks)));
+  }
+
+  template <class R, class Fn>
+  AsyncResult<R> submit_apply(Fn fn, Callbacks<R> callbacks) {
+    auto state = std::make_shared<detail::ResultState<R>>(&scheduler_, std::move(callbacks));
+    scheduler_.submit(std::make_shared<detail::ApplyJob<Fn, R>>(std::move(fn), state));
+    return AsyncResult<R>(std::move(state));
+  }
+
+  template <class F, class Range>
+  auto make_imap(F f, Range&& items, bool ordered, MapOptions options);
+
+  [[nodiscard]] std::size_t auto_chunksize(std::size_t n) const {
+    const std::size_t parts = 4 * size();
+    return std::max<std::size_t>(1, (n + parts - 1) / parts);
+  }
+
+  detail::Scheduler scheduler_;
+};
+
+/// The results of imap / imap_unordered: an input range, consumed once, and next() for manual
+/// stepping (Python's IMapIterator). Destroying it stops reading the input.
+template <class R>
+class [[nodiscard]] ImapResult {
+ public:
+  /// Function that fetches the next result with a deadline; nullopt at the end.
+  using NextFn = std::function<std::optional<R>(std::chrono::steady_clock::time_point)>;
+
+  ImapResult(NextFn next, std::function<void()> stop) : next_(std::move(next)), stop_(std::move(stop)) {}
+  ImapResult(ImapResult&& other) noexcept
+      : next_(std::move(other.next_)),
+        stop_(std::exchange(other.stop_, nullptr)),
+        current_(std::move(other.current_)) {}
+  ImapResult& operator=(ImapResult&&) = delete;
+  ImapResult(const ImapResult&) = delete;
+  ImapResult& operator=(const ImapResult&) = delete;
+  ~ImapResult() {
+    if (stop_) stop_();
+  }
+
+  /// The next result, nullopt after the last; throws TaskError for a failed item.
+  std::optional<R> next() { return next_(std::chrono::steady_clock::time_point::max()); }
+  /// As next(), throwing TimeoutError when no result arrives within `timeout`.
+  template <class Rep, class Period>
+  std::optional<R> next(std::chrono::duration<Rep, Period> timeout) {
+    return next_(std::chrono::steady_clock::now() +
+                 std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
+  }
+
+  /// Input iterator over the results.
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(ImapResult* owner) : owner_(owner) { ++*this; }
+    R& operator*() const { return *owner_->current_; }
+    R* operator->() const { return &*owner_->current_; }
+    iterator& operator++() {
+      owner_->current_ = owner_->next();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
+
+   private:
+    [[nodiscard]] bool at_end() const { return owner_ == nullptr || !owner_->current_.has_value(); }
+    ImapResult* owner_ = nullptr;
+  };
+
+  iterator begin() { return iterator{this}; }
+  std::default_sentinel_t end() const noexcept { return {}; }
+
+ private:
+  NextFn next_;
+  std::function<void()> stop_;
+  mutable std::optional<R> current_;
+};
+
+template <class F, class Range>
+auto Pool::make_imap(F f, Range&& items, bool ordered, MapOptions options) {
+  using R = detail::map_result_t<F, Range>;
+  static_assert(!std::is_void_v<R>, "imap needs a function that returns a value");
+  auto view = std::views::all(std::forward<Range>(items));
+  using View = decltype(view);
+  const std::size_t chunk = options.chunksize != 0 ? options.chunksize : 1;
+  const std::size_t window = options.lookahead != 0 ? std::max(options.lookahead, chunk)
+                                                    : std::max<std::size_t>(64, 4 * size() * chunk);
+  auto job = std::make_shared<detail::ImapJob<F, View, R>>(std::move(f), std::move(view), ordered, chunk,
+                                                           window, std::move(options.progress), &scheduler_);
+  scheduler_.submit(job);
+  return ImapResult<R>(
+      [job](std::chrono::steady_clock::time_point deadline) { return job->next(job, deadline); },
+      [job] { job->stop(); });
+}
+
+}  // namespace parlab

@@ -1,0 +1,170 @@
+#include "parlab/detail/scheduler.hpp"
+
+#include "parlab/async_result.hpp"
+#include "parlab/errors.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace parlab::detail {
+namespace {
+thread_local const Scheduler* this_thread_scheduler = nullptr;
+}
+
+const Scheduler* current_scheduler() noexcept { return this_thread_scheduler; }
+
+Scheduler::Scheduler(std::size_t workers) : workers_(workers) {
+  if (workers == 0) throw std::invalid_argument("parlab: a pool needs at least one worker");
+  threads_.reserve(workers);
+  try {
+    for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+  } catch (...) {
+    terminate();
+    join();
+    throw;
+  }
+}
+
+Scheduler::~Scheduler() {
+  close();
+  join();
+}
+
+bool Scheduler::on_worker_thread() const noexcept { return this_thread_scheduler == this; }
+
+void Scheduler::submit(std::shared_ptr<Job> job) {
+  {
+    std::lock_guard lock{mu_};
+    if (state_ == State::terminated || (state_ == State::closed && !on_worker_thread()))
+      throw PoolNotRunning("parlab: Pool not running (closed or terminated)");
+    job->queued_ = true;
+    queue_.push_back(std::move(job));
+    queued_jobs_.store(queue_.size(), std::memory_order_release);
+    if (sleepers_ > 0) work_cv_.notify_one();
+  }
+  if (helpers_waiting_.load() > 0) help_cv_.notify_all();
+}
+
+bool Scheduler::requeue(const std::shared_ptr<Job>& job) {
+  {
+    std::lock_guard lock{mu_};
+    if (state_ == State::terminated || (state_ == State::closed && exited_ == workers_)) return false;
+    if (job->queued_ || !job->claimable()) return true;
+    job->queued_ = true;
+    queue_.push_back(job);
+    queued_jobs_.store(queue_.size(), std::memory_order_release);
+    if (sleepers_ > 0) work_cv_.notify_one();
+  }
+  if (helpers_waiting_.load() > 0) help_cv_.notify_all();
+  return true;
+}
+
+std::shared_ptr<Job> Scheduler::take_locked() {
+  while (!queue_.empty()) {
+    auto& front = queue_.front();
+    if (front->claimable()) return front;
+    front->queued_ = false;
+    queue_.pop_front();
+  }
+  queued_jobs_.store(0, std::memory_order_release);
+  return nullptr;
+}
+
+void Scheduler::worker_loop() {
+  this_thread_scheduler = this;
+  std::unique_lock lock{mu_};
+  for (;;) {
+    auto job = take_locked();
+    if (!job) {
+      if (state_ != State::running && active_ == 0) break;
+      // Spin a little before sleeping: back-to-back small submissions then cost no wake-up.
+      lock.unlock();
+      spin_until([this] { return queued_jobs_.load(std::memory_order_acquire) > 0; });
+      lock.lock();
+      job = take_locked();
+      if (!job) {
+        if (state_ != State::running && active_ == 0) break;
+        ++sleepers_;
+        work_cv_.wait(lock, [this] {
+          return !queue_.empty() || (state_ != State::running && active_ == 0);
+        });
+        --sleepers_;
+        continue;
+      }
+    }
+    ++active_;
+    lock.unlock();
+    while (job->run_chunk()) {
+    }
+    job.reset();
+    lock.lock();
+    if (--active_ == 0 && state_ != State::running) work_cv_.notify_all();
+  }
+  ++exited_;
+  work_cv_.notify_all();
+}
+
+bool Scheduler::run_one() {
+  std::shared_ptr<Job> job;
+  {
+    std::lock_guard lock{mu_};
+    job = take_locked();
+  }
+  return job && job->run_chunk();
+}
+
+void Scheduler::wait_until(const std::function<bool()>& done) {
+  if (done()) return;
+  if (!on_worker_thread()) {
+    throw std::logic_error("parlab: Scheduler::wait_until is for worker threads");
+  }
+  while (!done()) {
+    if (run_one()) continue;
+    std::unique_lock lock{mu_};
+    helpers_waiting_.fetch_add(1);
+    // The timeout is a safety net only: every completion calls notify_helpers().
+    help_cv_.wait_for(lock, std::chrono::milliseconds{5}, [&] {
+      return done() || (!queue_.empty() && queue_.front()->claimable());
+    });
+    helpers_waiting_.fetch_sub(1);
+  }
+}
+
+void Scheduler::notify_helpers() {
+  if (helpers_waiting_.load() == 0) return;
+  std::lock_guard lock{mu_};
+  help_cv_.notify_all();
+}
+
+void Scheduler::close() {
+  std::lock_guard lock{mu_};
+  if (state_ == State::running) state_ = State::closed;
+  work_cv_.notify_all();
+}
+
+void Scheduler::terminate() {
+  std::deque<std::shared_ptr<Job>> dropped;
+  {
+    std::lock_guard lock{mu_};
+    state_ = State::terminated;
+    dropped.swap(queue_);
+    for (auto& job : dropped) job->queued_ = false;
+    queued_jobs_.store(0);
+    work_cv_.notify_all();
+  }
+  for (auto& job : dropped) job->cancel();
+  help_cv_.notify_all();
+}
+
+void Scheduler::join() {
+  if (on_worker_thread()) throw std::logic_error("parlab: join() called from one of the pool's own workers");
+  {
+    std::lock_guard lock{mu_};
+    if (state_ == State::running) throw std::logic_error("parlab: join() before close() or terminate()");
+  }
+  std::lock_guard lock{join_mu_};
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+}
+
+}  // namespace parlab::detail

@@ -1,0 +1,37 @@
+# Installs the already-built parlab into a temporary prefix, then builds and runs a consumer
+# project against it twice: once through find_package(parlab), once through pkg-config.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGV}\n${out}\n${err}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+
+run(${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} --component Unspecified)
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/cmake-build
+    -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/cmake-build)
+run(${WORK_DIR}/cmake-build/consumer)
+if(NOT last_output MATCHES "squares: 0 1 4 9 16")
+  message(FATAL_ERROR "find_package consumer printed the wrong result:\n${last_output}")
+endif()
+
+# pkg-config: compile the same program with the flags parlab.pc gives.
+set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
+execute_process(COMMAND pkg-config --cflags --libs parlab OUTPUT_VARIABLE pc_flags RESULT_VARIABLE rc
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "pkg-config does not know parlab")
+endif()
+separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+run(c++ ${SOURCE_DIR}/tests/install/consumer/main.cpp ${pc_flags} -Wl,-rpath,${prefix}/lib
+    -o ${WORK_DIR}/consumer-pc)
+run(${WORK_DIR}/consumer-pc)
+if(NOT last_output MATCHES "squares: 0 1 4 9 16")
+  message(FATAL_ERROR "pkg-config consumer printed the wrong result:\n${last_output}")
+endif()
+message(STATUS "install consumer: find_package and pkg-config builds both ran")

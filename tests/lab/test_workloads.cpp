@@ -1,0 +1,244 @@
+// Expected values recorded from CPython 3.11.2 with numpy 1.24.2 (/usr/bin/python3), using
+// the notebook's  def normalize(r): mn, mx = min(r), max(r); return [0.0]*len(r) if mx == mn
+//                 else [(x - mn) / (mx - mn) for x in r]
+#include "lab/workloads.hpp"
+
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "lab/numpy_random.hpp"
+#include "lab/pyrepr.hpp"
+
+namespace {
+
+using namespace parlab::lab;
+using Ints = std::vector<int64_t>;
+using Rows = std::vector<Ints>;
+
+std::string read_expected(const std::string& name) {
+  const std::string path = std::string(PARLAB_LAB_TEST_DATA_DIR) + "/" + name;
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot open " << path;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!text.empty() && text.back() == '\n') {
+    text.pop_back();
+  }
+  return text;
+}
+
+std::string normalize_rows_str(const Rows& rows) {
+  std::vector<std::vector<double>> out;
+  for (const auto& row : rows) {
+    out.push_back(normalize(row));
+  }
+  return py_str(out);
+}
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+TEST(Workloads, HowmanyWithinRange) {
+  EXPECT_EQ(howmany_within_range({8, 8, 3, 7, 7}, 4, 8), 4);
+  EXPECT_EQ(howmany_within_range({4, 8, 3, 9}, 4, 8), 2);  // both bounds inclusive
+  EXPECT_EQ(howmany_within_range({}, 4, 8), 0);
+  EXPECT_EQ(howmany_within_range({-5, 0, 5}, -5, -5), 1);
+  EXPECT_EQ(howmany_within_range({1, 2, 3}, 3, 1), 0);
+  EXPECT_EQ(howmany_within_range_rowonly({0, 4, 8, 9, 6}), 3);
+}
+
+TEST(Workloads, HowmanyOnTheNotebookData) {
+  RandomState rs(100);
+  const auto rows = rs.randint_rows(0, 10, 1000000, 5);
+  std::vector<int> counts;
+  counts.reserve(rows.size());
+  long long total = 0;
+  for (const auto& row : rows) {
+    counts.push_back(howmany_within_range(row, 4, 8));
+    ASSERT_EQ(counts.back(), howmany_within_range_rowonly(row));
+    total += counts.back();
+  }
+  EXPECT_EQ(std::vector<int>(counts.begin(), counts.begin() + 10),
+            (std::vector<int>{4, 2, 1, 2, 3, 2, 2, 2, 2, 2}));
+  EXPECT_EQ(total, 2500560);
+}
+
+TEST(Workloads, CommonItemsProblem1) {
+  const auto a = prob1_list_a();
+  const auto b = prob1_list_b();
+  EXPECT_EQ(py_str(a), "[[1, 2, 3], [5, 6, 7, 8], [10, 11, 12], [20, 21]]");
+  EXPECT_EQ(py_str(b), "[[2, 3, 4, 5], [6, 9, 10], [11, 12, 13, 14], [21, 24, 25]]");
+  ASSERT_EQ(a.size(), b.size());
+  Rows answer;
+  for (size_t i = 0; i < a.size(); ++i) {
+    answer.push_back(common_items(a[i], b[i]));
+  }
+  EXPECT_EQ(py_str(answer), "[[2, 3], [6], [11, 12], [21]]");
+}
+
+TEST(Workloads, CommonItemsKeepsOrderAndDuplicatesOfA) {
+  EXPECT_EQ(common_items({3, 1, 2, 1}, {1, 3}), (Ints{3, 1, 1}));
+  EXPECT_EQ(common_items({}, {1}), Ints{});
+  EXPECT_EQ(common_items({1, 2}, {}), Ints{});
+  EXPECT_EQ(common_items({5, -1, 7}, {7, 7, -1}), (Ints{-1, 7}));
+}
+
+TEST(Workloads, NormalizeSmallRows) {
+  EXPECT_EQ(py_str(normalize(Ints{2, 3, 4, 5})), "[0.0, 0.3333333333333333, 0.6666666666666666, 1.0]");
+  EXPECT_EQ(py_str(normalize(Ints{6, 9, 10, 12})), "[0.0, 0.5, 0.6666666666666666, 1.0]");
+  EXPECT_EQ(py_str(normalize(Ints{11, 12, 13, 14})),
+            "[0.0, 0.3333333333333333, 0.6666666666666666, 1.0]");
+  EXPECT_EQ(py_str(normalize(Ints{21, 24, 25, 26})), "[0.0, 0.6, 0.8, 1.0]");
+  EXPECT_EQ(py_str(normalize(Ints{100, 100, 100, 100})), "[0.0, 0.0, 0.0, 0.0]");
+  EXPECT_EQ(py_str(normalize(Ints{7})), "[0.0]");
+}
+
+TEST(Workloads, NormalizeHugeIntsLikePython) {
+  // Python subtracts ints exactly and rounds int / int once; converting to double first
+  // would give 1.3322676295501873e-15 and 1.0 in the last row.
+  EXPECT_EQ(py_str(normalize(Ints{0, (int64_t{1} << 60) + 1, 3, std::numeric_limits<int64_t>::max()})),
+            "[0.0, 0.125, 3.2526065174565133e-19, 1.0]");
+  EXPECT_EQ(py_str(normalize(Ints{std::numeric_limits<int64_t>::min(),
+                                  std::numeric_limits<int64_t>::max(), 12345678901234567, 0})),
+            "[0.0, 1.0, 0.5006692605942763, 0.5]");
+  EXPECT_EQ(py_str(normalize(Ints{-5, 7, 3, (int64_t{1} << 53) + 1, int64_t{1} << 53})),
+            "[0.0, 1.332267629550187e-15, 8.881784197001246e-16, 1.0, 0.9999999999999999]");
+}
+
+TEST(Workloads, NormalizeFloatRows) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  using Doubles = std::vector<double>;
+  EXPECT_EQ(py_str(normalize(Doubles{0.5, -1.25, 3.0, 1e-300})),
+            "[0.4117647058823529, 0.0, 1.0, 0.29411764705882354]");
+  EXPECT_EQ(py_str(normalize(Doubles{1.0, inf, 2.0})), "[0.0, nan, 0.0]");
+  EXPECT_EQ(py_str(normalize(Doubles{3.0, 3.0})), "[0.0, 0.0]");
+  EXPECT_EQ(py_str(normalize(Doubles{0.1, 0.2, 0.3})), "[0.0, 0.5000000000000001, 1.0]");
+  EXPECT_EQ(py_str(normalize(Doubles{nan, 1.0, 2.0})), "[nan, nan, nan]");
+  EXPECT_EQ(py_str(normalize(Doubles{1.0, nan, 2.0})), "[0.0, nan, 1.0]");
+}
+
+TEST(Workloads, NormalizeEmptyRowThrows) {
+  EXPECT_THROW(normalize(Ints{}), std::invalid_argument);
+  EXPECT_THROW(normalize(std::vector<double>{}), std::invalid_argument);
+  try {
+    normalize(Ints{});
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("empty row"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Workloads, Prob3SmallFirstFiveRowsMatchPython) {
+  // np.random.seed(42); rows = np.random.randint(0, 1000, size=(100, 50)).tolist()
+  // str([normalize(r) for r in rows[:5]])
+  RandomState rs(42);
+  const auto small = rs.randint_rows(0, 1000, 100, 50);
+  EXPECT_EQ(normalize_rows_str(Rows(small.begin(), small.begin() + 5)),
+            read_expected("small_first5_expected.txt"));
+}
+
+TEST(Workloads, Prob3AnswerMatchesPython) {
+  // np.random.seed(42), then sizes (100, 50), (1000, 50), (10000, 50), (50000, 100) and
+  // XXL (100000, 100) from one stream; prob3 = str() of XXL's first 5 normalised rows.
+  RandomState rs(42);
+  std::vector<int64_t> discard(50000);
+  for (const size_t count : {size_t{100 * 50}, size_t{1000 * 50}, size_t{10000 * 50},
+                             size_t{50000 * 100}}) {
+    for (size_t done = 0; done < count; done += discard.size()) {
+      const size_t n = std::min(discard.size(), count - done);
+      rs.randint_fill(0, 1000, std::span<int64_t>(discard.data(), n));
+    }
+  }
+  // Later XXL rows come after these in the stream, so they do not change the first five.
+  const auto xxl_head = rs.randint_rows(0, 1000, 5, 100);
+  EXPECT_EQ(Ints(xxl_head[0].begin(), xxl_head[0].begin() + 10),
+            (Ints{228, 43, 961, 647, 423, 971, 223, 361, 576, 60}));
+  EXPECT_EQ(Ints(xxl_head[4].end() - 5, xxl_head[4].end()), (Ints{954, 662, 530, 195, 670}));
+  EXPECT_EQ(normalize_rows_str(xxl_head), read_expected("prob3_expected.txt"));
+}
+
+TEST(Workloads, BusyWorkSleeps) {
+  std::ostringstream log;
+  const double cpu_before = thread_cpu_seconds();
+  const double elapsed = busy_work(0.2, BusyMode::sleep, &log);
+  const double cpu = thread_cpu_seconds() - cpu_before;
+  EXPECT_GE(elapsed, 0.2);
+  EXPECT_LT(cpu, 0.1) << "sleeping should not burn CPU";
+  const std::string text = log.str();
+  const std::regex expected(
+      "Process [0-9]+ \\(thread [0-9]+\\): busy for 0\\.2 s \\(sleep\\)\n"
+      "Process [0-9]+ \\(thread [0-9]+\\): done in [0-9]+\\.[0-9]{3} s\n");
+  EXPECT_TRUE(std::regex_match(text, expected)) << text;
+  EXPECT_NE(text.find("Process " + std::to_string(::getpid()) + " "), std::string::npos) << text;
+}
+
+TEST(Workloads, BusyWorkSpins) {
+  std::ostringstream log;
+  const double cpu_before = thread_cpu_seconds();
+  const double elapsed = busy_work(0.2, BusyMode::spin, &log);
+  const double cpu = thread_cpu_seconds() - cpu_before;
+  EXPECT_GE(elapsed, 0.2);
+  // Loose bound: the thread may be descheduled on a busy machine, but it must be working.
+  EXPECT_GT(cpu, 0.05) << "spinning should burn CPU";
+  EXPECT_NE(log.str().find("(spin)\n"), std::string::npos) << log.str();
+}
+
+TEST(Workloads, BusyWorkZeroAndNoLog) {
+  EXPECT_GE(busy_work(0.0, BusyMode::sleep, nullptr), 0.0);
+  EXPECT_GE(busy_work(0.0, BusyMode::spin, nullptr), 0.0);
+  std::ostringstream log;
+  EXPECT_GE(busy_work(0.01, BusyMode::sleep, &log), 0.01);
+  EXPECT_NE(log.str().find("busy for 0.01 s"), std::string::npos) << log.str();
+}
+
+TEST(Workloads, BusyWorkRejectsBadDurations) {
+  std::ostringstream log;
+  for (const double bad : {-1.0, -1e-9, std::numeric_limits<double>::infinity(),
+                           std::numeric_limits<double>::quiet_NaN(), busy_work_max_seconds * 2}) {
+    EXPECT_THROW(busy_work(bad, BusyMode::sleep, &log), std::invalid_argument) << bad;
+  }
+  EXPECT_TRUE(log.str().empty()) << "nothing is printed for rejected input";
+}
+
+TEST(Workloads, BusyWorkLinesDoNotInterleave) {
+  std::ostringstream log;
+  std::vector<std::thread> threads;
+  constexpr int thread_count = 8;
+  for (int t = 0; t < thread_count; ++t) {
+    threads.emplace_back([&log, t] {
+      for (int i = 0; i < 20; ++i) {
+        busy_work(0.0, (t + i) % 2 == 0 ? BusyMode::sleep : BusyMode::spin, &log);
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  std::istringstream lines(log.str());
+  const std::regex line_re(
+      "Process [0-9]+ \\(thread [0-9]+\\): (busy for 0\\.0 s \\((sleep|spin)\\)|done in "
+      "[0-9]+\\.[0-9]{3} s)");
+  int count = 0;
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_TRUE(std::regex_match(line, line_re)) << line;
+    ++count;
+  }
+  EXPECT_EQ(count, thread_count * 20 * 2);
+}
+
+}  // namespace
