@@ -22,12 +22,14 @@ namespace {
 
 __extension__ using Uint128 = unsigned __int128;
 
+int bit_width_64(uint64_t value) { return static_cast<int>(std::bit_width(value)); }
+
 int bit_width_128(Uint128 value) {
   const auto high = static_cast<uint64_t>(value >> 64);
   if (high != 0) {
-    return 64 + std::bit_width(high);
+    return 64 + bit_width_64(high);
   }
-  return std::bit_width(static_cast<uint64_t>(value));
+  return bit_width_64(static_cast<uint64_t>(value));
 }
 
 /// `a / b` correctly rounded (to nearest, ties to even), as Python's int true division.
@@ -36,7 +38,7 @@ double divide_correctly_rounded(uint64_t a, uint64_t b) {
     return 0.0;
   }
   // Scale a so that the quotient has at least 62 significant bits, then round once.
-  const int scale = 127 - std::bit_width(a);
+  const int scale = 127 - bit_width_64(a);
   const Uint128 numerator = static_cast<Uint128>(a) << scale;
   Uint128 quotient = numerator / b;
   const bool inexact = numerator % b != 0;

@@ -45,6 +45,13 @@ void Scheduler::submit(std::shared_ptr<Job> job) {
   if (helpers_waiting_.load() > 0) help_cv_.notify_all();
 }
 
+void Scheduler::submit_stream(const std::shared_ptr<Job>& job) {
+  submit(job);
+  std::lock_guard lock{mu_};
+  std::erase_if(streams_, [](const std::weak_ptr<Job>& w) { return w.expired(); });
+  streams_.push_back(job);
+}
+
 bool Scheduler::requeue(const std::shared_ptr<Job>& job) {
   {
     std::lock_guard lock{mu_};
@@ -137,9 +144,25 @@ void Scheduler::notify_helpers() {
 }
 
 void Scheduler::close() {
-  std::lock_guard lock{mu_};
-  if (state_ == State::running) state_ = State::closed;
+  {
+    std::lock_guard lock{mu_};
+    if (state_ != State::running) return;
+    state_ = State::closed;
+    closing_.store(true, std::memory_order_release);
+    // Streams waiting for their consumer become claimable again (they ignore their window once
+    // the pool closes): their input drains, as Python's imap reads all input up front.
+    for (auto& weak : streams_) {
+      auto job = weak.lock();
+      if (job && !job->queued_ && job->claimable()) {
+        job->queued_ = true;
+        queue_.push_back(std::move(job));
+      }
+    }
+    streams_.clear();
+    queued_jobs_.store(queue_.size(), std::memory_order_release);
+  }
   work_cv_.notify_all();
+  help_cv_.notify_all();
 }
 
 void Scheduler::terminate() {
@@ -147,6 +170,8 @@ void Scheduler::terminate() {
   {
     std::lock_guard lock{mu_};
     state_ = State::terminated;
+    closing_.store(true, std::memory_order_release);
+    streams_.clear();
     dropped.swap(queue_);
     for (auto& job : dropped) job->queued_ = false;
     queued_jobs_.store(0);

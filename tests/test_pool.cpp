@@ -409,6 +409,18 @@ TEST(PoolLifecycle, TerminateDropsQueuedWorkAndFinishesRunningTasks) {
   EXPECT_THROW((void)pool.apply_async([] { return 3; }), parlab::PoolNotRunning);
 }
 
+TEST(PoolLifecycle, CloseAndJoinDrainAnUnconsumedImap) {
+  parlab::Pool pool{2};
+  auto results = pool.imap([](int x) { return x * 3; }, iota_vector(500), {.lookahead = 8});
+  EXPECT_EQ(results.next(), 0);
+  pool.close();
+  pool.join();  // must not wait for the consumer: the stream drains its input instead
+  std::vector<int> rest;
+  while (auto v = results.next()) rest.push_back(*v);
+  ASSERT_EQ(rest.size(), 499U);
+  EXPECT_EQ(rest.back(), 499 * 3);
+}
+
 TEST(PoolLifecycle, TerminateEndsAnImapThatWaitsForItsWindow) {
   parlab::Pool pool{2};
   auto results = pool.imap([](int x) { return x; }, iota_vector(1000), {.lookahead = 8});
@@ -433,7 +445,7 @@ TEST(PoolNested, MapInsideATaskWithOneWorker) {
         return std::accumulate(inner.begin(), inner.end(), 0);
       },
       iota_vector(10));
-  EXPECT_EQ(out[9], 285);
+  EXPECT_EQ(out[9], 204);  // 0² + 1² + … + 8²
 }
 
 TEST(PoolNested, MapInsideATaskWithTwoWorkers) {

@@ -354,7 +354,7 @@ class ImapJob final : public Job {
   };
 
   bool claimable_locked() const {
-    return !exhausted_ && !terminated_ && read_ - consumed_ < window_;
+    return !exhausted_ && !terminated_ && (read_ - consumed_ < window_ || scheduler_->closing());
   }
   bool has_result_locked() const { return !pending_.empty() && pending_.front().has_value(); }
   bool finished_locked() const {
@@ -502,8 +502,9 @@ class Pool {
   }
 
   /// Results of f over items in input order, computed ahead while the caller consumes them.
-  /// The input is read lazily with bounded look-ahead (options.lookahead). The input range (when
-  /// passed as an lvalue) must outlive the returned ImapResult, which must not outlive the pool.
+  /// The input is read lazily with bounded look-ahead (options.lookahead); once the pool is
+  /// closed the bound is lifted and the input drains, so join() never waits for the consumer.
+  /// An lvalue input range must outlive the returned ImapResult.
   template <class F, std::ranges::input_range Range>
   auto imap(F f, Range&& items, MapOptions options = {}) {
     return make_imap(std::move(f), std::forward<Range>(items), true, std::move(options));
@@ -646,7 +647,7 @@ auto Pool::make_imap(F f, Range&& items, bool ordered, MapOptions options) {
                                                     : std::max<std::size_t>(64, 4 * size() * chunk);
   auto job = std::make_shared<detail::ImapJob<F, View, R>>(std::move(f), std::move(view), ordered, chunk,
                                                            window, std::move(options.progress), &scheduler_);
-  scheduler_.submit(job);
+  scheduler_.submit_stream(job);
   return ImapResult<R>(
       [job](std::chrono::steady_clock::time_point deadline) { return job->next(job, deadline); },
       [job] { job->stop(); });

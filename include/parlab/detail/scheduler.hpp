@@ -51,6 +51,11 @@ class Scheduler {
   /// Queues a job; throws PoolNotRunning after close() (except from this pool's own workers,
   /// so tasks can still use the pool while it drains) and after terminate().
   void submit(std::shared_ptr<Job> job);
+  /// Queues a streaming job (imap) that the workers may drop while its window is full; close()
+  /// re-queues it so that queued streams drain before the workers exit.
+  void submit_stream(const std::shared_ptr<Job>& job);
+  /// Whether close() or terminate() was called.
+  [[nodiscard]] bool closing() const noexcept { return closing_.load(std::memory_order_acquire); }
   /// Queues a job again that became claimable after the workers dropped it (imap's window);
   /// false when the pool was terminated and the job will never run.
   bool requeue(const std::shared_ptr<Job>& job);
@@ -87,6 +92,8 @@ class Scheduler {
   std::size_t exited_ = 0;    // workers that left worker_loop()
   std::atomic<std::size_t> queued_jobs_{0};
   std::atomic<std::size_t> helpers_waiting_{0};
+  std::atomic<bool> closing_{false};
+  std::vector<std::weak_ptr<Job>> streams_;  // guarded by mu_
   std::vector<std::thread> threads_;
   std::mutex join_mu_;
 };
