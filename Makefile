@@ -29,7 +29,7 @@ test-asan: deps
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 
-# TSan runs the thread pool, result and stress tests (label "tsan").
+# TSan runs the library tests: thread pool, results, stress (the tsan preset builds no lab).
 test-tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS)

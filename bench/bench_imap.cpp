@@ -34,12 +34,7 @@ void run_imap(benchmark::State& state, const MapOptions& options) {
 }
 
 void BM_imap_default(benchmark::State& state) { run_imap(state, {}); }
-void BM_imap_chunksize64(benchmark::State& state) {
-  // Not {.chunksize = 64}: g++ 12 -Wextra flags the omitted MapOptions::progress.
-  MapOptions options;
-  options.chunksize = 64;
-  run_imap(state, options);
-}
+void BM_imap_chunksize64(benchmark::State& state) { run_imap(state, {.chunksize = 64}); }
 
 BENCHMARK(BM_imap_default)->Name("imap/default")->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_imap_chunksize64)->Name("imap/chunksize64")->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -13,9 +13,6 @@
 #include <string>
 #include <vector>
 
-#if defined(PARLAB_BENCH_OPENMP)
-#include <omp.h>
-#endif
 #if defined(PARLAB_BENCH_TBB)
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>

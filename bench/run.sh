@@ -119,6 +119,7 @@ line("parlab map / OpenMP", ratio("map/parlab", "map/openmp"), "x", ">= 0.90x", 
 line("parlab map / TBB", ratio("map/parlab", "map/tbb"), "x")
 line("parlab map / serial", ratio("map/parlab", "map/serial"), "x", ">= 1.70x", lambda v: v >= 1.7)
 line("parlab map / std::execution::par", ratio("map/parlab", "map/std_par"), "x")
+line("parlab void map, preallocated / OpenMP", ratio("map/parlab_void", "map/openmp"), "x")
 line("parlab map / OpenMP, both allocating", ratio("map/parlab", "map/openmp_alloc"), "x")
 line("parlab map / serial, both allocating", ratio("map/parlab", "map/serial_alloc"), "x")
 line("apply_async(f, x).get()", None if apply_async is None else apply_async * 1e6, " us",

@@ -35,27 +35,27 @@ RandomState::RandomState(uint32_t seed) { this->seed(seed); }
 
 void RandomState::seed(uint32_t seed) {
   // numpy's mt19937_seed, which is MT19937's reference init_genrand.
-  for (size_t pos = 0; pos < state_size_; ++pos) {
+  for (size_t pos = 0; pos < state_size; ++pos) {
     key_[pos] = seed;
     seed = 1812433253U * (seed ^ (seed >> 30)) + static_cast<uint32_t>(pos + 1);
   }
-  pos_ = state_size_;
+  pos_ = state_size;
 }
 
 void RandomState::twist() {
   size_t i = 0;
-  for (; i < state_size_ - mt_m; ++i) {
+  for (; i < state_size - mt_m; ++i) {
     key_[i] = mix(key_[i], key_[i + 1], key_[i + mt_m]);
   }
-  for (; i < state_size_ - 1; ++i) {
-    key_[i] = mix(key_[i], key_[i + 1], key_[i + mt_m - state_size_]);
+  for (; i < state_size - 1; ++i) {
+    key_[i] = mix(key_[i], key_[i + 1], key_[i + mt_m - state_size]);
   }
-  key_[state_size_ - 1] = mix(key_[state_size_ - 1], key_[0], key_[mt_m - 1]);
+  key_[state_size - 1] = mix(key_[state_size - 1], key_[0], key_[mt_m - 1]);
   pos_ = 0;
 }
 
 uint32_t RandomState::next_uint32() {
-  if (pos_ == state_size_) {
+  if (pos_ == state_size) {
     twist();
   }
   uint32_t y = key_[pos_++];
@@ -132,8 +132,8 @@ std::vector<int64_t> RandomState::randint(int64_t low, int64_t high, size_t coun
   return out;
 }
 
-std::vector<std::vector<int64_t>> RandomState::randint_rows(int64_t low, int64_t high,
-                                                            size_t rows, size_t cols) {
+std::vector<std::vector<int64_t>> RandomState::randint_rows(int64_t low, int64_t high, size_t rows,
+                                                            size_t cols) {
   std::vector<std::vector<int64_t>> out(rows, std::vector<int64_t>(cols));
   for (auto& row : out) {
     randint_fill(low, high, row);

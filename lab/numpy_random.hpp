@@ -37,16 +37,15 @@ class RandomState {
   void randint_fill(int64_t low, int64_t high, std::span<int64_t> out);
 
   /// `randint(low, high, size=(rows, cols)).tolist()`: rows in row-major draw order.
-  std::vector<std::vector<int64_t>> randint_rows(int64_t low, int64_t high, size_t rows,
-                                                 size_t cols);
+  std::vector<std::vector<int64_t>> randint_rows(int64_t low, int64_t high, size_t rows, size_t cols);
 
  private:
-  static constexpr size_t state_size_ = 624;
+  static constexpr size_t state_size = 624;
 
   void twist();
 
-  std::array<uint32_t, state_size_> key_{};
-  size_t pos_ = state_size_;
+  std::array<uint32_t, state_size> key_{};
+  size_t pos_ = state_size;
 };
 
 }  // namespace parlab::lab

@@ -32,9 +32,13 @@ void append_py_str(std::string& out, bool value);
 template <class T>
 void append_py_str(std::string& out, const T* value) = delete;
 
+/// Integer types other than bool, int64_t and uint64_t (printed through those two).
+template <class T>
+concept OtherInteger =
+    std::integral<T> && !std::same_as<T, bool> && !std::same_as<T, int64_t> && !std::same_as<T, uint64_t>;
+
 /// Appends `str(value)` for any other integer type, as a Python int.
-template <std::integral T>
-  requires(!std::same_as<T, bool> && !std::same_as<T, int64_t> && !std::same_as<T, uint64_t>)
+template <OtherInteger T>
 void append_py_str(std::string& out, T value) {
   if constexpr (std::is_signed_v<T>) {
     append_py_str(out, static_cast<int64_t>(value));
@@ -65,10 +69,15 @@ std::string py_str(int64_t value);
 /// Python's `str()` of a float (see `append_py_str(std::string&, double)` for the rules).
 std::string py_str(double value);
 
+/// Types that `append_py_str` can print.
+template <class T>
+concept PyPrintable = requires(std::string& out, const T& value) {
+  append_py_str(out, value);
+};
+
 /// Python's `str()` of anything `append_py_str` accepts: other integers, bools and (nested)
 /// `std::vector`s of them or of doubles.
-template <class T>
-  requires requires(std::string& out, const T& value) { append_py_str(out, value); }
+template <PyPrintable T>
 std::string py_str(const T& value) {
   std::string out;
   append_py_str(out, value);

@@ -68,8 +68,7 @@ void write_line(std::ostream* log, const std::string& line) {
 
 std::string fixed3(double value) {
   std::array<char, 64> buf{};
-  const auto result =
-      std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::fixed, 3);
+  const auto result = std::to_chars(buf.data(), buf.data() + buf.size(), value, std::chars_format::fixed, 3);
   return {buf.data(), result.ptr};
 }
 
@@ -89,14 +88,11 @@ void spin_until(std::chrono::steady_clock::time_point deadline) {
 }  // namespace
 
 int howmany_within_range(const std::vector<int64_t>& row, int64_t minimum, int64_t maximum) {
-  return static_cast<int>(std::count_if(row.begin(), row.end(), [=](int64_t n) {
-    return minimum <= n && n <= maximum;
-  }));
+  return static_cast<int>(
+      std::count_if(row.begin(), row.end(), [=](int64_t n) { return minimum <= n && n <= maximum; }));
 }
 
-int howmany_within_range_rowonly(const std::vector<int64_t>& row) {
-  return howmany_within_range(row, 4, 8);
-}
+int howmany_within_range_rowonly(const std::vector<int64_t>& row) { return howmany_within_range(row, 4, 8); }
 
 std::vector<int64_t> common_items(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
   std::vector<int64_t> sorted_b = b;
@@ -110,9 +106,7 @@ std::vector<int64_t> common_items(const std::vector<int64_t>& a, const std::vect
   return out;
 }
 
-std::vector<std::vector<int64_t>> prob1_list_a() {
-  return {{1, 2, 3}, {5, 6, 7, 8}, {10, 11, 12}, {20, 21}};
-}
+std::vector<std::vector<int64_t>> prob1_list_a() { return {{1, 2, 3}, {5, 6, 7, 8}, {10, 11, 12}, {20, 21}}; }
 
 std::vector<std::vector<int64_t>> prob1_list_b() {
   return {{2, 3, 4, 5}, {6, 9, 10}, {11, 12, 13, 14}, {21, 24, 25}};
@@ -131,8 +125,7 @@ double busy_work(double seconds, BusyMode mode, std::ostream* log) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   // Round the duration up so that the deadline is never before start + seconds.
-  const auto deadline =
-      start + std::chrono::ceil<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto deadline = start + std::chrono::ceil<Clock::duration>(std::chrono::duration<double>(seconds));
   if (mode == BusyMode::sleep) {
     while (Clock::now() < deadline) {
       std::this_thread::sleep_until(deadline);

@@ -100,6 +100,9 @@ void Scheduler::worker_loop() {
       }
     }
     ++active_;
+    // The job may have more chunks than this worker will take: pass the wake-up on, so that a
+    // job submitted with one notify_one() still reaches every sleeping worker.
+    if (sleepers_ > 0) work_cv_.notify_one();
     lock.unlock();
     while (job->run_chunk()) {
     }

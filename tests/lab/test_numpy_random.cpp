@@ -33,8 +33,7 @@ TEST(NumpyRandom, RawOutputsMatchReferenceMt19937) {
 
 TEST(NumpyRandom, Seed100SmallRangeFirstValues) {
   RandomState rs(100);
-  EXPECT_EQ(rs.randint(0, 10, 20),
-            (Ints{8, 8, 3, 7, 7, 0, 4, 2, 5, 2, 2, 2, 1, 0, 8, 4, 0, 9, 6, 2}));
+  EXPECT_EQ(rs.randint(0, 10, 20), (Ints{8, 8, 3, 7, 7, 0, 4, 2, 5, 2, 2, 2, 1, 0, 8, 4, 0, 9, 6, 2}));
 }
 
 TEST(NumpyRandom, Seed100MillionRowsMatchNumpy) {
@@ -56,18 +55,18 @@ TEST(NumpyRandom, Seed42LabSmallSize) {
   for (const auto& row : rows) {
     ASSERT_EQ(row.size(), 50U);
   }
-  EXPECT_EQ(rows[0], (Ints{102, 435, 860, 270, 106, 71,  700, 20,  614, 121, 466, 214, 330,
-                           458, 87,  372, 99,  871, 663, 130, 661, 308, 769, 343, 491, 413,
-                           805, 385, 191, 955, 276, 160, 459, 313, 21,  252, 747, 856, 560,
-                           474, 58,  510, 681, 475, 699, 975, 782, 189, 957, 686}));
-  EXPECT_EQ(rows[1], (Ints{957, 562, 875, 566, 243, 831, 504, 130, 484, 818, 646, 20,  840,
-                           166, 273, 387, 600, 315, 13,  241, 776, 345, 564, 897, 339, 91,
-                           366, 955, 454, 427, 508, 775, 942, 34,  205, 80,  931, 561, 871,
-                           387, 1,   389, 565, 105, 771, 821, 476, 702, 401, 729}));
-  EXPECT_EQ(rows[99], (Ints{103, 534, 264, 801, 941, 973, 383, 259, 413, 990, 357, 74,  354,
-                            583, 770, 909, 187, 972, 684, 991, 289, 44,  572, 82,  122, 357,
-                            527, 65,  935, 656, 374, 161, 745, 379, 655, 357, 187, 321, 449,
-                            473, 12,  183, 110, 926, 507, 289, 294, 450, 903, 214}));
+  EXPECT_EQ(rows[0],
+            (Ints{102, 435, 860, 270, 106, 71,  700, 20,  614, 121, 466, 214, 330, 458, 87,  372, 99,
+                  871, 663, 130, 661, 308, 769, 343, 491, 413, 805, 385, 191, 955, 276, 160, 459, 313,
+                  21,  252, 747, 856, 560, 474, 58,  510, 681, 475, 699, 975, 782, 189, 957, 686}));
+  EXPECT_EQ(rows[1],
+            (Ints{957, 562, 875, 566, 243, 831, 504, 130, 484, 818, 646, 20,  840, 166, 273, 387, 600,
+                  315, 13,  241, 776, 345, 564, 897, 339, 91,  366, 955, 454, 427, 508, 775, 942, 34,
+                  205, 80,  931, 561, 871, 387, 1,   389, 565, 105, 771, 821, 476, 702, 401, 729}));
+  EXPECT_EQ(rows[99],
+            (Ints{103, 534, 264, 801, 941, 973, 383, 259, 413, 990, 357, 74,  354, 583, 770, 909, 187,
+                  972, 684, 991, 289, 44,  572, 82,  122, 357, 527, 65,  935, 656, 374, 161, 745, 379,
+                  655, 357, 187, 321, 449, 473, 12,  183, 110, 926, 507, 289, 294, 450, 903, 214}));
 }
 
 TEST(NumpyRandom, SuccessiveDrawsAreOneStream) {
@@ -82,10 +81,8 @@ TEST(NumpyRandom, SuccessiveDrawsAreOneStream) {
 TEST(NumpyRandom, SeveralSeeds) {
   EXPECT_EQ(RandomState(0).randint(0, 100, 10), (Ints{44, 47, 64, 67, 67, 9, 83, 21, 36, 87}));
   EXPECT_EQ(RandomState(1).randint(0, 100, 10), (Ints{37, 12, 72, 9, 75, 5, 79, 64, 16, 1}));
-  EXPECT_EQ(RandomState(4294967295U).randint(0, 100, 10),
-            (Ints{35, 34, 12, 71, 52, 64, 86, 89, 32, 11}));
-  EXPECT_EQ(RandomState(123456789).randint(0, 100, 10),
-            (Ints{56, 28, 50, 89, 90, 29, 7, 79, 83, 60}));
+  EXPECT_EQ(RandomState(4294967295U).randint(0, 100, 10), (Ints{35, 34, 12, 71, 52, 64, 86, 89, 32, 11}));
+  EXPECT_EQ(RandomState(123456789).randint(0, 100, 10), (Ints{56, 28, 50, 89, 90, 29, 7, 79, 83, 60}));
   EXPECT_EQ(RandomState(0).randint(0, 10, 5), (Ints{5, 0, 3, 3, 7}));
 }
 
@@ -97,16 +94,13 @@ TEST(NumpyRandom, ReseedRestartsTheStream) {
 }
 
 TEST(NumpyRandom, NegativeLow) {
-  EXPECT_EQ(RandomState(11).randint(-50, 50, 10),
-            (Ints{-25, 13, 30, 41, 31, 5, -37, 26, -17, 21}));
+  EXPECT_EQ(RandomState(11).randint(-50, 50, 10), (Ints{-25, 13, 30, 41, 31, 5, -37, 26, -17, 21}));
 }
 
 TEST(NumpyRandom, MaskBoundaries) {
   // rng = 1024 needs mask 2047 (rejections); rng = 1023 is a full mask (no rejections).
-  EXPECT_EQ(RandomState(14).randint(0, 1025, 10),
-            (Ints{619, 406, 327, 746, 668, 573, 471, 1014, 491, 544}));
-  EXPECT_EQ(RandomState(14).randint(0, 1024, 10),
-            (Ints{619, 344, 268, 406, 327, 761, 358, 746, 668, 650}));
+  EXPECT_EQ(RandomState(14).randint(0, 1025, 10), (Ints{619, 406, 327, 746, 668, 573, 471, 1014, 491, 544}));
+  EXPECT_EQ(RandomState(14).randint(0, 1024, 10), (Ints{619, 344, 268, 406, 327, 761, 358, 746, 668, 650}));
 }
 
 TEST(NumpyRandom, FullThirtyTwoBitRange) {
@@ -118,19 +112,19 @@ TEST(NumpyRandom, FullThirtyTwoBitRange) {
 TEST(NumpyRandom, SixtyFourBitPath) {
   // rng = 2**40 - 1: masked 64-bit draws, two MT outputs each, the first is the high word.
   EXPECT_EQ(RandomState(7).randint(0, int64_t{1} << 40, 10),
-            (Ints{752595690692, 108744157686, 291964244179, 650496783975, 396459895993,
-                  611018672663, 309610205529, 474247592490, 936371205000, 719526270950}));
+            (Ints{752595690692, 108744157686, 291964244179, 650496783975, 396459895993, 611018672663,
+                  309610205529, 474247592490, 936371205000, 719526270950}));
   // rng = 2**32: the smallest range that leaves the 32-bit path.
   EXPECT_EQ(RandomState(15).randint(-7, (int64_t{1} << 32) - 6, 6),
             (Ints{3494301422, 2539850366, 3515910804, 3747055927, 139567240, 2156147554}));
   EXPECT_EQ(RandomState(16).randint(-(int64_t{1} << 62), int64_t{1} << 62, 6),
-            (Ints{-492692632177230610, -4184397687757372859, -3676409261505543557,
-                  -3770478516418494083, 2042586526589108996, -496568961162914336}));
+            (Ints{-492692632177230610, -4184397687757372859, -3676409261505543557, -3770478516418494083,
+                  2042586526589108996, -496568961162914336}));
   // randint(-2**63, 2**63 - 1): rng = 2**64 - 2, values wrap around through the offset.
-  EXPECT_EQ(RandomState(13).randint(std::numeric_limits<int64_t>::min(),
-                                    std::numeric_limits<int64_t>::max(), 5),
-            (Ints{5122705292953041072, -4841510015392817648, 5981883007476859746,
-                  8591556320880820377, 8717951747692335034}));
+  EXPECT_EQ(
+      RandomState(13).randint(std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), 5),
+      (Ints{5122705292953041072, -4841510015392817648, 5981883007476859746, 8591556320880820377,
+            8717951747692335034}));
 }
 
 TEST(NumpyRandom, SingleValueRangeConsumesNoDraws) {

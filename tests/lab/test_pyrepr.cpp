@@ -437,12 +437,12 @@ TEST(PyRepr, FloatsMatchPythonRepr) {
 TEST(PyRepr, FloatLayoutRules) {
   EXPECT_EQ(py_str(1.0), "1.0");
   EXPECT_EQ(py_str(-0.0), "-0.0");
-  EXPECT_EQ(py_str(0.0001), "0.0001");         // exponent -4: positional
-  EXPECT_EQ(py_str(1e-05), "1e-05");           // exponent -5: scientific, 2-digit exponent
+  EXPECT_EQ(py_str(0.0001), "0.0001");                          // exponent -4: positional
+  EXPECT_EQ(py_str(1e-05), "1e-05");                            // exponent -5: scientific, 2-digit exponent
   EXPECT_EQ(py_str(1234567890123456.0), "1234567890123456.0");  // exponent 15: positional
-  EXPECT_EQ(py_str(1e16), "1e+16");            // exponent 16: scientific
+  EXPECT_EQ(py_str(1e16), "1e+16");                             // exponent 16: scientific
   EXPECT_EQ(py_str(1.5e16), "1.5e+16");
-  EXPECT_EQ(py_str(1e100), "1e+100");          // 3-digit exponent
+  EXPECT_EQ(py_str(1e100), "1e+100");  // 3-digit exponent
   EXPECT_EQ(py_str(5e-324), "5e-324");
   EXPECT_EQ(py_str(1.0 / 3.0), "0.3333333333333333");
   EXPECT_EQ(py_str(std::numeric_limits<double>::infinity()), "inf");
@@ -474,17 +474,20 @@ TEST(PyRepr, Lists) {
   EXPECT_EQ(py_str(std::vector<Ints>{{}}), "[[]]");
   EXPECT_EQ(py_str(std::vector<Ints>{{}, {1}}), "[[], [1]]");
   EXPECT_EQ(py_str(std::vector<Ints>{{2, 3}, {6}, {11, 12}, {21}}), "[[2, 3], [6], [11, 12], [21]]");
-  EXPECT_EQ(py_str(std::vector<Ints>{{-1, 0},
-                                     {std::numeric_limits<int64_t>::max(),
-                                      std::numeric_limits<int64_t>::min()}}),
+  EXPECT_EQ(py_str(std::vector<Ints>{
+                {-1, 0}, {std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()}}),
             "[[-1, 0], [9223372036854775807, -9223372036854775808]]");
   EXPECT_EQ(py_str(std::vector<int>{1, -2, 3}), "[1, -2, 3]");
   EXPECT_EQ(py_str(std::vector<double>{0.0, 1.0 / 3.0, 1.0}), "[0.0, 0.3333333333333333, 1.0]");
-  EXPECT_EQ(py_str(std::vector<std::vector<double>>{{0.5}, {1e-05, 1e16}}),
-            "[[0.5], [1e-05, 1e+16]]");
+  EXPECT_EQ(py_str(std::vector<std::vector<double>>{{0.5}, {1e-05, 1e16}}), "[[0.5], [1e-05, 1e+16]]");
   EXPECT_EQ(py_str(std::vector<std::vector<Ints>>{{{1, 2}, {3}}, {{}}}), "[[[1, 2], [3]], [[]]]");
   EXPECT_EQ(py_str(std::vector<bool>{true, false}), "[True, False]");
 }
+
+// Strings are not printable (a pointer would otherwise have converted to bool).
+static_assert(!parlab::lab::PyPrintable<const char*>);
+static_assert(!parlab::lab::PyPrintable<std::string>);
+static_assert(parlab::lab::PyPrintable<std::vector<std::vector<double>>>);
 
 TEST(PyRepr, AppendExtendsTheString) {
   std::string out = "prob1=";

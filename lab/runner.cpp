@@ -1,0 +1,425 @@
+#include "lab/runner.hpp"
+
+#include "lab/numpy_random.hpp"
+#include "lab/pyrepr.hpp"
+
+#include <parlab/pool.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <system_error>
+#include <tuple>
+#include <utility>
+
+namespace parlab::lab {
+namespace {
+
+using Row = std::vector<int64_t>;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t max_workers = 1024;
+
+/// Seconds taken by f(), with f's result.
+template <class F>
+auto timed(F&& f) {
+  const auto start = Clock::now();
+  auto result = f();
+  return std::pair{std::chrono::duration<double>(Clock::now() - start).count(), std::move(result)};
+}
+
+std::string printf_string(const char* fmt, auto... args) {
+  std::array<char, 512> buf{};
+  std::snprintf(buf.data(), buf.size(), fmt, args...);
+  return buf.data();
+}
+
+/// A MapOptions whose progress hook feeds the console's progress line.
+MapOptions with_progress(Console& console) {
+  return {.progress = [&console](std::size_t done, std::size_t) { console.update_progress(done); }};
+}
+
+/// Runs f with a progress line labelled `label` for `total` items.
+template <class F>
+auto with_progress_line(Console& console, std::string label, std::size_t total, F&& f) {
+  console.start_progress(std::move(label), total);
+  struct End {
+    Console& c;
+    ~End() { c.end_progress(); }
+  } end{console};
+  return f();
+}
+
+nlohmann::json run_example(Pool& pool, Console& console) {
+  console.line("== Example: howmany_within_range(row, 4, 8) over 1,000,000 rows x 5, seed 100 ==");
+  RandomState rng{100};
+  auto [t_data, data] = timed([&] { return rng.randint_rows(0, 10, 1'000'000, 5); });
+  console.line(printf_string("  data: %zu rows generated in %.3f s", data.size(), t_data));
+
+  auto [t_serial, serial] = timed([&] {
+    std::vector<int> out;
+    out.reserve(data.size());
+    for (const auto& row : data) out.push_back(howmany_within_range(row, 4, 8));
+    return out;
+  });
+  auto [t_map, mapped] = with_progress_line(console, "Pool.map", data.size(), [&] {
+    return timed([&] { return pool.map(howmany_within_range_rowonly, data, with_progress(console)); });
+  });
+  auto [t_star, starred] = with_progress_line(console, "Pool.starmap", data.size(), [&] {
+    return timed([&] {
+      std::vector<std::tuple<const Row&, int64_t, int64_t>> args;
+      args.reserve(data.size());
+      for (const auto& row : data) args.emplace_back(row, 4, 8);
+      return pool.starmap(howmany_within_range, args, with_progress(console));
+    });
+  });
+  auto [t_async, async_counts] = with_progress_line(console, "Pool.starmap_async", data.size(), [&] {
+    return timed([&] {
+      std::vector<std::tuple<std::size_t, const Row&, int64_t, int64_t>> args;
+      args.reserve(data.size());
+      for (std::size_t i = 0; i < data.size(); ++i) args.emplace_back(i, data[i], 4, 8);
+      auto indexed = [](std::size_t i, const Row& row, int64_t lo, int64_t hi) {
+        return std::pair{i, howmany_within_range(row, lo, hi)};
+      };
+      auto pairs = pool.starmap_async(indexed, std::move(args), with_progress(console)).get();
+      std::sort(pairs.begin(), pairs.end());  // the notebook re-sorts by index
+      std::vector<int> out;
+      out.reserve(pairs.size());
+      for (const auto& p : pairs) out.push_back(p.second);
+      return out;
+    });
+  });
+
+  console.line(printf_string("  serial loop           %8.3f s", t_serial));
+  console.line(printf_string("  Pool.map              %8.3f s  (%.2fx serial)", t_map, t_serial / t_map));
+  console.line(printf_string("  Pool.starmap          %8.3f s  (%.2fx serial)", t_star, t_serial / t_star));
+  console.line(printf_string("  Pool.starmap_async    %8.3f s  (%.2fx serial)", t_async, t_serial / t_async));
+  std::vector<int> first(serial.begin(), serial.begin() + 10);
+  console.line("  first 10 counts: " + py_str(first));
+  if (serial.size() != 1'000'000 || mapped != serial || starred != serial || async_counts != serial)
+    throw std::runtime_error("example: the four methods disagree — this is a bug in parlab");
+  console.line("  all four agree on 1,000,000 counts");
+  return {{"rows", data.size()},  {"serial", t_serial},     {"map", t_map},
+          {"starmap", t_star},    {"starmap_async", t_async}, {"first10", first}};
+}
+
+std::string run_prob1(Pool& pool, Console& console) {
+  console.line("== Problem 1: common items per row, Pool.starmap ==");
+  const auto a = prob1_list_a();
+  const auto b = prob1_list_b();
+  std::vector<std::tuple<const Row&, const Row&>> pairs;
+  for (std::size_t i = 0; i < a.size(); ++i) pairs.emplace_back(a[i], b[i]);
+  const std::string answer = py_str(pool.starmap(common_items, pairs));
+  console.line("  " + answer);
+  return answer;
+}
+
+struct Prob2 {
+  double part1, part2, part3;
+  nlohmann::json record;
+};
+
+Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
+  const std::vector<double> work{1, 2, 4, 6};
+  const double total = std::accumulate(work.begin(), work.end(), 0.0);
+  const double longest = *std::max_element(work.begin(), work.end());
+  const std::size_t cores = cpu_count();
+  const bool spin = mode == BusyMode::spin;
+  console.line(printf_string("== Problem 2: do_busy_work over [1, 2, 4, 6] (%s), cpu_count = %zu ==",
+                      spin ? "spin: burns CPU" : "sleep: waits", cores));
+  std::ostream& log = console.stream();
+  auto busy = [mode, &log](double seconds) { return busy_work(seconds, mode, &log); };
+
+  // The best any schedule can do with `parallel` tasks at once: the longest task, and the total
+  // work spread over the CPUs that really run at once (for spin, pool size capped by cores).
+  auto bound = [&](std::size_t pool_size) {
+    const std::size_t parallel = spin ? std::min(pool_size, cores) : pool_size;
+    return std::max(longest, total / static_cast<double>(parallel));
+  };
+
+  auto run_part = [&](const char* label, std::size_t pool_size) {
+    return with_progress_line(console, label, work.size(), [&] {
+      if (pool_size == 0) {  // Part A: the builtin map, serial
+        return timed([&] {
+                 std::vector<double> out;
+                 for (double w : work) {
+                   out.push_back(busy(w));
+                   console.update_progress(out.size());
+                 }
+                 return out;
+               })
+            .first;
+      }
+      Pool pool{pool_size};
+      return timed([&] { return pool.map(busy, work, with_progress(console)); }).first;
+    });
+  };
+
+  console.line("  Part A: serial map");
+  const double part1 = run_part("Part A", 0);
+  console.line(printf_string("  Part B: Pool(%zu).map", workers));
+  const double part2 = run_part("Part B", workers);
+  console.line(printf_string("  Part C: Pool(%zu).map (one worker per task)", work.size()));
+  const double part3 = run_part("Part C", work.size());
+
+  const double bound_a = total, bound_b = bound(workers), bound_c = bound(work.size());
+  console.line(printf_string("  Part A serial          %7.3f s   lower bound %6.3f s (all work in a row)", part1, bound_a));
+  console.line(printf_string("  Part B Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx", workers, part2,
+                      bound_b, part1 / part2));
+  console.line(printf_string("  Part C Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx", work.size(), part3,
+                      bound_c, part1 / part3));
+  if (!spin && workers < work.size())
+    console.line(printf_string("  Part B: %zu workers run 4 tasks with chunksize 1, so the 6 s task starts only when a"
+                        " worker frees up",
+                        workers));
+  if (spin && work.size() > cores)
+    console.line(printf_string("  Part C: %zu busy workers share %zu CPUs, so total work / cores bounds it", work.size(),
+                        cores));
+  nlohmann::json record{{"mode", spin ? "spin" : "sleep"},
+                        {"work", work},
+                        {"part1", part1},
+                        {"part2", part2},
+                        {"part3", part3},
+                        {"workers_part2", workers},
+                        {"workers_part3", work.size()},
+                        {"lower_bound", {bound_a, bound_b, bound_c}},
+                        {"speedup_part2", part1 / part2},
+                        {"speedup_part3", part1 / part3}};
+  return {part1, part2, part3, std::move(record)};
+}
+
+struct Prob3 {
+  std::string answer;
+  nlohmann::json record;
+};
+
+Prob3 run_prob3(Pool& pool, Console& console) {
+  console.line("== Problem 3: min-max normalisation, seed 42, five sizes ==");
+  struct Size {
+    const char* name;
+    std::size_t rows, cols;
+  };
+  constexpr std::array<Size, 5> sizes{{{"Small", 100, 50},
+                                       {"Medium", 1'000, 50},
+                                       {"Large", 10'000, 50},
+                                       {"XL", 50'000, 100},
+                                       {"XXL", 100'000, 100}}};
+  auto norm = [](const Row& row) { return normalize(row); };
+  RandomState rng{42};
+  nlohmann::json table = nlohmann::json::array();
+  std::string answer;
+  std::vector<std::string> lines;
+  bool slower_somewhere = false;
+  for (const auto& size : sizes) {
+    const auto data = rng.randint_rows(0, 1000, size.rows, size.cols);
+    auto [t_serial, serial] = timed([&] {
+      std::vector<std::vector<double>> out;
+      out.reserve(data.size());
+      for (const auto& row : data) out.push_back(normalize(row));
+      return out;
+    });
+    auto [t_parallel, parallel] = with_progress_line(console, size.name, data.size(), [&] {
+      return timed([&] { return pool.map(norm, data, with_progress(console)); });
+    });
+    if (parallel != serial) throw std::runtime_error("prob3: serial and parallel results differ — a parlab bug");
+    const double speedup = t_serial / t_parallel;
+    slower_somewhere = slower_somewhere || speedup < 1.0;
+    lines.push_back(printf_string("  %-8s | %7zu | %4zu | %9.4f | %11.4f | %6.2fx", size.name, size.rows, size.cols, t_serial,
+                           t_parallel, speedup));
+    console.line(printf_string("  %s done: serial %.4f s, Pool(%zu).map %.4f s", size.name, t_serial, pool.size(), t_parallel));
+    table.push_back({{"name", size.name},
+                     {"rows", size.rows},
+                     {"cols", size.cols},
+                     {"serial", t_serial},
+                     {"parallel", t_parallel},
+                     {"speedup", speedup}});
+    if (std::string_view{size.name} == "XXL") {
+      answer = py_str(std::vector<std::vector<double>>(parallel.begin(), parallel.begin() + 5));
+    }
+  }
+  console.line("  Dataset  |    Rows | Cols | Serial(s) | Parallel(s) | Speedup");
+  console.line("  ---------+---------+------+-----------+-------------+--------");
+  for (const auto& l : lines) console.line(l);
+  if (slower_somewhere) {
+    console.line(
+        "  Where parallel is slower than serial, the work per row is smaller than the cost of handing it out"
+        " (splitting, waking workers, gathering results): parallelism pays only when each chunk does enough work.");
+  }
+  console.line("  prob3 (first 5 normalised XXL rows): " + answer.substr(0, 70) + "...");
+  return {answer, table};
+}
+
+}  // namespace
+
+std::string_view step_name(Step step) {
+  switch (step) {
+    case Step::example: return "example";
+    case Step::prob1: return "prob1";
+    case Step::prob2: return "prob2";
+    case Step::prob3: return "prob3";
+  }
+  return "?";
+}
+
+std::optional<Step> parse_step(std::string_view name) {
+  for (Step s : {Step::example, Step::prob1, Step::prob2, Step::prob3})
+    if (step_name(s) == name) return s;
+  return std::nullopt;
+}
+
+std::vector<std::string> available_backends() { return {"threads"}; }
+
+void validate(LabConfig& config) {
+  if (config.workers == 0) config.workers = cpu_count();
+  if (config.workers > max_workers)
+    throw UsageError("--workers " + std::to_string(config.workers) + " is absurd (at most " +
+                     std::to_string(max_workers) + ")");
+  const auto backends = available_backends();
+  if (std::find(backends.begin(), backends.end(), config.backend) == backends.end()) {
+    if (config.backend == "processes" || config.backend == "mpi")
+      throw UsageError("--backend " + config.backend + " is not built in this version of parlab (available: threads)");
+    throw UsageError("unknown --backend '" + config.backend + "' (available: threads)");
+  }
+  if (config.steps.empty()) throw UsageError("--step needs at least one step");
+  std::error_code ec;
+  std::filesystem::create_directories(config.out_dir, ec);
+  if (ec || !std::filesystem::is_directory(config.out_dir))
+    throw UsageError("--out " + config.out_dir.string() + ": cannot create the folder" +
+                     (ec ? " (" + ec.message() + ")" : std::string{}));
+  if (::access(config.out_dir.c_str(), W_OK) != 0)
+    throw UsageError("--out " + config.out_dir.string() + ": folder is not writable (" + std::strerror(errno) + ")");
+}
+
+nlohmann::json run_lab(const LabConfig& config, Console& console) {
+  auto has = [&](Step s) { return std::find(config.steps.begin(), config.steps.end(), s) != config.steps.end(); };
+  Answers answers;
+  answers.host = host_name();
+  nlohmann::json record{{"cpu_count", cpu_count()},
+                        {"workers", config.workers},
+                        {"backend", config.backend},
+                        {"host", answers.host}};
+  console.line(printf_string("parlab lab: cpu_count() = %zu, %zu workers, backend %s", static_cast<std::size_t>(cpu_count()),
+                      config.workers, config.backend.c_str()));
+  Pool pool{config.workers};
+  if (has(Step::example)) record["example"] = run_example(pool, console);
+  if (has(Step::prob1)) {
+    answers.prob1 = run_prob1(pool, console);
+    record["prob1"] = *answers.prob1;
+  }
+  if (has(Step::prob2)) {
+    auto p2 = run_prob2(config.workers, config.busy, console);
+    answers.part1 = p2.part1;
+    answers.part2 = p2.part2;
+    answers.part3 = p2.part3;
+    record["prob2"] = std::move(p2.record);
+  }
+  if (has(Step::prob3)) {
+    auto p3 = run_prob3(pool, console);
+    answers.prob3 = std::move(p3.answer);
+    record["prob3"] = std::move(p3.record);
+  }
+  const auto path = config.out_dir / "soln.json";
+  write_file_atomically(path, soln_json(answers));
+  record["soln"] = path.string();
+  console.line("wrote " + path.string());
+  return record;
+}
+
+std::string py_json_string(std::string_view text) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          // Decode UTF-8 to a code point; ensure_ascii writes \uXXXX (surrogate pairs above BMP).
+          char32_t cp = c;
+          int extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+          if (extra > 0) cp = c & (0x3fU >> extra);
+          for (; extra > 0 && i + 1 < text.size(); --extra) cp = (cp << 6) | (static_cast<unsigned char>(text[++i]) & 0x3fU);
+          auto hex = [&out](unsigned v) { out += printf_string("\\u%04x", v); };
+          if (cp >= 0x10000) {
+            cp -= 0x10000;
+            hex(0xd800 + static_cast<unsigned>(cp >> 10));
+            hex(0xdc00 + static_cast<unsigned>(cp & 0x3ff));
+          } else {
+            hex(static_cast<unsigned>(cp));
+          }
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string soln_json(const Answers& answers) {
+  std::vector<std::string> items;
+  if (answers.prob1) items.push_back("  \"prob1\": " + py_json_string(*answers.prob1));
+  if (answers.part1 && answers.part2 && answers.part3) {
+    items.push_back("  \"prob2\": {\n    \"part1\": " + py_str(*answers.part1) + ",\n    \"part2\": " +
+                    py_str(*answers.part2) + ",\n    \"part3\": " + py_str(*answers.part3) + "\n  }");
+  }
+  if (answers.prob3) items.push_back("  \"prob3\": " + py_json_string(*answers.prob3));
+  items.push_back("  \"host\": " + py_json_string(answers.host));
+  std::string out = "{\n";
+  for (std::size_t i = 0; i < items.size(); ++i) out += items[i] + (i + 1 < items.size() ? ",\n" : "\n");
+  return out + "}";
+}
+
+std::string host_name() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0) return "localhost";
+  return buf.data();
+}
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path{"."};
+  std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
+  const int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
+  auto fail = [&](const char* what) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    throw std::runtime_error("cannot write " + path.string() + " (" + what + "): " + std::strerror(err));
+  };
+  std::size_t written = 0;
+  while (written < content.size()) {
+    const auto n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write");
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fchmod(fd, 0644) != 0) fail("chmod");
+  if (::fsync(fd) != 0) fail("fsync");
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(tmpl.c_str());
+    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
+  }
+  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmpl.c_str());
+    throw std::runtime_error("cannot write " + path.string() + " (rename): " + std::strerror(err));
+  }
+}
+
+}  // namespace parlab::lab

@@ -1,0 +1,71 @@
+#pragma once
+// The notebook's steps as one run: the Example, Problems 1–3, and soln.json.
+
+#include "lab/console.hpp"
+#include "lab/workloads.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parlab::lab {
+
+/// One section of the notebook.
+enum class Step { example, prob1, prob2, prob3 };
+
+/// "example", "prob1", ... for a step.
+[[nodiscard]] std::string_view step_name(Step step);
+/// The step called `name`, or nullopt.
+[[nodiscard]] std::optional<Step> parse_step(std::string_view name);
+
+/// Bad command-line input: the CLI prints it on one line and exits with status 2.
+class UsageError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// What `parlab lab` runs and where it writes.
+struct LabConfig {
+  std::vector<Step> steps{Step::example, Step::prob1, Step::prob2, Step::prob3};
+  std::size_t workers = 0;  ///< 0: cpu_count()
+  std::string backend = "threads";
+  BusyMode busy = BusyMode::sleep;
+  std::filesystem::path out_dir = ".";
+};
+
+/// The backends `--backend` accepts in this build.
+[[nodiscard]] std::vector<std::string> available_backends();
+
+/// Checks a config before any work: known backend, sane worker count, writable output folder
+/// (created if missing). Throws UsageError.
+void validate(LabConfig& config);
+
+/// Runs the configured steps, narrating on `console`, writes soln.json atomically into
+/// config.out_dir, and returns every timing as JSON (for --json and the benchmark harness).
+nlohmann::json run_lab(const LabConfig& config, Console& console);
+
+/// The answers that go into soln.json.
+struct Answers {
+  std::optional<std::string> prob1;
+  std::optional<double> part1, part2, part3;
+  std::optional<std::string> prob3;
+  std::string host;
+};
+
+/// soln.json's text exactly as Python's json.dumps(answers, indent=2) writes it.
+[[nodiscard]] std::string soln_json(const Answers& answers);
+/// A string as Python's json.dumps quotes it (ensure_ascii).
+[[nodiscard]] std::string py_json_string(std::string_view text);
+/// This machine's host name (Python's socket.gethostname()).
+[[nodiscard]] std::string host_name();
+/// Writes `content` to `path` through a temporary file in the same folder and a rename: readers
+/// see the old file or the new one, never a partial one. Throws std::runtime_error.
+void write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+}  // namespace parlab::lab
