@@ -1,5 +1,5 @@
 # The two commands of the README, and the pieces they are made of.
-#   make run   — install what is missing, build, run the main job
+#   make run   — install what is missing, build, run the main job (parlab lab → out/soln.json)
 #   make test  — install what is missing, build, run every test, then the sanitizer suites
 JOBS ?= $(shell nproc)
 BUILD := build/release
@@ -16,6 +16,10 @@ build: deps
 	cmake --build --preset release -j $(JOBS)
 
 run: build
+	$(BUILD)/apps/parlab/parlab lab --out out
+	@echo "make run: soln.json is in $(CURDIR)/out/soln.json"
+
+examples: build
 	bash examples/run_all.sh $(BUILD)/examples
 
 test: test-release test-asan test-tsan

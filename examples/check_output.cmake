@@ -3,6 +3,8 @@
 # Runs PROGRAM and compares its standard output with the file EXPECTED exactly. Fails when the
 # program exits non-zero or when any byte differs, printing a unified diff (expected -> actual).
 
+cmake_minimum_required(VERSION 3.25)
+
 foreach(var PROGRAM EXPECTED)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "check_output.cmake: -D${var}=... is required")

@@ -25,8 +25,9 @@ void check(bool ok, const char* what) {
 int main() {
   std::cout << std::boolalpha;
 
-  // Python: Pool() starts os.cpu_count() workers; parlab's default is parlab::cpu_count(), the
-  // CPUs this process may really use (affinity mask and cgroup CPU quota).
+  // Python: Pool() starts os.cpu_count() workers (os.process_cpu_count() since 3.13); parlab's
+  // default is parlab::cpu_count(), the CPUs this process may really use (affinity mask and
+  // cgroup CPU quota).
   {
     parlab::Pool pool;
     std::cout << "Pool().size() == cpu_count(): " << (pool.size() == parlab::cpu_count()) << '\n';

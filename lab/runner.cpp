@@ -6,6 +6,7 @@
 #include <parlab/pool.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
