@@ -19,5 +19,8 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/parlabConfig.cmake
               ${CMAKE_CURRENT_BINARY_DIR}/parlabConfigVersion.cmake
         DESTINATION ${parlab_cmake_dir})
 
+# The .pc file finds its prefix relative to itself, so an install with `--prefix` works too.
+set(parlab_pc_dir ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+string(REGEX REPLACE "[^/]+" ".." parlab_pc_to_prefix "${parlab_pc_dir}")
 configure_file(cmake/parlab.pc.in ${CMAKE_CURRENT_BINARY_DIR}/parlab.pc @ONLY)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/parlab.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/parlab.pc DESTINATION ${parlab_pc_dir})

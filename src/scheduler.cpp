@@ -32,11 +32,20 @@ Scheduler::~Scheduler() {
 
 bool Scheduler::on_worker_thread() const noexcept { return this_thread_scheduler == this; }
 
+void Scheduler::check_accepting() {
+  std::lock_guard lock{mu_};
+  check_accepting_locked();
+}
+
+void Scheduler::check_accepting_locked() const {
+  if (state_ == State::terminated || (state_ == State::closed && !on_worker_thread()))
+    throw PoolNotRunning("parlab: Pool not running (closed or terminated)");
+}
+
 void Scheduler::submit(std::shared_ptr<Job> job) {
   {
     std::lock_guard lock{mu_};
-    if (state_ == State::terminated || (state_ == State::closed && !on_worker_thread()))
-      throw PoolNotRunning("parlab: Pool not running (closed or terminated)");
+    check_accepting_locked();
     job->queued_ = true;
     queue_.push_back(std::move(job));
     queued_jobs_.store(queue_.size(), std::memory_order_release);

@@ -24,14 +24,14 @@ namespace parlab {
 /// callback / error_callback). They must not throw; an exception from one is reported on stderr.
 template <class T>
 struct Callbacks {
-  std::function<void(const T&)> callback;
-  std::function<void(const std::exception_ptr&)> error_callback;
+  std::function<void(const T&)> callback{};
+  std::function<void(const std::exception_ptr&)> error_callback{};
 };
 /// Callbacks for results without a value.
 template <>
 struct Callbacks<void> {
-  std::function<void()> callback;
-  std::function<void(const std::exception_ptr&)> error_callback;
+  std::function<void()> callback{};
+  std::function<void(const std::exception_ptr&)> error_callback{};
 };
 
 namespace detail {

@@ -38,7 +38,7 @@ struct MapOptions {
   std::size_t lookahead = 0;
   /// Called after each chunk with (items done, total items) from a worker thread; total is 0
   /// for imap, whose input length is unknown. Leave empty for no cost.
-  std::function<void(std::size_t done, std::size_t total)> progress;
+  std::function<void(std::size_t done, std::size_t total)> progress{};
 };
 
 namespace detail {
@@ -519,7 +519,8 @@ class Pool {
   /// No more submissions from outside; queued work still runs. Tasks already running may still
   /// submit nested work.
   void close() { scheduler_.close(); }
-  /// Drops queued work (its results fail with PoolTerminated); tasks already running finish,
+  /// Drops queued work: its results fail with PoolTerminated (map-likes: a TaskError whose
+  /// original() is PoolTerminated, at the first dropped index); tasks already running finish,
   /// since threads cannot be killed safely.
   void terminate() { scheduler_.terminate(); }
   /// Waits for the workers to exit; call after close() or terminate().
@@ -532,6 +533,7 @@ class Pool {
     using Output = detail::map_output_t<R>;
     auto state = std::make_shared<detail::ResultState<Output>>(&scheduler_, std::move(callbacks));
     const auto n = static_cast<std::size_t>(std::ranges::size(source));
+    scheduler_.check_accepting();
     if (n == 0) {
       if constexpr (std::is_void_v<R>) {
         state->set_value();

@@ -21,14 +21,21 @@ if(NOT last_output MATCHES "squares: 0 1 4 9 16")
 endif()
 
 # pkg-config: compile the same program with the flags parlab.pc gives.
-set(ENV{PKG_CONFIG_PATH} ${prefix}/lib/pkgconfig)
+file(GLOB_RECURSE pc_file ${prefix}/parlab.pc)
+if(NOT pc_file)
+  message(FATAL_ERROR "the install has no parlab.pc")
+endif()
+get_filename_component(pc_dir "${pc_file}" DIRECTORY)
+set(ENV{PKG_CONFIG_PATH} ${pc_dir})
 execute_process(COMMAND pkg-config --cflags --libs parlab OUTPUT_VARIABLE pc_flags RESULT_VARIABLE rc
                 OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "pkg-config does not know parlab")
 endif()
 separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
-run(c++ ${SOURCE_DIR}/tests/install/consumer/main.cpp ${pc_flags} -Wl,-rpath,${prefix}/lib
+execute_process(COMMAND pkg-config --variable=libdir parlab OUTPUT_VARIABLE pc_libdir
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+run(c++ ${SOURCE_DIR}/tests/install/consumer/main.cpp ${pc_flags} -Wl,-rpath,${pc_libdir}
     -o ${WORK_DIR}/consumer-pc)
 run(${WORK_DIR}/consumer-pc)
 if(NOT last_output MATCHES "squares: 0 1 4 9 16")

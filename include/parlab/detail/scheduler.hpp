@@ -51,6 +51,8 @@ class Scheduler {
   /// Queues a job; throws PoolNotRunning after close() (except from this pool's own workers,
   /// so tasks can still use the pool while it drains) and after terminate().
   void submit(std::shared_ptr<Job> job);
+  /// Throws PoolNotRunning where submit() would (for calls that turn out to have no work).
+  void check_accepting();
   /// Queues a streaming job (imap) that the workers may drop while its window is full; close()
   /// re-queues it so that queued streams drain before the workers exit.
   void submit_stream(const std::shared_ptr<Job>& job);
@@ -76,6 +78,7 @@ class Scheduler {
 
  private:
   void worker_loop();
+  void check_accepting_locked() const;
   std::shared_ptr<Job> take_locked();
   bool run_one();
 
