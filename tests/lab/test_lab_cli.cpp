@@ -1,0 +1,162 @@
+// `parlab lab` as a user runs it: answers on disk, exit status 2 with one line for bad input,
+// and nothing written then.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "parlab-cli-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+/// Runs `parlab` with `args`, capturing stdout and stderr into files of `dir`.
+Run parlab(const std::vector<std::string>& args, const fs::path& dir) {
+  const auto out = dir / "stdout.txt";
+  const auto err = dir / "stderr.txt";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr)) ::_exit(127);
+    std::vector<char*> argv{const_cast<char*>(PARLAB_CLI)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(PARLAB_CLI, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  Run run{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(out), read_file(err)};
+  fs::remove(out);
+  fs::remove(err);
+  return run;
+}
+
+bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
+
+TEST(LabCli, Prob1WritesTheExactAnswer) {
+  TempDir dir;
+  auto run = parlab({"lab", "--step", "prob1", "--out", dir.path().string()}, dir.path());
+  ASSERT_EQ(run.status, 0) << run.err;
+  const auto soln = nlohmann::json::parse(read_file(dir.path() / "soln.json"));
+  EXPECT_EQ(soln["prob1"], "[[2, 3], [6], [11, 12], [21]]");
+  EXPECT_TRUE(soln.contains("host"));
+  EXPECT_FALSE(soln.contains("prob2"));
+  EXPECT_NE(run.out.find("[[2, 3], [6], [11, 12], [21]]"), std::string::npos);
+  EXPECT_EQ(run.out.find('\r'), std::string::npos) << "control characters without a terminal";
+  EXPECT_EQ(run.out.find('\033'), std::string::npos);
+}
+
+TEST(LabCli, Prob3MatchesNumpyByteForByteAndJsonHasEveryTiming) {
+  TempDir dir;
+  auto run = parlab({"lab", "--step", "prob1,prob3", "--workers", "3", "--json", "--out", dir.path().string()},
+                    dir.path());
+  ASSERT_EQ(run.status, 0) << run.err;
+  const auto soln = nlohmann::json::parse(read_file(dir.path() / "soln.json"));
+  std::string expected = read_file(fs::path(PARLAB_LAB_TEST_DATA_DIR) / "prob3_expected.txt");
+  while (!expected.empty() && (expected.back() == '\n' || expected.back() == '\r')) expected.pop_back();
+  EXPECT_EQ(soln["prob3"].get<std::string>(), expected);
+
+  const auto record = nlohmann::json::parse(run.out);  // stdout is pure JSON with --json
+  EXPECT_EQ(record["workers"], 3);
+  ASSERT_EQ(record["prob3"].size(), 5U);
+  EXPECT_EQ(record["prob3"][4]["name"], "XXL");
+  EXPECT_EQ(record["prob3"][4]["rows"], 100000);
+  EXPECT_GT(record["prob3"][4]["serial"].get<double>(), 0.0);
+  EXPECT_NE(run.err.find("Dataset"), std::string::npos) << "the narration goes to stderr with --json";
+}
+
+TEST(LabCli, ExampleAgreesAcrossAllFourMethods) {
+  TempDir dir;
+  auto run = parlab({"lab", "--step", "example", "--json", "--out", dir.path().string()}, dir.path());
+  ASSERT_EQ(run.status, 0) << run.err;
+  const auto record = nlohmann::json::parse(run.out);
+  EXPECT_EQ(record["example"]["rows"], 1000000);
+  // numpy: RandomState(100).randint(0, 10, size=[1000000, 5]) counted within [4, 8]
+  EXPECT_EQ(record["example"]["first10"], nlohmann::json::parse("[4, 2, 1, 2, 3, 2, 2, 2, 2, 2]"));
+  EXPECT_NE(run.err.find("all four agree"), std::string::npos);
+}
+
+struct BadInput {
+  std::vector<std::string> args;
+  std::string message;
+};
+
+class LabCliBadInput : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(LabCliBadInput, OneLineOnStderrExitTwoNothingWritten) {
+  TempDir dir;
+  auto args = GetParam().args;
+  args.insert(args.begin(), "lab");
+  if (std::find(args.begin(), args.end(), "--out") == args.end()) {
+    args.push_back("--out");
+    args.push_back(dir.path().string());
+  }
+  auto run = parlab(args, dir.path());
+  EXPECT_EQ(run.status, 2);
+  EXPECT_TRUE(one_line(run.err)) << run.err;
+  EXPECT_NE(run.err.find(GetParam().message), std::string::npos) << run.err;
+  EXPECT_TRUE(run.out.empty()) << run.out;
+  EXPECT_FALSE(fs::exists(dir.path() / "soln.json"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, LabCliBadInput,
+    ::testing::Values(BadInput{{"--step", "prob9"}, "unknown step 'prob9'"},
+                      BadInput{{"--workers", "0"}, "--workers must be at least 1"},
+                      BadInput{{"--workers", "-4"}, "--workers must be at least 1"},
+                      BadInput{{"--workers", "100000"}, "absurd"},
+                      BadInput{{"--workers", "two"}, "--workers"},
+                      BadInput{{"--backend", "processes"}, "not built"},
+                      BadInput{{"--backend", "gpu"}, "unknown --backend 'gpu'"},
+                      BadInput{{"--busy", "nap"}, "--busy must be sleep or spin"},
+                      BadInput{{"--out", "/proc/version/sub"}, "--out /proc/version/sub"},
+                      BadInput{{"--bogus"}, "--bogus"}));
+
+TEST(LabCli, NoSubcommandIsAUsageError) {
+  TempDir dir;
+  auto run = parlab({}, dir.path());
+  EXPECT_EQ(run.status, 2);
+  EXPECT_TRUE(one_line(run.err)) << run.err;
+}
+
+TEST(LabCli, HelpExitsZero) {
+  TempDir dir;
+  auto run = parlab({"lab", "--help"}, dir.path());
+  EXPECT_EQ(run.status, 0);
+  EXPECT_NE(run.out.find("--workers"), std::string::npos);
+}
+
+}  // namespace
