@@ -546,3 +546,37 @@ TEST(PoolProgress, ImapReportsDoneWithUnknownTotal) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(PoolMapInto, WritesIntoTheCallersBuffer) {
+  parlab::Pool pool{2};
+  std::vector<long> out(1000, -1);
+  pool.map_into([](int x) { return 2L * x; }, iota_vector(1000), out, {.chunksize = 7});
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(out[static_cast<std::size_t>(i)], 2L * i);
+}
+
+TEST(PoolMapInto, ShortOutputIsAnError) {
+  parlab::Pool pool{1};
+  std::vector<int> out(3);
+  EXPECT_THROW(pool.map_into([](int x) { return x; }, iota_vector(4), out), std::invalid_argument);
+}
+
+TEST(PoolMapInto, ErrorCarriesTheIndex) {
+  parlab::Pool pool{2};
+  std::vector<int> out(100);
+  try {
+    pool.map_into(
+        [](int x) {
+          if (x == 42) throw std::runtime_error("no");
+          return x;
+        },
+        iota_vector(100), out);
+    FAIL();
+  } catch (const parlab::TaskError& e) {
+    EXPECT_EQ(e.index(), 42U);
+  }
+  EXPECT_EQ(out[99], 99);
+}
+
+}  // namespace

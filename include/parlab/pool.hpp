@@ -21,6 +21,8 @@
 #include <mutex>
 #include <optional>
 #include <ranges>
+#include <stdexcept>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -51,7 +53,7 @@ using map_result_t = std::decay_t<std::invoke_result_t<F&, std::ranges::range_re
 template <class R>
 using map_output_t = std::conditional_t<std::is_void_v<R>, void, std::vector<R>>;
 
-/// Per-index result storage that workers fill without locks.
+/// Per-index result storage that workers fill without locks; take() hands over the vector.
 template <class R>
 class ResultSlots {
   // vector<bool> packs bits and cannot be written from several threads; optional<bool> can.
@@ -59,6 +61,8 @@ class ResultSlots {
   using Slot = std::conditional_t<direct, R, std::optional<R>>;
 
  public:
+  using Output = std::vector<R>;
+  static constexpr bool stores = true;
   explicit ResultSlots(std::size_t n) : slots_(n) {}
   void set(std::size_t i, R&& value) { slots_[i] = std::move(value); }
   std::vector<R> take() {
@@ -75,10 +79,29 @@ class ResultSlots {
  private:
   std::vector<Slot> slots_;
 };
+/// No storage: the function returns nothing.
 template <>
 class ResultSlots<void> {
  public:
+  using Output = void;
+  static constexpr bool stores = false;
   explicit ResultSlots(std::size_t /*n*/) {}
+};
+
+/// Writes results into the caller's random-access output (map_into).
+template <class It>
+class OutputSlots {
+ public:
+  using Output = void;
+  static constexpr bool stores = true;
+  explicit OutputSlots(It first) : first_(first) {}
+  template <class V>
+  void set(std::size_t i, V&& value) {
+    first_[static_cast<std::iter_difference_t<It>>(i)] = std::forward<V>(value);
+  }
+
+ private:
+  It first_;
 };
 
 /// The lowest-index failure of a map, kept while the other items finish.
@@ -106,12 +129,12 @@ inline std::exception_ptr terminated_error() {
 }
 
 /// A map over a random-access source: workers claim chunks of indices through an atomic cursor.
-template <class Fn, class Source, class R>
+template <class Fn, class Source, class Slots>
 class MapJob final : public Job {
  public:
-  using Output = map_output_t<R>;
+  using Output = typename Slots::Output;
 
-  MapJob(Fn fn, Source source, std::size_t chunksize, MapOptions options,
+  MapJob(Fn fn, Source source, Slots slots, std::size_t chunksize, MapOptions options,
          std::shared_ptr<ResultState<Output>> state)
       : fn_(std::move(fn)),
         source_(std::move(source)),
@@ -119,7 +142,7 @@ class MapJob final : public Job {
         size_(static_cast<std::size_t>(std::ranges::size(source_))),
         chunk_(chunksize),
         progress_(std::move(options.progress)),
-        slots_(size_),
+        slots_(std::move(slots)),
         state_(std::move(state)) {}
 
   bool claimable() const override { return cursor_.load(std::memory_order_relaxed) < size_; }
@@ -153,10 +176,10 @@ class MapJob final : public Job {
  private:
   void run_item(std::size_t i) {
     auto&& item = first_[static_cast<std::ranges::range_difference_t<Source>>(i)];
-    if constexpr (std::is_void_v<R>) {
-      std::invoke(fn_, item);
-    } else {
+    if constexpr (Slots::stores) {
       slots_.set(i, std::invoke(fn_, item));
+    } else {
+      std::invoke(fn_, item);
     }
   }
 
@@ -166,7 +189,7 @@ class MapJob final : public Job {
     if (done != size_) return;
     if (auto error = errors_.as_task_error()) {
       state_->set_error(std::move(error));
-    } else if constexpr (std::is_void_v<R>) {
+    } else if constexpr (std::is_void_v<Output>) {
       state_->set_value();
     } else {
       state_->set_value(slots_.take());
@@ -179,7 +202,7 @@ class MapJob final : public Job {
   std::size_t size_;
   std::size_t chunk_;
   std::function<void(std::size_t, std::size_t)> progress_;
-  ResultSlots<R> slots_;
+  Slots slots_;
   FirstError errors_;
   std::shared_ptr<ResultState<Output>> state_;
   std::atomic<std::size_t> cursor_{0};
@@ -273,6 +296,7 @@ class ImapJob final : public Job {
       outcomes[k].index = base + k;
     }
     std::size_t done = 0;
+    bool wake = false;
     {
       std::lock_guard lock{mu_};
       for (auto& outcome : outcomes) {
@@ -285,9 +309,10 @@ class ImapJob final : public Job {
       --in_flight_;
       computed_ += items.size();
       done = computed_;
+      wake = waiters_ > 0;
     }
     if (progress_) progress_(done, 0);
-    consumer_cv_.notify_all();
+    if (wake) consumer_cv_.notify_all();
     scheduler_->notify_helpers();
     return true;
   }
@@ -311,12 +336,19 @@ class ImapJob final : public Job {
         return available() || std::chrono::steady_clock::now() >= deadline;
       });
     }
+    // A result that arrives within microseconds is taken without sleeping.
+    spin_until([&] {
+      std::unique_lock lock{mu_, std::try_to_lock};
+      return lock.owns_lock() && available();
+    });
     Outcome outcome;
     bool was_full = false;
     {
       std::unique_lock lock{mu_};
-      if (!consumer_cv_.wait_until(lock, deadline, available))
-        throw TimeoutError("parlab: imap result not ready in time");
+      ++waiters_;
+      const bool ready = consumer_cv_.wait_until(lock, deadline, available);
+      --waiters_;
+      if (!ready) throw TimeoutError("parlab: imap result not ready in time");
       if (!has_result_locked()) {
         if (input_error_ && consumed_ == input_error_index_) {
           ++consumed_;
@@ -343,7 +375,9 @@ class ImapJob final : public Job {
   void stop() {
     std::unique_lock lock{mu_};
     exhausted_ = true;
+    ++waiters_;
     consumer_cv_.wait(lock, [this] { return in_flight_ == 0; });
+    --waiters_;
   }
 
  private:
@@ -379,6 +413,7 @@ class ImapJob final : public Job {
   std::size_t consumed_ = 0;                    // items handed to the consumer
   std::size_t computed_ = 0;
   std::size_t in_flight_ = 0;
+  std::size_t waiters_ = 0;  // threads blocked on consumer_cv_
   bool exhausted_ = false;  // no more reading: the input ended or failed, or the consumer left
   bool ended_ = false;      // the input itself ended (or failed)
   bool terminated_ = false;
@@ -444,6 +479,22 @@ class Pool {
     using R = detail::map_result_t<F, Range>;
     return run_sync<R>(std::move(f), detail::make_source<false>(std::forward<Range>(items)),
                        std::move(options));
+  }
+
+  /// map writing f(items[i]) into out[i] instead of returning a new vector: no allocation, for
+  /// callers that reuse a buffer. `out` must hold at least as many elements as `items`.
+  template <class F, std::ranges::input_range Range, std::ranges::random_access_range Out>
+  void map_into(F f, Range&& items, Out&& out, MapOptions options = {}) {
+    auto source = detail::make_source<false>(std::forward<Range>(items));
+    const auto n = static_cast<std::size_t>(std::ranges::size(source));
+    if constexpr (std::ranges::sized_range<Out>) {
+      if (static_cast<std::size_t>(std::ranges::size(out)) < n)
+        throw std::invalid_argument("parlab: map_into: the output holds " + std::to_string(std::ranges::size(out)) +
+                                    " elements, the input " + std::to_string(n));
+    }
+    detail::OutputSlots slots{std::ranges::begin(out)};
+    auto state = make_map_job(std::move(f), std::move(source), std::move(slots), std::move(options), {});
+    AsyncResult<void>(std::move(state)).get();
   }
 
   /// [f(*args) for args in items]: each element is a tuple-like unpacked into f's arguments.
@@ -527,15 +578,16 @@ class Pool {
   void join() { scheduler_.join(); }
 
  private:
-  template <class R, class Fn, class Source>
-  std::shared_ptr<detail::ResultState<detail::map_output_t<R>>> make_map_job(
-      Fn fn, Source source, MapOptions options, Callbacks<detail::map_output_t<R>> callbacks) {
-    using Output = detail::map_output_t<R>;
+  /// Queues a map whose results go to `slots`; the returned state completes when all items ran.
+  template <class Slots, class Fn, class Source>
+  std::shared_ptr<detail::ResultState<typename Slots::Output>> make_map_job(
+      Fn fn, Source source, Slots slots, MapOptions options, Callbacks<typename Slots::Output> callbacks) {
+    using Output = typename Slots::Output;
     auto state = std::make_shared<detail::ResultState<Output>>(&scheduler_, std::move(callbacks));
     const auto n = static_cast<std::size_t>(std::ranges::size(source));
     scheduler_.check_accepting();
     if (n == 0) {
-      if constexpr (std::is_void_v<R>) {
+      if constexpr (std::is_void_v<Output>) {
         state->set_value();
       } else {
         state->set_value(Output{});
@@ -543,22 +595,24 @@ class Pool {
       return state;
     }
     const std::size_t chunk = options.chunksize != 0 ? options.chunksize : auto_chunksize(n);
-    scheduler_.submit(std::make_shared<detail::MapJob<Fn, Source, R>>(std::move(fn), std::move(source), chunk,
-                                                                      std::move(options), state));
+    scheduler_.submit(std::make_shared<detail::MapJob<Fn, Source, Slots>>(
+        std::move(fn), std::move(source), std::move(slots), chunk, std::move(options), state));
     return state;
   }
 
   template <class R, class Fn, class Source>
   detail::map_output_t<R> run_sync(Fn fn, Source source, MapOptions options) {
-    auto state = make_map_job<R>(std::move(fn), std::move(source), std::move(options), {});
+    detail::ResultSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
+    auto state = make_map_job(std::move(fn), std::move(source), std::move(slots), std::move(options), {});
     return std::move(AsyncResult<detail::map_output_t<R>>(std::move(state))).get();
   }
 
   template <class R, class Fn, class Source>
   AsyncResult<detail::map_output_t<R>> run_async(Fn fn, Source source, MapOptions options,
                                                  Callbacks<detail::map_output_t<R>> callbacks) {
-    return AsyncResult<detail::map_output_t<R>>(
-        make_map_job<R>(std::move(fn), std::move(source), std::move(options), std::move(callbacks)));
+    detail::ResultSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
+    return AsyncResult<detail::map_output_t<R>>(make_map_job(std::move(fn), std::move(source), std::move(slots),
+                                                             std::move(options), std::move(callbacks)));
   }
 
   template <class R, class Fn>

@@ -108,7 +108,9 @@ bool spin_until(Pred done, std::chrono::microseconds budget = std::chrono::micro
   const auto deadline = std::chrono::steady_clock::now() + budget;
   for (unsigned i = 0;; ++i) {
     if (done()) return true;
-    if ((i & 63U) == 63U) {
+    // Yield often: on a machine with more runnable threads than cores, the thread we wait for
+    // may need this core.
+    if ((i & 7U) == 7U) {
       if (std::chrono::steady_clock::now() > deadline) return false;
       std::this_thread::yield();
     }
