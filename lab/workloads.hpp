@@ -28,14 +28,14 @@ std::vector<std::vector<int64_t>> prob1_list_b();
 /// How `busy_work` spends its time.
 enum class BusyMode {
   sleep,  ///< Sleep, like the lab's `time.sleep` (no CPU used).
-  spin,   ///< Burn CPU until the time is up.
+  spin,   ///< Burn that much of the thread's CPU time: fixed work, slower when cores are shared.
 };
 
 /// The longest `busy_work` accepts, in seconds (about 116 days).
 inline constexpr double busy_work_max_seconds = 1.0e7;
 
 /// The lab's `do_busy_work`: writes a line with the process and thread id to `log`, sleeps
-/// or spins for `seconds`, writes the elapsed time, and returns the elapsed seconds measured
+/// for `seconds` (or, for spin, burns `seconds` of CPU time), writes the elapsed time, and returns the elapsed seconds measured
 /// with std::chrono::steady_clock (never less than `seconds`). Each line is one write to
 /// `log`, serialised across all `busy_work` calls, so concurrent calls never interleave
 /// within a line; `log == nullptr` writes nothing. Throws std::invalid_argument if `seconds`
