@@ -1,6 +1,7 @@
 // apply and apply_async, and the AsyncResult handle: Python's `pool.apply(f, args)`,
 // `pool.apply_async(f, args)` and `AsyncResult.get / wait / ready / successful`.
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <chrono>
@@ -14,12 +15,6 @@
 namespace {
 
 int add(int a, int b) { return a + b; }
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 }  // namespace
 

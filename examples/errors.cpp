@@ -7,6 +7,7 @@
 // - apply / apply_async rethrow the task's exception itself (there is no index to report).
 // - AsyncResult::get(timeout) throws parlab::TimeoutError; the result can still be had later.
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <charconv>
@@ -31,12 +32,6 @@ int parse_count(const std::string& text) {
   }
   if (value < 0) throw std::out_of_range("negative count: " + text);
   return value;
-}
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 // program takes the first five results, then shows that the pool read at most
 // 5 + lookahead elements of the infinite input.
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <atomic>
@@ -23,19 +24,6 @@ namespace {
 int slow_square(int x) {
   std::this_thread::sleep_for(std::chrono::milliseconds(x < 4 ? 8 - 2 * x : 0));
   return x * x;
-}
-
-template <class T>
-void print_list(const char* label, const std::vector<T>& values) {
-  std::cout << label << ": [";
-  for (std::size_t i = 0; i < values.size(); ++i) std::cout << (i == 0 ? "" : ", ") << values[i];
-  std::cout << "]\n";
-}
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
 }
 
 }  // namespace

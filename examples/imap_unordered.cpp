@@ -3,6 +3,7 @@
 // Results arrive as they finish, so their order changes from run to run. The program sorts
 // them before printing, and prints their sum, which does not depend on the order.
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <algorithm>
@@ -21,19 +22,6 @@ namespace {
 int slow_square(int x) {
   std::this_thread::sleep_for(std::chrono::microseconds(200 * (20 - x)));
   return x * x;
-}
-
-template <class T>
-void print_list(const char* label, const std::vector<T>& values) {
-  std::cout << label << ": [";
-  for (std::size_t i = 0; i < values.size(); ++i) std::cout << (i == 0 ? "" : ", ") << values[i];
-  std::cout << "]\n";
-}
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // `np.random.seed(100); np.random.randint(0, 10, size=[1000000, 5]).tolist()` draws it, so the
 // counts printed are the Python notebook's. All four must agree; the program exits 1 otherwise.
 
+#include "check.hpp"
 #include "lab/numpy_random.hpp"
 #include "lab/pyrepr.hpp"
 #include "lab/workloads.hpp"
@@ -24,12 +25,6 @@ namespace {
 using Row = std::vector<int64_t>;
 using parlab::lab::howmany_within_range;
 using parlab::lab::howmany_within_range_rowonly;
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 }  // namespace
 

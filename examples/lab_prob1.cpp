@@ -2,6 +2,7 @@
 // list_a's order, computed with Pool.starmap over (row_a, row_b) pairs. The answer is stored in
 // soln.json as Python's str() of the list, which parlab::lab::py_str writes byte for byte.
 
+#include "check.hpp"
 #include "lab/pyrepr.hpp"
 #include "lab/workloads.hpp"
 
@@ -18,12 +19,6 @@
 namespace {
 
 using Row = std::vector<int64_t>;
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 }  // namespace
 

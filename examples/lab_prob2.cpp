@@ -5,6 +5,7 @@
 // the time it was asked for, and the results come back in input order. `parlab lab` runs the
 // full-size version and prints the times.
 
+#include "check.hpp"
 #include "lab/workloads.hpp"
 
 #include <parlab/pool.hpp>
@@ -17,12 +18,6 @@
 namespace {
 
 using parlab::lab::BusyMode;
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 // Every result is at least its requested time (busy_work never returns early) and in input order.
 bool each_at_least(const std::vector<double>& elapsed, const std::vector<double>& work) {

@@ -5,6 +5,7 @@
 // str() prints them: the same bytes as the Python notebook's soln.json. Serial and parallel
 // results must be equal; the program exits 1 otherwise. `parlab lab` times the same steps.
 
+#include "check.hpp"
 #include "lab/numpy_random.hpp"
 #include "lab/pyrepr.hpp"
 #include "lab/workloads.hpp"
@@ -24,12 +25,6 @@ namespace {
 
 using Row = std::vector<int64_t>;
 using parlab::lab::py_str;
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 }  // namespace
 

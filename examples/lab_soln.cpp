@@ -5,21 +5,12 @@
 // stand-in for Problem 3, so the output is fixed; `parlab lab` feeds it the real ones and
 // writes the file atomically with parlab::lab::write_file_atomically.
 
+#include "check.hpp"
 #include "lab/runner.hpp"
 
 #include <cstdlib>
 #include <iostream>
 #include <string>
-
-namespace {
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
-
-}  // namespace
 
 int main() {
   // Python: answers = {"prob1": str(prob1),

@@ -1,6 +1,7 @@
 // A pool's life: Pool(processes), cpu_count(), the scope (Python's `with Pool() as pool:`),
 // close(), join() and terminate(), and the errors they lead to.
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <atomic>
@@ -13,12 +14,6 @@
 namespace {
 
 int square(int x) { return x * x; }
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // results in input order, like Python's list. Every value printed is also checked against a
 // serial computation, so the program fails (exit 1) if the pool ever got one wrong.
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <atomic>
@@ -18,20 +19,6 @@
 namespace {
 
 int square(int x) { return x * x; }
-
-// Prints a vector the way Python prints a list: `label: [0, 1, 4]`.
-template <class T>
-void print_list(const char* label, const std::vector<T>& values) {
-  std::cout << label << ": [";
-  for (std::size_t i = 0; i < values.size(); ++i) std::cout << (i == 0 ? "" : ", ") << values[i];
-  std::cout << "]\n";
-}
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 }  // namespace
 

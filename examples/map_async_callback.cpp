@@ -4,6 +4,7 @@
 // The hooks run on the worker thread that completes the result, before any waiter wakes, so
 // whatever they write is visible once get() or wait() returns. They must not throw.
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <cstddef>
@@ -26,19 +27,6 @@ int unlucky_square(int x) {
 }
 
 int add(int a, int b) { return a + b; }
-
-template <class T>
-void print_list(const char* label, const std::vector<T>& values) {
-  std::cout << label << ": [";
-  for (std::size_t i = 0; i < values.size(); ++i) std::cout << (i == 0 ? "" : ", ") << values[i];
-  std::cout << "]\n";
-}
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 // its process Pool cannot be used from its own workers at all.) In parlab a task that waits on
 // its own pool runs the pool's queued work meanwhile, so the inner map completes.
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <cstddef>
@@ -16,19 +17,6 @@
 namespace {
 
 int square(int x) { return x * x; }
-
-template <class T>
-void print_list(const char* label, const std::vector<T>& values) {
-  std::cout << label << ": [";
-  for (std::size_t i = 0; i < values.size(); ++i) std::cout << (i == 0 ? "" : ", ") << values[i];
-  std::cout << "]\n";
-}
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 // f's arguments. The function is the lab's howmany_within_range: how many numbers of a row lie
 // in [minimum, maximum].
 
+#include "check.hpp"
 #include <parlab/pool.hpp>
 
 #include <cstddef>
@@ -21,19 +22,6 @@ int howmany_within_range(const std::vector<int>& row, int minimum, int maximum) 
     if (minimum <= n && n <= maximum) ++count;
   }
   return count;
-}
-
-template <class T>
-void print_list(const char* label, const std::vector<T>& values) {
-  std::cout << label << ": [";
-  for (std::size_t i = 0; i < values.size(); ++i) std::cout << (i == 0 ? "" : ", ") << values[i];
-  std::cout << "]\n";
-}
-
-void check(bool ok, const char* what) {
-  if (ok) return;
-  std::cerr << "check failed: " << what << '\n';
-  std::exit(1);
 }
 
 }  // namespace

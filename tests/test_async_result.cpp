@@ -1,6 +1,8 @@
 // AsyncResult: get / get(timeout) / wait / wait_for / ready / successful and the callbacks.
 #include <parlab/pool.hpp>
 
+#include "support/gate.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,16 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A gate that tasks wait on until the test opens it.
-class Gate {
- public:
-  void open() { promise_.set_value(); }
-  void wait() const { future_.wait(); }
-
- private:
-  std::promise<void> promise_;
-  std::shared_future<void> future_{promise_.get_future().share()};
-};
+using parlab::test::Gate;
 
 TEST(AsyncResult, GetReturnsTheValueRepeatedly) {
   parlab::Pool pool{2};

@@ -2,6 +2,8 @@
 // close / join / terminate, nested use, concurrent submission and progress.
 #include <parlab/pool.hpp>
 
+#include "support/gate.hpp"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -25,21 +27,13 @@ using ::testing::ElementsAre;
 
 namespace {
 
+using parlab::test::Gate;
+
 std::vector<int> iota_vector(int n) {
   std::vector<int> v(static_cast<std::size_t>(n));
   std::iota(v.begin(), v.end(), 0);
   return v;
 }
-
-class Gate {
- public:
-  void open() { promise_.set_value(); }
-  void wait() const { future_.wait(); }
-
- private:
-  std::promise<void> promise_;
-  std::shared_future<void> future_{promise_.get_future().share()};
-};
 
 TEST(Pool, DefaultSizeIsCpuCount) {
   parlab::Pool pool;

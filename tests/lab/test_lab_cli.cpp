@@ -1,5 +1,7 @@
 // `parlab lab` as a user runs it: answers on disk, exit status 2 with one line for bad input,
 // and nothing written then.
+#include "support/files.hpp"
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
@@ -17,30 +19,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using parlab::test::read_file;
+using parlab::test::TempDir;
+
 struct Run {
   int status = -1;
   std::string out;
   std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "parlab-cli-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
 };
 
 /// Runs `parlab` with `args`, capturing stdout and stderr into files of `dir`.

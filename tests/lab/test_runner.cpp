@@ -1,6 +1,8 @@
 // soln.json's text, Python's json string quoting, and the atomic writer.
 #include "lab/runner.hpp"
 
+#include "support/files.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -16,25 +18,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "parlab-runner-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using parlab::test::read_file;
+using parlab::test::TempDir;
 
 TEST(SolnJson, MatchesPythonsJsonDumpsIndent2) {
   parlab::lab::Answers answers;
