@@ -39,7 +39,12 @@ test-tsan: deps
 	cmake --build --preset tsan -j $(JOBS)
 	bash scripts/tsan-ctest build/tsan
 
+# parlab bench: every backend against serial C++, OpenMP, oneTBB, std::execution::par and the
+# Python notebook -> out/bench.json, out/report.md, out/speedup.png, out/python-vs-cpp.png
+# (about 6 minutes; BENCH_FLAGS=--quick: under 2). Then the bench_pool micro-benchmarks -> out/bench/.
+BENCH_FLAGS ?=
 bench: build
+	$(BUILD)/apps/parlab/parlab bench --out out $(BENCH_FLAGS)
 	bash bench/run.sh $(BUILD) out/bench
 
 format:

@@ -41,10 +41,12 @@ ratios=$out_dir/ratios.txt
 tmp_json=$(mktemp "$out_dir/.bench_pool.json.XXXXXX")
 tmp_ratios=$(mktemp "$out_dir/.ratios.txt.XXXXXX")
 trap 'rm -f "$tmp_json" "$tmp_ratios"' EXIT
+mode=$(printf '%o' $(( 0666 & ~0$(umask) )))  # mktemp makes 0600 files; publish with the usual mode
 
-echo "running $bin (5 repetitions of every row; a few minutes)..." >&2
+echo "running $bin (5 repetitions of every row; 1-2 minutes)..." >&2
 "$bin" --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
        --benchmark_format=json --benchmark_out="$tmp_json" "${passthrough[@]}" >/dev/null
+chmod "$mode" "$tmp_json"
 mv -f "$tmp_json" "$json"
 
 "$python" - "$json" >"$tmp_ratios" <<'PY'
@@ -93,14 +95,15 @@ for name in rows:
 print()
 
 missed = 0
+unmeasured = 0
 def line(label, value, unit, target=None, ok=None):
-    global missed
+    global missed, unmeasured
     value_s = "n/a" if value is None else f"{value:.2f}{unit}"
     if target is None:
         status = ""
     elif value is None:
-        status = "NOT MEASURED"
-        missed += 1
+        status = "not measured"
+        unmeasured += 1
     elif ok(value):
         status = "ok"
     else:
@@ -131,9 +134,14 @@ for name, label in (("imap/default", "imap, default options"), ("imap/chunksize6
 print()
 noisy = [n for n in rows if (cv(n) or 0) > 0.10]
 if noisy:
-    print("note: run-to-run variation above 10% in " + ", ".join(noisy) + "; the machine was busy, rerun")
-print(f"targets: {'all met' if missed == 0 else f'{missed} MISSED'}")
+    print("note: repetitions differ by more than 10% (cv) in " + ", ".join(noisy)
+          + "; if the machine was busy, rerun it idle")
+summary = "all met" if missed == 0 else f"{missed} MISSED"
+if unmeasured:
+    summary += f", {unmeasured} not measured"
+print(f"targets: {summary}")
 PY
+chmod "$mode" "$tmp_ratios"
 mv -f "$tmp_ratios" "$ratios"
 cat "$ratios"
 echo "(json: $json, table: $ratios)" >&2

@@ -1,4 +1,5 @@
 // The `parlab` command: runs the lab's workloads.
+#include "bench.hpp"
 #include "lab/console.hpp"
 #include "lab/runner.hpp"
 
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
   lab->add_option("--busy", busy, "Problem 2's do_busy_work: sleep (as the lab) or spin (burns CPU)");
   lab->add_option("--out", out_dir, "Folder for soln.json (default: the current folder)");
   lab->add_flag("--json", json, "Print all timings as JSON on stdout (the narration goes to stderr)");
+  parlab::cli::BenchOptions bench_options;
+  parlab::cli::add_bench_command(app, bench_options);
 
   try {
     app.parse(argc, argv);
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return usage_error(std::string{e.what()} + " (see parlab --help)");
   }
+  if (parlab::cli::bench_selected(bench_options)) return parlab::cli::run_bench_command(bench_options);
 
   parlab::lab::LabConfig config;
   try {

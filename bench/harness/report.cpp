@@ -1,0 +1,765 @@
+#include "bench/harness/report.hpp"
+
+#include "bench/harness/system.hpp"
+#include "bench_config.hpp"
+#include "lab/runner.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace parlab::bench {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2)))
+#endif
+std::string
+strf(const char* fmt, ...) {
+  std::array<char, 1024> buf{};
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(buf.data(), buf.size(), fmt, args);
+  va_end(args);
+  return buf.data();
+}
+
+std::string title(Cid id) { return std::string{spec(id).title}; }
+
+const std::vector<Cid>& main_order() {
+  static const std::vector<Cid> order{
+      Cid::serial,        Cid::parlab,          Cid::openmp,       Cid::tbb,      Cid::std_par,
+      Cid::serial_into,   Cid::parlab_map_into, Cid::openmp_into,  Cid::tbb_into, Cid::std_par_into,
+      Cid::python_serial, Cid::python_pool,     Cid::process_pool, Cid::mpi_pool};
+  return order;
+}
+
+/// Contenders drawn in the workers sweep, in plot order.
+const std::vector<Cid>& sweep_order() {
+  static const std::vector<Cid> order{Cid::parlab, Cid::openmp, Cid::tbb, Cid::std_par, Cid::parlab_map_into};
+  return order;
+}
+
+/// A short name for a lab step (plot labels).
+std::string step_label(const WorkloadInfo& w) {
+  if (w.key == "example") return "Example";
+  if (w.key == "prob3_xxl") return "Problem 3 XXL";
+  if (w.key == "busy_spin") return "Problem 2 (spin)";
+  if (w.key == "busy_sleep") return "Problem 2 (sleep)";
+  if (w.key == "trivial") return "Trivial task";
+  if (w.key == "brewery") return "Brewery (async)";
+  return w.title;
+}
+
+Json number_or_null(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
+
+/// The median of the faster of OpenMP and oneTBB on a workload's main table, with its id.
+const Result* best_of_openmp_tbb(const Run& run, std::string_view workload) {
+  const Result* best = nullptr;
+  for (const Cid id : {Cid::openmp, Cid::tbb}) {
+    const Result* r = run.main(workload, id);
+    if (r && r->measured() && (!best || r->median() < best->median())) best = r;
+  }
+  return best;
+}
+
+/// "not built", "skipped", "failed", "WRONG" for a result that has no figure to show.
+std::string no_figure(const Result& r) {
+  if (r.status == Status::wrong) return "WRONG";
+  return std::string{status_name(r.status)};
+}
+
+std::vector<std::size_t> worker_columns(const Run& run) {
+  std::set<std::size_t> cols(run.sweep_workers.begin(), run.sweep_workers.end());
+  cols.insert(run.main_workers);
+  return {cols.begin(), cols.end()};
+}
+
+std::string md_escape(std::string s) {
+  std::string out;
+  for (const char c : s) {
+    if (c == '|')
+      out += "\\|";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string gp_quote(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string gp_single_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) {
+    out += c;
+    if (c == '\'') out += '\'';
+  }
+  return out + "'";
+}
+
+std::string gp_number(std::optional<double> v) { return v && std::isfinite(*v) ? strf("%.9g", *v) : "NaN"; }
+
+void write_text(const fs::path& path, const std::string& text) { lab::write_file_atomically(path, text); }
+
+/// Runs gnuplot on `script` (text) with datadir and a temporary output next to `target`, then
+/// renames it into place. Returns the problem, or "" when drawn.
+std::string run_gnuplot(const std::string& gnuplot, const fs::path& datadir, const std::string& script_name,
+                        const char* script, const fs::path& target) {
+  const auto script_path = datadir / script_name;
+  write_text(script_path, script);
+  std::string tmpl = (target.parent_path() / ("." + target.filename().string() + ".XXXXXX")).string();
+  const int fd = ::mkstemp(tmpl.data());
+  if (fd < 0)
+    return "cannot create a temporary file next to " + target.string() + ": " + std::strerror(errno);
+  ::close(fd);
+  const std::string vars =
+      "datadir=" + gp_single_quote(datadir.string()) + "; output=" + gp_single_quote(tmpl);
+  std::string problem;
+  try {
+    const auto result = run_process({gnuplot, "-e", vars, script_path.string()}, std::chrono::seconds{120});
+    std::error_code ec;
+    if (result.timed_out) {
+      problem = "gnuplot took more than 120 s drawing " + target.filename().string();
+    } else if (result.exit_code != 0) {
+      problem = "gnuplot failed drawing " + target.filename().string() + ": " + last_line(result.err);
+    } else if (fs::file_size(tmpl, ec) == 0 || ec) {
+      problem = "gnuplot drew an empty " + target.filename().string();
+    } else {
+      ::chmod(tmpl.c_str(), 0644);
+      if (::rename(tmpl.c_str(), target.c_str()) != 0)
+        problem = "cannot rename into " + target.string() + ": " + std::strerror(errno);
+    }
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  if (!problem.empty()) ::unlink(tmpl.c_str());
+  return problem;
+}
+
+}  // namespace
+
+std::string format_seconds(double s) {
+  auto three = [](double v, const char* unit) {
+    if (v < 10) return strf("%.2f %s", v, unit);
+    if (v < 100) return strf("%.1f %s", v, unit);
+    return strf("%.0f %s", v, unit);
+  };
+  if (s < 1e-3) return three(s * 1e6, "µs");
+  if (s < 1) return three(s * 1e3, "ms");
+  return three(s, "s");
+}
+
+std::string format_ratio(double r, bool ascii) {
+  const char* x = ascii ? "x" : "×";
+  if (r >= 100) return strf("%.0f%s", r, x);
+  if (r >= 10) return strf("%.1f%s", r, x);
+  if (r >= 0.1) return strf("%.2f%s", r, x);
+  return strf("%.3g%s", r, x);
+}
+
+std::string format_ratio3(double r, bool ascii) {
+  const char* x = ascii ? "x" : "×";
+  if (r >= 100) return strf("%.0f%s", r, x);
+  if (r >= 10) return strf("%.1f%s", r, x);
+  if (r >= 1) return strf("%.2f%s", r, x);
+  return strf("%.3g%s", r, x);
+}
+
+std::optional<double> ratio_to(const Run& run, const Result& r, Cid reference) {
+  if (!r.measured()) return std::nullopt;
+  // Like with like: a row writing into a preallocated vector against the serial loop that does too.
+  if (reference == Cid::serial && spec(r.contender).into) reference = Cid::serial_into;
+  const Result* ref = run.main(r.workload, reference);
+  if (!ref || !ref->measured() || r.median() <= 0) return std::nullopt;
+  return ref->median() / r.median();
+}
+
+void evaluate_targets(Run& run) {
+  run.targets.clear();
+  auto add = [&](std::string key, std::string description, std::string goal, const Result* num,
+                 const Result* den, bool higher_is_better, double bound, const std::string& how) {
+    Target t{std::move(key), std::move(description), std::move(goal), std::nullopt, "not measured", {}};
+    const Result* missing = !num || !num->measured() ? num : (!den || !den->measured() ? den : nullptr);
+    if (!num || !den) {
+      t.detail = "a row it needs was not run";
+    } else if (missing) {
+      t.detail = title(missing->contender) + " " + no_figure(*missing) +
+                 (missing->note.empty() ? "" : ": " + missing->note);
+    } else {
+      t.measured = num->median() / den->median();
+      const bool met = higher_is_better ? *t.measured >= bound : *t.measured <= bound;
+      t.status = met ? "met" : "MISSED";
+      t.detail = how + ": " + format_seconds(num->median()) + " / " + format_seconds(den->median());
+    }
+    run.targets.push_back(std::move(t));
+  };
+  for (const std::string wl : {"example", "prob3_xxl"}) {
+    const bool has =
+        std::any_of(run.workloads.begin(), run.workloads.end(), [&](auto& w) { return w.key == wl; });
+    if (!has) continue;
+    const std::string name = wl == "example" ? "Example" : "Problem 3 XXL";
+    const Result* parlab = run.main(wl, Cid::parlab);
+    add(wl + "_vs_python", name + ": parlab Pool.map vs the Python notebook's Pool.map", ">= 100×",
+        run.main(wl, Cid::python_pool), parlab, true, 100.0, "Python Pool.map time / parlab Pool.map time");
+    add(wl + "_vs_serial", name + ": parlab Pool.map vs serial C++", ">= 1.6×", run.main(wl, Cid::serial),
+        parlab, true, 1.6, "serial C++ time / parlab Pool.map time");
+    const Result* best = best_of_openmp_tbb(run, wl);
+    add(wl + "_vs_best_openmp_tbb", name + ": parlab Pool.map within 10% of the best of OpenMP and oneTBB",
+        "<= 1.10× its time", parlab, best ? best : run.main(wl, Cid::openmp), false, 1.10,
+        "parlab Pool.map time / " + (best ? title(best->contender) : std::string{"OpenMP"}) + " time");
+  }
+  const bool trivial =
+      std::any_of(run.workloads.begin(), run.workloads.end(), [](auto& w) { return w.key == "trivial"; });
+  if (trivial) {
+    add("trivial_vs_openmp", "Trivial task: parlab Pool.map throughput vs OpenMP (both return a new vector)",
+        ">= 0.9×", run.main("trivial", Cid::openmp), run.main("trivial", Cid::parlab), true, 0.9,
+        "OpenMP time / parlab Pool.map time");
+    const Result* into = run.main("trivial", Cid::parlab_map_into);
+    if (into || run.contender(Cid::parlab_map_into).status == Status::ok)
+      add("trivial_map_into_vs_openmp_into",
+          "Trivial task: parlab map_into throughput vs OpenMP (both into a preallocated vector)", ">= 0.9×",
+          run.main("trivial", Cid::openmp_into), into, true, 0.9,
+          "OpenMP (into) time / parlab map_into time");
+  }
+}
+
+Json to_json(const Run& run) {
+  Json j = Json::object();
+  j["schema"] = schema_version;
+  j["started"] = run.started;
+  j["elapsed_s"] = run.elapsed_s;
+  j["settings"] = run.settings;
+  j["machine"] = run.machine;
+  Json workloads = Json::array();
+  for (const auto& w : run.workloads) {
+    workloads.push_back({{"key", w.key},
+                         {"title", w.title},
+                         {"size", w.size},
+                         {"description", w.description},
+                         {"items", w.items},
+                         {"status", status_name(w.status)},
+                         {"reason", w.reason}});
+  }
+  j["workloads"] = std::move(workloads);
+  Json contenders = Json::array();
+  for (const auto& c : run.contenders) {
+    const auto& s = spec(c.id);
+    contenders.push_back({{"key", s.key},
+                          {"title", s.title},
+                          {"description", s.description},
+                          {"parallel", s.parallel},
+                          {"into", s.into},
+                          {"status", status_name(c.status)},
+                          {"reason", c.reason}});
+  }
+  j["contenders"] = std::move(contenders);
+  Json results = Json::array();
+  for (const auto& r : run.results) {
+    const bool m = r.measured();
+    Json row = Json::object();
+    row["workload"] = r.workload;
+    row["contender"] = spec(r.contender).key;
+    row["workers"] = r.workers;
+    row["chunksize"] = r.chunksize ? Json(*r.chunksize) : Json(nullptr);
+    row["chunksize_auto"] = r.chunksize_auto;
+    row["main"] = r.main;
+    row["status"] = status_name(r.status);
+    row["verified"] = r.verified;
+    row["note"] = r.note;
+    row["warmup_s"] = r.warmup_s;
+    row["samples_s"] = r.samples_s;
+    row["median_s"] = m ? Json(r.median()) : Json(nullptr);
+    row["min_s"] = m ? Json(r.min()) : Json(nullptr);
+    row["max_s"] = m ? Json(r.max()) : Json(nullptr);
+    row["vs_serial"] = number_or_null(ratio_to(run, r, Cid::serial));
+    row["vs_python"] = number_or_null(ratio_to(run, r, Cid::python_pool));
+    row["vs_python_serial"] = number_or_null(ratio_to(run, r, Cid::python_serial));
+    results.push_back(std::move(row));
+  }
+  j["results"] = std::move(results);
+  Json targets = Json::array();
+  for (const auto& t : run.targets) {
+    targets.push_back({{"key", t.key},
+                       {"description", t.description},
+                       {"goal", t.goal},
+                       {"measured", number_or_null(t.measured)},
+                       {"status", t.status},
+                       {"detail", t.detail}});
+  }
+  j["targets"] = std::move(targets);
+  j["notes"] = run.notes;
+  return j;
+}
+
+namespace {
+
+/// A main-table cell: the median and the speed-up over serial C++.
+std::string main_cell(const Run& run, const WorkloadInfo& w, Cid id, bool ascii) {
+  if (w.status != Status::ok) return std::string{status_name(w.status)};
+  const Result* r = run.main(w.key, id);
+  if (!r) return ascii ? "-" : "–";
+  if (!r->measured()) return no_figure(*r);
+  std::string cell = format_seconds(r->median());
+  if (id != Cid::serial && id != Cid::serial_into)
+    if (auto ratio = ratio_to(run, *r, Cid::serial))
+      cell += (ascii ? " " : " · ") + format_ratio(*ratio, ascii);
+  return cell;
+}
+
+std::string machine_line(const Json& m) {
+  return strf("%s, %d cores (%d logical CPUs), cpu_count() = %d",
+              m.value("cpu_model", std::string{"?"}).c_str(), m.value("cores", 0), m.value("logical_cpus", 0),
+              m.value("cpu_count", 0));
+}
+
+std::string settings_line(const Run& run) {
+  const auto& s = run.settings;
+  return s.value("mode", std::string{"full"}) + " run: per row " + std::to_string(s.value("repeat", 5)) +
+         " timed runs after " + std::to_string(s.value("warmup", 2)) + " to " +
+         std::to_string(s.value("warmup_max", 5)) +
+         " warm-up runs (until two in a row agree within 10%); main-table rows in two passes, the second in "
+         "reverse order; Python " +
+         std::to_string(s.value("python_repeat", 5)) + " timed after " +
+         std::to_string(s.value("python_warmup", 1)) + " warm-up; medians";
+}
+
+}  // namespace
+
+std::string to_markdown(const Run& run) {
+  std::ostringstream md;
+  const auto& m = run.machine;
+  const std::vector<WorkloadInfo>& wls = run.workloads;
+  md << "# parlab bench\n\n";
+  const auto minutes = static_cast<int>(run.elapsed_s) / 60, seconds = static_cast<int>(run.elapsed_s) % 60;
+  md << "Measured " << run.started << " in "
+     << (minutes > 0 ? strf("%d min %02d s", minutes, seconds) : strf("%d s", seconds)) << "; "
+     << settings_line(run)
+     << ". Every figure is the wall time of one call over all items, from one run of `parlab bench`"
+     << (run.settings.value("mode", std::string{}) == "full"
+             ? ""
+             : " (" + run.settings.value("mode", std::string{}) + ")")
+     << ".\n\n";
+
+  md << "## Machine\n\n| | |\n|---|---|\n";
+  md << "| CPU | " << md_escape(m.value("cpu_model", std::string{"?"})) << ", " << m.value("cores", 0)
+     << " cores, " << m.value("logical_cpus", 0) << " logical CPUs, " << m.value("memory_mib", 0LL) / 1024
+     << " GiB |\n";
+  md << "| cpu_count() | " << m.value("cpu_count", 0) << " (affinity " << m.value("affinity_cpus", 0)
+     << ", cgroup quota "
+     << (m["cgroup_cpu_quota"].is_null() ? std::string{"none"} : m["cgroup_cpu_quota"].dump())
+     << "): the pool size of the main table |\n";
+  md << "| compiler | " << md_escape(m.value("compiler", std::string{})) << ", `"
+     << m.value("cxx_flags", std::string{}) << "` (" << m.value("build_type", std::string{}) << ") |\n";
+  const auto& rt = m["runtimes"];
+  md << "| runtimes | OpenMP " << (rt["openmp"].is_null() ? "not built" : rt["openmp"].get<std::string>())
+     << ", oneTBB " << (rt["onetbb"].is_null() ? "not built" : rt["onetbb"].get<std::string>())
+     << ", std::execution::par " << (rt["std_execution_par"].is_null() ? "not built" : "on oneTBB") << " |\n";
+  if (m.contains("python") && m["python"].is_object()) {
+    const auto& py = m["python"];
+    md << "| Python | " << py.value("interpreter", std::string{}) << " " << py.value("version", std::string{})
+       << ", numpy " << py.value("numpy", std::string{}) << ", mp.cpu_count() " << py.value("cpu_count", 0)
+       << ", start method " << py.value("start_method", std::string{}) << " |\n";
+  } else {
+    md << "| Python | skipped: " << md_escape(m.value("python_skipped", std::string{"?"})) << " |\n";
+  }
+  md << "| OS | " << m.value("os", std::string{}) << " |\n";
+  md << "| load average | " << strf("%.2f", m.value("load_average_1m", -1.0)) << " at the start, "
+     << strf("%.2f", m.value("load_average_1m_end", -1.0)) << " at the end |\n\n";
+
+  md << "## Main table\n\n";
+  md << "Median wall time of one call at cpu_count() = " << run.main_workers
+     << " workers, with automatic chunks; after the `·`, the speed-up over serial C++ (its time / this time; "
+        "above 1 is faster). Rows down to std::execution::par return a new vector, as `Pool.map` does; the "
+        "\"into\" rows write into a vector allocated before the clock starts, and their speed-up is over the "
+        "serial loop that does the same (\"serial C++, into\"). Python's rows run the notebook's "
+        "functions with `multiprocessing`. Every figure comes from a row whose output was checked against "
+        "serial "
+        "C++.\n\n";
+  md << "| contender |";
+  for (const auto& w : wls)
+    md << " " << md_escape(step_label(w)) << "<br>" << md_escape(w.size) << " |";
+  md << "\n|---|";
+  for (std::size_t i = 0; i < wls.size(); ++i)
+    md << "---:|";
+  md << "\n";
+  for (const Cid id : main_order()) {
+    md << "| " << title(id) << " |";
+    for (const auto& w : wls)
+      md << " " << main_cell(run, w, id, false) << " |";
+    md << "\n";
+  }
+  md << "\n";
+
+  md << "## Targets\n\n| target | goal | measured | status | how |\n|---|---|---:|---|---|\n";
+  for (const auto& t : run.targets) {
+    md << "| " << md_escape(t.description) << " | " << t.goal << " | "
+       << (t.measured ? format_ratio3(*t.measured) : std::string{"–"}) << " | "
+       << (t.status == "met" ? "met" : "**" + t.status + "**") << " | " << md_escape(t.detail) << " |\n";
+  }
+  md << "\n";
+
+  md << "## Per workload\n\n";
+  md << "× serial C++ and × Python: that row's median time / this row's (above 1: this row is faster; "
+        "\"into\" rows against \"serial C++, into\"). "
+        "\"checked\": every run's output (warm-up included) was compared with serial C++ (Problem 2: each "
+        "task "
+        "ran at least its duration).\n\n";
+  for (const auto& w : wls) {
+    md << "### " << md_escape(w.title) << " — " << md_escape(w.size) << "\n\n"
+       << md_escape(w.description) << ".\n\n";
+    if (w.status != Status::ok) {
+      md << "Not measured: " << status_name(w.status) << " (" << md_escape(w.reason) << ").\n\n";
+      continue;
+    }
+    md << "| contender | workers | median | min | max | × serial C++ | × Python Pool.map | × Python serial | "
+          "check |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+    for (const Cid id : main_order()) {
+      const Result* r = run.main(w.key, id);
+      if (!r) continue;
+      md << "| " << title(id) << " | " << r->workers << " | ";
+      if (r->measured()) {
+        auto ratio = [&](Cid ref) {
+          auto v = ratio_to(run, *r, ref);
+          return v ? format_ratio(*v) : std::string{"–"};
+        };
+        md << format_seconds(r->median()) << " | " << format_seconds(r->min()) << " | "
+           << format_seconds(r->max()) << " | " << ratio(Cid::serial) << " | " << ratio(Cid::python_pool)
+           << " | " << ratio(Cid::python_serial) << " | " << (r->verified ? "checked" : "not checked")
+           << " |\n";
+      } else {
+        md << "– | – | – | – | – | – | " << no_figure(*r)
+           << (r->note.empty() ? "" : ": " + md_escape(r->note)) << " |\n";
+      }
+    }
+    md << "\n";
+  }
+
+  md << "## Workers sweep\n\n";
+  md << "Median time and speed-up over serial C++ (parlab map_into: over serial C++, into) against the pool "
+        "size (threads), automatic chunks; drawn in speedup.png. This machine has "
+     << m.value("cores", 0) << " cores.\n\n";
+  const auto cols = worker_columns(run);
+  for (const auto& w : wls) {
+    if (w.status != Status::ok) continue;
+    md << "**" << md_escape(w.title) << "** (" << md_escape(w.size) << ")\n\n| contender |";
+    for (const auto c : cols)
+      md << " " << c << (c == 1 ? " worker" : " workers") << " |";
+    md << "\n|---|";
+    for (std::size_t i = 0; i < cols.size(); ++i)
+      md << "---:|";
+    md << "\n";
+    for (const Cid id : sweep_order()) {
+      bool any = false;
+      std::string line = "| " + title(id) + " |";
+      for (const auto c : cols) {
+        const Result* r = run.find(w.key, id, c);
+        if (!r) {
+          line += " – |";
+          continue;
+        }
+        any = true;
+        line.append(" ");
+        if (!r->measured()) {
+          line.append(no_figure(*r)).append(" |");
+          continue;
+        }
+        line.append(format_seconds(r->median()));
+        if (auto ratio = ratio_to(run, *r, Cid::serial)) line.append(" · ").append(format_ratio(*ratio));
+        line.append(" |");
+      }
+      if (any) md << line << "\n";
+    }
+    md << "\n";
+  }
+
+  md << "## Chunksize sweep\n\n";
+  md << "parlab Pool.map at cpu_count() = " << run.main_workers
+     << " workers: items a worker claims at once, from 1 to the automatic choice (Python's rule, "
+        "ceil(items / (4 × workers))).\n\n";
+  for (const auto& w : wls) {
+    if (w.status != Status::ok) continue;
+    std::vector<const Result*> rows;
+    for (const auto& r : run.results)
+      if (r.workload == w.key && r.contender == Cid::parlab && r.workers == run.main_workers && r.chunksize &&
+          !r.chunksize_auto)
+        rows.push_back(&r);
+    if (rows.empty()) continue;
+    std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return *a->chunksize < *b->chunksize; });
+    const Result* automatic = run.main(w.key, Cid::parlab);
+    if (automatic) rows.push_back(automatic);
+    md << "**" << md_escape(w.title) << "** (" << md_escape(w.size) << ")\n\n"
+       << "| chunksize | chunks | median | min | max | × automatic | × serial C++ "
+          "|\n|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const Result* r : rows) {
+      const std::string chunk = r->chunksize_auto ? "automatic" : std::to_string(*r->chunksize);
+      const std::string chunks =
+          r->chunksize_auto ? "–" : std::to_string((w.items + *r->chunksize - 1) / *r->chunksize);
+      if (!r->measured()) {
+        md << "| " << chunk << " | " << chunks << " | – | – | – | – | " << no_figure(*r) << " |\n";
+        continue;
+      }
+      const std::string vs_auto = automatic && automatic->measured()
+                                      ? format_ratio(automatic->median() / r->median())
+                                      : std::string{"–"};
+      auto vs_serial = ratio_to(run, *r, Cid::serial);
+      md << "| " << chunk << " | " << chunks << " | " << format_seconds(r->median()) << " | "
+         << format_seconds(r->min()) << " | " << format_seconds(r->max()) << " | " << vs_auto << " | "
+         << (vs_serial ? format_ratio(*vs_serial) : std::string{"–"}) << " |\n";
+    }
+    md << "\n";
+  }
+
+  md << "## Not measured\n\n";
+  bool none = true;
+  for (const auto& c : run.contenders) {
+    if (c.status == Status::ok) continue;
+    none = false;
+    md << "- " << title(c.id) << ": " << status_name(c.status) << " — " << md_escape(c.reason) << "\n";
+  }
+  for (const auto& w : wls) {
+    if (w.status == Status::ok) continue;
+    none = false;
+    md << "- workload " << md_escape(w.title) << ": " << status_name(w.status) << " — " << md_escape(w.reason)
+       << "\n";
+  }
+  if (none) md << "Everything was measured.\n";
+  if (!run.notes.empty()) {
+    md << "\n## Notes\n\n";
+    for (const auto& n : run.notes)
+      md << "- " << md_escape(n) << "\n";
+  }
+  md << "\nThe raw samples are in bench.json (schema " << schema_version
+     << ", documented in docs/performance.md); the plots are speedup.png and python-vs-cpp.png.\n";
+  return md.str();
+}
+
+std::vector<std::string> terminal_summary(const Run& run) {
+  std::vector<std::string> lines;
+  std::vector<const WorkloadInfo*> wls;
+  for (const auto& w : run.workloads)
+    if (w.status == Status::ok) wls.push_back(&w);
+  constexpr int name_w = 26, col_w = 20;
+  std::string head = strf("%-*s", name_w, "median (x serial C++)");
+  for (const auto* w : wls) {
+    std::string label = step_label(*w);
+    if (label.size() > static_cast<std::size_t>(col_w - 1)) label.resize(col_w - 1);
+    head += strf("%*s", col_w, label.c_str());
+  }
+  lines.push_back(strf("Main table: median of one call, cpu_count() = %zu workers", run.main_workers));
+  lines.push_back(head);
+  for (const Cid id : main_order()) {
+    std::string line = strf("%-*s", name_w, title(id).c_str());
+    bool any = false;
+    for (const auto* w : wls) {
+      const std::string cell = main_cell(run, *w, id, true);
+      any = any || run.main(w->key, id) != nullptr;
+      line += strf("%*s", col_w, cell.c_str());
+    }
+    if (any) lines.push_back(line);
+  }
+  for (const auto& w : run.workloads)
+    if (w.status != Status::ok)
+      lines.push_back("(" + w.title + ": " + std::string{status_name(w.status)} + " - " + w.reason + ")");
+  for (const auto& c : run.contenders)
+    if (c.status != Status::ok)
+      lines.push_back("(" + title(c.id) + ": " + std::string{status_name(c.status)} + " - " + c.reason + ")");
+  lines.emplace_back();
+  lines.push_back("Targets:");
+  for (const auto& t : run.targets) {
+    const std::string measured = t.measured ? format_ratio3(*t.measured, true) : "-";
+    std::string goal;
+    const std::string_view times = "×";
+    for (std::size_t i = 0; i < t.goal.size(); ++i) {
+      if (std::string_view{t.goal}.substr(i, times.size()) == times) {
+        goal.push_back('x');
+        i += times.size() - 1;
+      } else {
+        goal.push_back(t.goal[i]);
+      }
+    }
+    lines.push_back(strf("  %-13s %9s  goal %-18s %s", t.status.c_str(), measured.c_str(), goal.c_str(),
+                         t.description.c_str()));
+  }
+  return lines;
+}
+
+std::vector<std::string> draw_plots(const Run& run, const fs::path& out_dir) {
+  std::vector<std::string> problems;
+  const auto gnuplot = find_executable("gnuplot");
+  if (!gnuplot) {
+    problems.emplace_back(
+        "gnuplot not found on PATH: speedup.png and python-vs-cpp.png not drawn (apt-get install "
+        "gnuplot-nox)");
+    return problems;
+  }
+  std::string tmpl = (fs::temp_directory_path() / "parlab-bench-plot-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data())) {
+    problems.push_back(std::string{"cannot create a temporary folder for the plot data: "} +
+                       std::strerror(errno));
+    return problems;
+  }
+  const fs::path dir = tmpl;
+  struct Remove {
+    fs::path p;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove{dir};
+
+  std::vector<const WorkloadInfo*> wls;
+  for (const auto& w : run.workloads)
+    if (w.status == Status::ok) wls.push_back(&w);
+  const auto& m = run.machine;
+
+  try {
+    // speedup.png
+    std::vector<Cid> series;
+    for (const Cid id : sweep_order())
+      if (run.contender(id).status == Status::ok) series.push_back(id);
+    const auto cols = worker_columns(run);
+    std::ostringstream params;
+    params << "npanels = " << wls.size() << "\n";
+    params << "array ids[" << wls.size() << "]\narray titles[" << wls.size() << "]\narray ymaxs["
+           << wls.size() << "]\n";
+    const double cores = m.value("cores", 1);
+    for (std::size_t k = 0; k < wls.size(); ++k) {
+      params << "ids[" << k + 1 << "] = " << gp_quote(wls[k]->key) << "\n";
+      params << "titles[" << k + 1 << "] = " << gp_quote(wls[k]->title + " (" + wls[k]->size + ")") << "\n";
+      std::ostringstream dat;
+      dat << gp_quote("workers");
+      for (const Cid id : series)
+        dat << " " << gp_quote(title(id));
+      dat << "\n";
+      double top = 0;
+      for (const auto c : cols) {
+        dat << c;
+        for (const Cid id : series) {
+          const Result* r = run.find(wls[k]->key, id, c);
+          const auto speedup = r ? ratio_to(run, *r, Cid::serial) : std::nullopt;
+          if (speedup) top = std::max(top, *speedup);
+          dat << " " << gp_number(speedup);
+        }
+        dat << "\n";
+      }
+      params << "ymaxs[" << k + 1 << "] = " << strf("%.4g", std::max({1.5, top * 1.15, cores * 1.15 + 0.3}))
+             << "\n";
+      write_text(dir / ("speedup_" + wls[k]->key + ".dat"), dat.str());
+    }
+    params << "cores = " << m.value("cores", 1) << "\ncpus = " << m.value("cpu_count", 1) << "\n";
+    params << "maxw = " << (cols.empty() ? 1 : cols.back()) << "\nncols = " << series.size() + 1 << "\n";
+    params << "heading = "
+           << gp_quote("parlab bench: speed-up over serial C++ by workers (median of " +
+                       std::to_string(run.settings.value("repeat", 0)) + ") — " + machine_line(m))
+           << "\n";
+    write_text(dir / "params.gp", params.str());
+    if (!wls.empty() && !series.empty()) {
+      if (auto p = run_gnuplot(*gnuplot, dir, "speedup.gp", parlab_bench_speedup_gp, out_dir / "speedup.png");
+          !p.empty())
+        problems.push_back(p);
+    }
+
+    // python-vs-cpp.png
+    struct Bar {
+      std::string title;
+      std::string color;
+      std::function<const Result*(const std::string&)> row;
+    };
+    std::vector<Bar> bars{
+        {"Python serial", "#7f7f7f", [&](const std::string& wl) { return run.main(wl, Cid::python_serial); }},
+        {"Python Pool.map", "#ff7f0e", [&](const std::string& wl) { return run.main(wl, Cid::python_pool); }},
+        {"serial C++", "#1f77b4", [&](const std::string& wl) { return run.main(wl, Cid::serial); }},
+        {"parlab Pool.map", "#d62728", [&](const std::string& wl) { return run.main(wl, Cid::parlab); }},
+        {"best of OpenMP, oneTBB", "#2ca02c",
+         [&](const std::string& wl) { return best_of_openmp_tbb(run, wl); }},
+    };
+    // A series with no figure at all (Python skipped) is left out: gnuplot refuses an empty one.
+    std::erase_if(bars, [&](const Bar& b) {
+      return std::none_of(wls.begin(), wls.end(), [&](const WorkloadInfo* w) {
+        const Result* r = b.row(w->key);
+        return r && r->measured();
+      });
+    });
+    std::ostringstream dat;
+    dat << gp_quote("step");
+    for (const auto& b : bars)
+      dat << " " << gp_quote(b.title);
+    dat << "\n";
+    double lo = std::numeric_limits<double>::infinity(), hi = 0;
+    for (const auto* w : wls) {
+      dat << gp_quote(step_label(*w));
+      for (const auto& b : bars) {
+        const Result* r = b.row(w->key);
+        std::optional<double> t;
+        if (r && r->measured()) {
+          t = r->median();
+          lo = std::min(lo, *t);
+          hi = std::max(hi, *t);
+        }
+        dat << " " << gp_number(t);
+      }
+      dat << "\n";
+    }
+    write_text(dir / "pyvscpp.dat", dat.str());
+    std::string heading =
+        "The lab's steps: the Python notebook vs C++, cpu_count() = " + std::to_string(run.main_workers) +
+        " workers (median, log scale)";
+    std::string ratios;
+    for (const auto* w : wls) {
+      const Result* p = run.main(w->key, Cid::parlab);
+      if (!p) continue;
+      if (auto r = ratio_to(run, *p, Cid::python_pool))
+        ratios += (ratios.empty() ? "" : ", ") + step_label(*w) + " " + format_ratio(*r);
+    }
+    std::string second;
+    if (!ratios.empty())
+      second = "parlab Pool.map is faster than Python's Pool.map by: " + ratios;
+    else if (run.contender(Cid::python_pool).status != Status::ok)
+      second = "Python not measured: " + run.contender(Cid::python_pool).reason;
+    std::ostringstream p2;
+    p2 << "nseries = " << bars.size() << "\narray colors[" << std::max<std::size_t>(1, bars.size()) << "]\n";
+    for (std::size_t i = 0; i < bars.size(); ++i)
+      p2 << "colors[" << i + 1 << "] = " << gp_quote(bars[i].color) << "\n";
+    if (hi <= 0) lo = hi = 1;
+    p2 << "ymin = " << strf("%.9g", std::pow(10.0, std::floor(std::log10(lo)))) << "\n";
+    p2 << "ymax = " << strf("%.9g", std::pow(10.0, std::ceil(std::log10(hi * 12))))
+       << "\n";  // room for the labels
+    p2 << "heading = " << gp_quote(heading);
+    if (!second.empty()) p2 << " . \"\\n\" . " << gp_quote(second);  // gnuplot: "\n" is a line break
+    p2 << "\n";
+    write_text(dir / "params.gp", p2.str());
+    if (!wls.empty() && !bars.empty()) {
+      if (auto p = run_gnuplot(*gnuplot, dir, "python-vs-cpp.gp", parlab_bench_python_vs_cpp_gp,
+                               out_dir / "python-vs-cpp.png");
+          !p.empty())
+        problems.push_back(p);
+    }
+  } catch (const std::exception& e) {
+    problems.push_back(std::string{"plots not drawn: "} + e.what());
+  }
+  return problems;
+}
+
+}  // namespace parlab::bench

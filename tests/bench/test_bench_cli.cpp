@@ -1,0 +1,313 @@
+// `parlab bench` as a user runs it, on the smallest sizes (--tiny): bench.json follows its
+// schema (docs/performance.md), every measured row was checked against serial C++, the
+// backends that are not built say so without a number, and bad input is refused.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "parlab-bench-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  [[nodiscard]] const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+/// Runs `parlab` with `args` (and extra environment variables), capturing stdout and stderr.
+Run parlab(const std::vector<std::string>& args, const fs::path& dir,
+           const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  const auto out = dir / "stdout.txt";
+  const auto err = dir / "stderr.txt";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr)) ::_exit(127);
+    for (const auto& [name, value] : env)
+      ::setenv(name.c_str(), value.c_str(), 1);
+    ::unsetenv("NO_COLOR");
+    std::vector<char*> argv{const_cast<char*>(PARLAB_CLI)};
+    for (const auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(PARLAB_CLI, argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  Run run{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(out), read_file(err)};
+  fs::remove(out);
+  fs::remove(err);
+  return run;
+}
+
+bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
+
+bool is_png(const fs::path& path) {
+  const auto data = read_file(path);
+  return data.size() > 8 && data.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
+}
+
+const json* find_row(const json& results, const std::string& workload, const std::string& contender) {
+  for (const auto& r : results)
+    if (r["workload"] == workload && r["contender"] == contender && r["main"] == true) return &r;
+  return nullptr;
+}
+
+void expect_schema(const json& j, int repeat) {
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(j["schema"], "parlab-bench/1");
+  for (const char* key : {"started", "elapsed_s", "settings", "machine", "workloads", "contenders", "results",
+                          "targets", "notes"})
+    EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_TRUE(j["started"].is_string());
+  EXPECT_TRUE(j["elapsed_s"].is_number());
+  EXPECT_EQ(j["settings"]["repeat"], repeat);
+  EXPECT_GE(j["settings"]["warmup"].get<int>(), 1);
+  EXPECT_GE(j["settings"]["warmup_max"].get<int>(), j["settings"]["warmup"].get<int>());
+  for (const char* key :
+       {"cpu_model", "cores", "logical_cpus", "cpu_count", "compiler", "cxx_flags", "build_type"})
+    EXPECT_TRUE(j["machine"].contains(key)) << key;
+  EXPECT_GE(j["machine"]["cpu_count"].get<int>(), 1);
+  EXPECT_EQ(j["settings"]["main_workers"], j["machine"]["cpu_count"]);
+
+  const std::set<std::string> statuses{"ok", "wrong", "failed", "skipped", "not built"};
+  std::set<std::string> contenders;
+  for (const auto& c : j["contenders"]) {
+    for (const char* key : {"key", "title", "description", "parallel", "into", "status", "reason"})
+      EXPECT_TRUE(c.contains(key)) << key;
+    EXPECT_TRUE(statuses.count(c["status"].get<std::string>())) << c;
+    contenders.insert(c["key"].get<std::string>());
+  }
+  for (const char* key : {"serial", "parlab", "openmp", "tbb", "std_par", "python_serial", "python_pool",
+                          "process_pool", "mpi_pool", "parlab_map_into"})
+    EXPECT_TRUE(contenders.count(key)) << key;
+
+  std::set<std::string> workloads;
+  for (const auto& w : j["workloads"]) {
+    for (const char* key : {"key", "title", "size", "description", "items", "status", "reason"})
+      EXPECT_TRUE(w.contains(key)) << key;
+    workloads.insert(w["key"].get<std::string>());
+  }
+  EXPECT_EQ(workloads,
+            (std::set<std::string>{"example", "prob3_xxl", "busy_spin", "busy_sleep", "trivial", "brewery"}));
+
+  ASSERT_TRUE(j["results"].is_array());
+  ASSERT_FALSE(j["results"].empty());
+  for (const auto& r : j["results"]) {
+    for (const char* key : {"workload", "contender", "workers", "chunksize", "chunksize_auto", "main",
+                            "status", "verified", "note", "warmup_s", "samples_s", "median_s", "min_s",
+                            "max_s", "vs_serial", "vs_python", "vs_python_serial"})
+      ASSERT_TRUE(r.contains(key)) << key << " in " << r;
+    const auto status = r["status"].get<std::string>();
+    ASSERT_TRUE(statuses.count(status)) << r;
+    EXPECT_TRUE(contenders.count(r["contender"].get<std::string>())) << r;
+    EXPECT_TRUE(workloads.count(r["workload"].get<std::string>())) << r;
+    if (status == "ok") {
+      EXPECT_TRUE(r["verified"].get<bool>()) << "a measured row that was not checked: " << r;
+      const bool python = r["contender"].get<std::string>().rfind("python", 0) == 0;
+      EXPECT_EQ(r["samples_s"].size(), python ? 1U : static_cast<std::size_t>(repeat)) << r;
+      if (!python) {
+        EXPECT_GE(r["warmup_s"].size(), j["settings"]["warmup"].get<std::size_t>()) << r;
+      }
+      for (const auto& s : r["samples_s"])
+        EXPECT_GE(s.get<double>(), 0.0);
+      EXPECT_LE(r["min_s"].get<double>(), r["median_s"].get<double>());
+      EXPECT_LE(r["median_s"].get<double>(), r["max_s"].get<double>());
+    } else {
+      EXPECT_FALSE(r["verified"].get<bool>()) << r;
+      EXPECT_TRUE(r["median_s"].is_null()) << "a row that was not measured shows no number: " << r;
+      EXPECT_TRUE(r["vs_serial"].is_null()) << r;
+      EXPECT_FALSE(r["note"].get<std::string>().empty()) << "says why: " << r;
+    }
+    EXPECT_NE(status, "wrong") << r;
+    EXPECT_NE(status, "failed") << r;
+  }
+  for (const auto& t : j["targets"]) {
+    const auto status = t["status"].get<std::string>();
+    EXPECT_TRUE(status == "met" || status == "MISSED" || status == "not measured") << t;
+    EXPECT_EQ(t["measured"].is_null(), status == "not measured") << t;
+  }
+}
+
+TEST(BenchCli, TinyRunWritesCheckedResultsInTheDocumentedSchema) {
+  TempDir dir;
+  const auto out = dir.path() / "out";
+  auto run = parlab({"bench", "--tiny", "--repeat", "2", "--out", out.string()}, dir.path());
+  ASSERT_EQ(run.status, 0) << run.out << run.err;
+  const auto j = json::parse(read_file(out / "bench.json"));
+  expect_schema(j, 2);
+
+  // Every C++ workload has a serial reference and a parlab row, both measured and checked.
+  for (const char* wl : {"example", "prob3_xxl", "busy_spin", "busy_sleep", "trivial"}) {
+    for (const char* c : {"serial", "parlab"}) {
+      const auto* r = find_row(j["results"], wl, c);
+      ASSERT_NE(r, nullptr) << wl << " " << c;
+      EXPECT_EQ((*r)["status"], "ok") << *r;
+    }
+    // Backends that are not in this build: a row that says so, never a number.
+    for (const char* c : {"process_pool", "mpi_pool"}) {
+      const auto* r = find_row(j["results"], wl, c);
+      ASSERT_NE(r, nullptr) << wl << " " << c;
+      EXPECT_EQ((*r)["status"], "not built");
+      EXPECT_TRUE((*r)["samples_s"].empty());
+    }
+  }
+  // The sweeps: parlab at 1 .. 2 x cpu_count() workers, and chunksizes from 1.
+  const int cpus = j["machine"]["cpu_count"].get<int>();
+  std::set<int> workers;
+  bool chunk_one = false;
+  for (const auto& r : j["results"]) {
+    if (r["workload"] == "example" && r["contender"] == "parlab") {
+      if (r["chunksize_auto"] == true) workers.insert(r["workers"].get<int>());
+      if (r["chunksize"] == 1) chunk_one = true;
+    }
+  }
+  for (int w = 1; w <= 2 * cpus; ++w)
+    EXPECT_TRUE(workers.count(w)) << w;
+  EXPECT_TRUE(chunk_one);
+
+  const auto report = read_file(out / "report.md");
+  EXPECT_NE(report.find("## Main table"), std::string::npos);
+  EXPECT_NE(report.find("## Targets"), std::string::npos);
+  EXPECT_NE(report.find("not built"), std::string::npos);
+  if (j["notes"].dump().find("gnuplot not found") == std::string::npos) {
+    EXPECT_TRUE(is_png(out / "speedup.png"));
+    EXPECT_TRUE(is_png(out / "python-vs-cpp.png"));
+  }
+  // No temporary files left behind.
+  for (const auto& entry : fs::directory_iterator(out))
+    EXPECT_NE(entry.path().filename().string().front(), '.') << entry.path();
+  // Progress without a terminal: plain lines.
+  EXPECT_EQ(run.out.find('\r'), std::string::npos);
+  EXPECT_EQ(run.out.find('\033'), std::string::npos);
+  EXPECT_NE(run.out.find("Main table"), std::string::npos);
+  EXPECT_NE(run.out.find("Targets"), std::string::npos);
+}
+
+TEST(BenchCli, MissingPythonSkipsItsRowsWithAReason) {
+  TempDir dir;
+  const auto out = dir.path() / "out";
+  auto run = parlab({"bench", "--tiny", "--repeat", "1", "--workload", "example", "--out", out.string()},
+                    dir.path(), {{"PARLAB_BENCH_PYTHON", "/nonexistent/python3"}});
+  ASSERT_EQ(run.status, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("python: skipped - PARLAB_BENCH_PYTHON=/nonexistent/python3"), std::string::npos)
+      << run.out;
+  const auto j = json::parse(read_file(out / "bench.json"));
+  for (const char* c : {"python_serial", "python_pool"}) {
+    const auto* r = find_row(j["results"], "example", c);
+    ASSERT_NE(r, nullptr) << c;
+    EXPECT_EQ((*r)["status"], "skipped");
+    EXPECT_TRUE((*r)["median_s"].is_null());
+    EXPECT_NE((*r)["note"].get<std::string>().find("/nonexistent/python3"), std::string::npos);
+  }
+  const auto* serial = find_row(j["results"], "example", "serial");
+  ASSERT_NE(serial, nullptr);
+  EXPECT_EQ((*serial)["status"], "ok");
+  for (const auto& t : j["targets"]) {
+    if (t["key"] == "example_vs_python") {
+      EXPECT_EQ(t["status"], "not measured");
+    }
+  }
+}
+
+struct BadInput {
+  std::vector<std::string> args;
+  std::string message;
+};
+
+void PrintTo(const BadInput& input, std::ostream* os) {
+  for (const auto& a : input.args)
+    *os << a << ' ';
+}
+
+/// "repeat_0", "workers_1_x", ...: the arguments, as a test name.
+std::string case_name(const ::testing::TestParamInfo<BadInput>& info) {
+  std::string name;
+  for (const auto& a : info.param.args)
+    for (const char c : a) {
+      if (std::isalnum(static_cast<unsigned char>(c)))
+        name += c;
+      else if (!name.empty() && name.back() != '_')
+        name += '_';
+    }
+  while (!name.empty() && name.back() == '_')
+    name.pop_back();
+  return name + "_" + std::to_string(info.index);
+}
+
+class BenchCliBadInput : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(BenchCliBadInput, OneLineOnStderrExitTwoNothingWritten) {
+  TempDir dir;
+  const auto out = dir.path() / "out";
+  auto args = GetParam().args;
+  args.insert(args.begin(), "bench");
+  if (std::find(args.begin(), args.end(), "--out") == args.end()) {
+    args.push_back("--out");
+    args.push_back(out.string());
+  }
+  auto run = parlab(args, dir.path());
+  EXPECT_EQ(run.status, 2);
+  EXPECT_TRUE(one_line(run.err)) << run.err;
+  EXPECT_NE(run.err.find(GetParam().message), std::string::npos) << run.err;
+  EXPECT_TRUE(run.out.empty()) << run.out;
+  EXPECT_FALSE(fs::exists(out / "bench.json"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BenchCliBadInput,
+    ::testing::Values(BadInput{{"--repeat", "0"}, "--repeat must be between 1 and"},
+                      BadInput{{"--repeat", "many"}, "--repeat"},
+                      BadInput{{"--workers", "0"}, "--workers: each count must be between 1 and"},
+                      BadInput{{"--workers", "1,x"}, "--workers wants whole numbers"},
+                      BadInput{{"--workers", "5000"}, "--workers: each count must be between 1 and"},
+                      BadInput{{"--workload", "prob9"}, "unknown workload 'prob9'"},
+                      BadInput{{"--python", "/nonexistent/python3"}, "--python /nonexistent/python3"},
+                      BadInput{{"--out", "/proc/version/sub"}, "--out /proc/version/sub"},
+                      BadInput{{"--bogus"}, "--bogus"}),
+    case_name);
+
+TEST(BenchCli, HelpListsTheOptions) {
+  TempDir dir;
+  auto run = parlab({"bench", "--help"}, dir.path());
+  EXPECT_EQ(run.status, 0);
+  for (const char* option : {"--quick", "--repeat", "--workers", "--out"})
+    EXPECT_NE(run.out.find(option), std::string::npos) << option;
+}
+
+}  // namespace
