@@ -70,7 +70,8 @@ nlohmann::json run_example(Pool& pool, Console& console) {
   auto [t_serial, serial] = timed([&] {
     std::vector<int> out;
     out.reserve(data.size());
-    for (const auto& row : data) out.push_back(howmany_within_range(row, 4, 8));
+    for (const auto& row : data)
+      out.push_back(howmany_within_range(row, 4, 8));
     return out;
   });
   auto [t_map, mapped] = with_progress_line(console, "Pool.map", data.size(), [&] {
@@ -80,7 +81,8 @@ nlohmann::json run_example(Pool& pool, Console& console) {
     return timed([&] {
       std::vector<std::tuple<const Row&, int64_t, int64_t>> args;
       args.reserve(data.size());
-      for (const auto& row : data) args.emplace_back(row, 4, 8);
+      for (const auto& row : data)
+        args.emplace_back(row, 4, 8);
       return pool.starmap(howmany_within_range, args, with_progress(console));
     });
   });
@@ -88,7 +90,8 @@ nlohmann::json run_example(Pool& pool, Console& console) {
     return timed([&] {
       std::vector<std::tuple<std::size_t, const Row&, int64_t, int64_t>> args;
       args.reserve(data.size());
-      for (std::size_t i = 0; i < data.size(); ++i) args.emplace_back(i, data[i], 4, 8);
+      for (std::size_t i = 0; i < data.size(); ++i)
+        args.emplace_back(i, data[i], 4, 8);
       auto indexed = [](std::size_t i, const Row& row, int64_t lo, int64_t hi) {
         return std::pair{i, howmany_within_range(row, lo, hi)};
       };
@@ -96,7 +99,8 @@ nlohmann::json run_example(Pool& pool, Console& console) {
       std::sort(pairs.begin(), pairs.end());  // the notebook re-sorts by index
       std::vector<int> out;
       out.reserve(pairs.size());
-      for (const auto& p : pairs) out.push_back(p.second);
+      for (const auto& p : pairs)
+        out.push_back(p.second);
       return out;
     });
   });
@@ -110,8 +114,8 @@ nlohmann::json run_example(Pool& pool, Console& console) {
   if (serial.size() != 1'000'000 || mapped != serial || starred != serial || async_counts != serial)
     throw std::runtime_error("example: the four methods disagree — this is a bug in parlab");
   console.line("  all four agree on 1,000,000 counts");
-  return {{"rows", data.size()},  {"serial", t_serial},     {"map", t_map},
-          {"starmap", t_star},    {"starmap_async", t_async}, {"first10", first}};
+  return {{"rows", data.size()}, {"serial", t_serial},       {"map", t_map},
+          {"starmap", t_star},   {"starmap_async", t_async}, {"first10", first}};
 }
 
 std::string run_prob1(Pool& pool, Console& console) {
@@ -119,7 +123,8 @@ std::string run_prob1(Pool& pool, Console& console) {
   const auto a = prob1_list_a();
   const auto b = prob1_list_b();
   std::vector<std::tuple<const Row&, const Row&>> pairs;
-  for (std::size_t i = 0; i < a.size(); ++i) pairs.emplace_back(a[i], b[i]);
+  for (std::size_t i = 0; i < a.size(); ++i)
+    pairs.emplace_back(a[i], b[i]);
   const std::string answer = py_str(pool.starmap(common_items, pairs));
   console.line("  " + answer);
   return answer;
@@ -137,7 +142,7 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
   const std::size_t cores = cpu_count();
   const bool spin = mode == BusyMode::spin;
   console.line(printf_string("== Problem 2: do_busy_work over [1, 2, 4, 6] (%s), cpu_count = %zu ==",
-                      spin ? "spin: burns CPU" : "sleep: waits", cores));
+                             spin ? "spin: burns CPU" : "sleep: waits", cores));
   std::ostream& log = console.stream();
   auto busy = [mode, &log](double seconds) { return busy_work(seconds, mode, &log); };
 
@@ -174,18 +179,20 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
   const double part3 = run_part("Part C", work.size());
 
   const double bound_a = total, bound_b = bound(workers), bound_c = bound(work.size());
-  console.line(printf_string("  Part A serial          %7.3f s   lower bound %6.3f s (all work in a row)", part1, bound_a));
-  console.line(printf_string("  Part B Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx", workers, part2,
-                      bound_b, part1 / part2));
-  console.line(printf_string("  Part C Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx", work.size(), part3,
-                      bound_c, part1 / part3));
+  console.line(printf_string("  Part A serial          %7.3f s   lower bound %6.3f s (all work in a row)",
+                             part1, bound_a));
+  console.line(printf_string("  Part B Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx",
+                             workers, part2, bound_b, part1 / part2));
+  console.line(printf_string("  Part C Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx",
+                             work.size(), part3, bound_c, part1 / part3));
   if (!spin && workers < work.size())
-    console.line(printf_string("  Part B: %zu workers run 4 tasks with chunksize 1, so the 6 s task starts only when a"
-                        " worker frees up",
-                        workers));
+    console.line(
+        printf_string("  Part B: %zu workers run 4 tasks with chunksize 1, so the 6 s task starts only when a"
+                      " worker frees up",
+                      workers));
   if (spin && work.size() > cores)
-    console.line(printf_string("  Part C: %zu busy workers share %zu CPUs, so total work / cores bounds it", work.size(),
-                        cores));
+    console.line(printf_string("  Part C: %zu busy workers share %zu CPUs, so total work / cores bounds it",
+                               work.size(), cores));
   nlohmann::json record{{"mode", spin ? "spin" : "sleep"},
                         {"work", work},
                         {"part1", part1},
@@ -226,18 +233,21 @@ Prob3 run_prob3(Pool& pool, Console& console) {
     auto [t_serial, serial] = timed([&] {
       std::vector<std::vector<double>> out;
       out.reserve(data.size());
-      for (const auto& row : data) out.push_back(normalize(row));
+      for (const auto& row : data)
+        out.push_back(normalize(row));
       return out;
     });
     auto [t_parallel, parallel] = with_progress_line(console, size.name, data.size(), [&] {
       return timed([&] { return pool.map(norm, data, with_progress(console)); });
     });
-    if (parallel != serial) throw std::runtime_error("prob3: serial and parallel results differ — a parlab bug");
+    if (parallel != serial)
+      throw std::runtime_error("prob3: serial and parallel results differ — a parlab bug");
     const double speedup = t_serial / t_parallel;
     slower_somewhere = slower_somewhere || speedup < 1.0;
-    lines.push_back(printf_string("  %-8s | %7zu | %4zu | %9.4f | %11.4f | %6.2fx", size.name, size.rows, size.cols, t_serial,
-                           t_parallel, speedup));
-    console.line(printf_string("  %s done: serial %.4f s, Pool(%zu).map %.4f s", size.name, t_serial, pool.size(), t_parallel));
+    lines.push_back(printf_string("  %-8s | %7zu | %4zu | %9.4f | %11.4f | %6.2fx", size.name, size.rows,
+                                  size.cols, t_serial, t_parallel, speedup));
+    console.line(printf_string("  %s done: serial %.4f s, Pool(%zu).map %.4f s", size.name, t_serial,
+                               pool.size(), t_parallel));
     table.push_back({{"name", size.name},
                      {"rows", size.rows},
                      {"cols", size.cols},
@@ -250,11 +260,13 @@ Prob3 run_prob3(Pool& pool, Console& console) {
   }
   console.line("  Dataset  |    Rows | Cols | Serial(s) | Parallel(s) | Speedup");
   console.line("  ---------+---------+------+-----------+-------------+--------");
-  for (const auto& l : lines) console.line(l);
+  for (const auto& l : lines)
+    console.line(l);
   if (slower_somewhere) {
     console.line(
         "  Where parallel is slower than serial, the work per row is smaller than the cost of handing it out"
-        " (splitting, waking workers, gathering results): parallelism pays only when each chunk does enough work.");
+        " (splitting, waking workers, gathering results): parallelism pays only when each chunk does enough "
+        "work.");
   }
   console.line("  prob3 (first 5 normalised XXL rows): " + answer.substr(0, 70) + "...");
   return {answer, table};
@@ -264,10 +276,14 @@ Prob3 run_prob3(Pool& pool, Console& console) {
 
 std::string_view step_name(Step step) {
   switch (step) {
-    case Step::example: return "example";
-    case Step::prob1: return "prob1";
-    case Step::prob2: return "prob2";
-    case Step::prob3: return "prob3";
+    case Step::example:
+      return "example";
+    case Step::prob1:
+      return "prob1";
+    case Step::prob2:
+      return "prob2";
+    case Step::prob3:
+      return "prob3";
   }
   return "?";
 }
@@ -288,7 +304,8 @@ void validate(LabConfig& config) {
   const auto backends = available_backends();
   if (std::find(backends.begin(), backends.end(), config.backend) == backends.end()) {
     if (config.backend == "processes" || config.backend == "mpi")
-      throw UsageError("--backend " + config.backend + " is not built in this version of parlab (available: threads)");
+      throw UsageError("--backend " + config.backend +
+                       " is not built in this version of parlab (available: threads)");
     throw UsageError("unknown --backend '" + config.backend + "' (available: threads)");
   }
   if (config.steps.empty()) throw UsageError("--step needs at least one step");
@@ -298,19 +315,22 @@ void validate(LabConfig& config) {
     throw UsageError("--out " + config.out_dir.string() + ": cannot create the folder" +
                      (ec ? " (" + ec.message() + ")" : std::string{}));
   if (::access(config.out_dir.c_str(), W_OK) != 0)
-    throw UsageError("--out " + config.out_dir.string() + ": folder is not writable (" + std::strerror(errno) + ")");
+    throw UsageError("--out " + config.out_dir.string() + ": folder is not writable (" +
+                     std::strerror(errno) + ")");
 }
 
 nlohmann::json run_lab(const LabConfig& config, Console& console) {
-  auto has = [&](Step s) { return std::find(config.steps.begin(), config.steps.end(), s) != config.steps.end(); };
+  auto has = [&](Step s) {
+    return std::find(config.steps.begin(), config.steps.end(), s) != config.steps.end();
+  };
   Answers answers;
   answers.host = host_name();
   nlohmann::json record{{"cpu_count", cpu_count()},
                         {"workers", config.workers},
                         {"backend", config.backend},
                         {"host", answers.host}};
-  console.line(printf_string("parlab lab: cpu_count() = %zu, %zu workers, backend %s", static_cast<std::size_t>(cpu_count()),
-                      config.workers, config.backend.c_str()));
+  console.line(printf_string("parlab lab: cpu_count() = %zu, %zu workers, backend %s",
+                             static_cast<std::size_t>(cpu_count()), config.workers, config.backend.c_str()));
   Pool pool{config.workers};
   if (has(Step::example)) record["example"] = run_example(pool, console);
   if (has(Step::prob1)) {
@@ -341,20 +361,35 @@ std::string py_json_string(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20 || c >= 0x7f) {
           // Decode UTF-8 to a code point; ensure_ascii writes \uXXXX (surrogate pairs above BMP).
           char32_t cp = c;
           int extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
           if (extra > 0) cp = c & (0x3fU >> extra);
-          for (; extra > 0 && i + 1 < text.size(); --extra) cp = (cp << 6) | (static_cast<unsigned char>(text[++i]) & 0x3fU);
+          for (; extra > 0 && i + 1 < text.size(); --extra)
+            cp = (cp << 6) | (static_cast<unsigned char>(text[++i]) & 0x3fU);
           auto hex = [&out](unsigned v) { out += printf_string("\\u%04x", v); };
           if (cp >= 0x10000) {
             cp -= 0x10000;
@@ -381,7 +416,8 @@ std::string soln_json(const Answers& answers) {
   if (answers.prob3) items.push_back("  \"prob3\": " + py_json_string(*answers.prob3));
   items.push_back("  \"host\": " + py_json_string(answers.host));
   std::string out = "{\n";
-  for (std::size_t i = 0; i < items.size(); ++i) out += items[i] + (i + 1 < items.size() ? ",\n" : "\n");
+  for (std::size_t i = 0; i < items.size(); ++i)
+    out += items[i] + (i + 1 < items.size() ? ",\n" : "\n");
   return out + "}";
 }
 

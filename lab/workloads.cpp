@@ -8,8 +8,8 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <mutex>
 #include <ctime>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>

@@ -35,11 +35,11 @@ enum class BusyMode {
 inline constexpr double busy_work_max_seconds = 1.0e7;
 
 /// The lab's `do_busy_work`: writes a line with the process and thread id to `log`, sleeps
-/// for `seconds` (or, for spin, burns `seconds` of CPU time), writes the elapsed time, and returns the elapsed seconds measured
-/// with std::chrono::steady_clock (never less than `seconds`). Each line is one write to
-/// `log`, serialised across all `busy_work` calls, so concurrent calls never interleave
-/// within a line; `log == nullptr` writes nothing. Throws std::invalid_argument if `seconds`
-/// is negative, not finite or above `busy_work_max_seconds`.
+/// for `seconds` (or, for spin, burns `seconds` of CPU time), writes the elapsed time, and returns the
+/// elapsed seconds measured with std::chrono::steady_clock (never less than `seconds`). Each line is one
+/// write to `log`, serialised across all `busy_work` calls, so concurrent calls never interleave within a
+/// line; `log == nullptr` writes nothing. Throws std::invalid_argument if `seconds` is negative, not finite
+/// or above `busy_work_max_seconds`.
 double busy_work(double seconds, BusyMode mode, std::ostream* log = &std::cout);
 
 /// Min-max normalisation of an int row as the notebook's Python computes it:

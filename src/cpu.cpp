@@ -113,7 +113,8 @@ std::optional<double> walk_up(const fs::path& mount, std::string_view cgroup_pat
   if (escapes || !directory_exists(dirs.back())) dirs.resize(1);
 
   std::optional<double> limit;
-  for (const fs::path& dir : dirs) limit = stricter(limit, read_limit(dir));
+  for (const fs::path& dir : dirs)
+    limit = stricter(limit, read_limit(dir));
   return limit;
 }
 
@@ -157,7 +158,8 @@ fs::path v2_mount(const fs::path& root) {
 }
 
 std::optional<fs::path> v1_cpu_mount(const fs::path& root, std::string_view controllers) {
-  for (const fs::path& candidate : {root / controllers, root / "cpu,cpuacct", root / "cpuacct,cpu", root / "cpu"}) {
+  for (const fs::path& candidate :
+       {root / controllers, root / "cpu,cpuacct", root / "cpuacct,cpu", root / "cpu"}) {
     if (directory_exists(candidate)) return candidate;
   }
   return std::nullopt;

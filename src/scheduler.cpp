@@ -17,7 +17,8 @@ Scheduler::Scheduler(std::size_t workers) : workers_(workers) {
   if (workers == 0) throw std::invalid_argument("parlab: a pool needs at least one worker");
   threads_.reserve(workers);
   try {
-    for (std::size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { worker_loop(); });
+    for (std::size_t i = 0; i < workers; ++i)
+      threads_.emplace_back([this] { worker_loop(); });
   } catch (...) {
     terminate();
     join();
@@ -101,9 +102,7 @@ void Scheduler::worker_loop() {
       if (!job) {
         if (state_ != State::running && active_ == 0) break;
         ++sleepers_;
-        work_cv_.wait(lock, [this] {
-          return !queue_.empty() || (state_ != State::running && active_ == 0);
-        });
+        work_cv_.wait(lock, [this] { return !queue_.empty() || (state_ != State::running && active_ == 0); });
         --sleepers_;
         continue;
       }
@@ -142,9 +141,8 @@ void Scheduler::wait_until(const std::function<bool()>& done) {
     std::unique_lock lock{mu_};
     helpers_waiting_.fetch_add(1);
     // The timeout is a safety net only: every completion calls notify_helpers().
-    help_cv_.wait_for(lock, std::chrono::milliseconds{5}, [&] {
-      return done() || (!queue_.empty() && queue_.front()->claimable());
-    });
+    help_cv_.wait_for(lock, std::chrono::milliseconds{5},
+                      [&] { return done() || (!queue_.empty() && queue_.front()->claimable()); });
     helpers_waiting_.fetch_sub(1);
   }
 }
@@ -185,11 +183,13 @@ void Scheduler::terminate() {
     closing_.store(true, std::memory_order_release);
     streams_.clear();
     dropped.swap(queue_);
-    for (auto& job : dropped) job->queued_ = false;
+    for (auto& job : dropped)
+      job->queued_ = false;
     queued_jobs_.store(0);
     work_cv_.notify_all();
   }
-  for (auto& job : dropped) job->cancel();
+  for (auto& job : dropped)
+    job->cancel();
   help_cv_.notify_all();
 }
 

@@ -83,8 +83,8 @@ TEST(AsyncResult, ApplyAsyncErrorKeepsItsOriginalType) {
 TEST(AsyncResult, CallbackRunsBeforeGetReturns) {
   parlab::Pool pool{2};
   std::atomic<int> seen{0};
-  auto result = pool.apply_async(parlab::Callbacks<int>{.callback = [&](const int& v) { seen = v; }},
-                                 [](int x) { return x + 1; }, 41);
+  auto result = pool.apply_async(
+      parlab::Callbacks<int>{.callback = [&](const int& v) { seen = v; }}, [](int x) { return x + 1; }, 41);
   EXPECT_EQ(result.get(), 42);
   EXPECT_EQ(seen.load(), 42);
 }
@@ -94,9 +94,9 @@ TEST(AsyncResult, ErrorCallbackGetsTheException) {
   std::string message;
   std::atomic<bool> called_value{false};
   auto result = pool.apply_async(
-      parlab::Callbacks<int>{.callback = [&](const int&) { called_value = true; },
-                             .error_callback =
-                                 [&](const std::exception_ptr& e) { message = parlab::describe(e); }},
+      parlab::Callbacks<int>{
+          .callback = [&](const int&) { called_value = true; },
+          .error_callback = [&](const std::exception_ptr& e) { message = parlab::describe(e); }},
       []() -> int { throw std::runtime_error("boom"); });
   result.wait();
   EXPECT_EQ(message, "std::runtime_error: boom");
@@ -143,10 +143,12 @@ TEST(AsyncResult, ManyWaitersAllWake) {
   });
   std::atomic<int> sum{0};
   std::vector<std::thread> waiters;
-  for (int i = 0; i < 4; ++i) waiters.emplace_back([&] { sum += result.get(); });
+  for (int i = 0; i < 4; ++i)
+    waiters.emplace_back([&] { sum += result.get(); });
   std::this_thread::sleep_for(5ms);
   gate.open();
-  for (auto& t : waiters) t.join();
+  for (auto& t : waiters)
+    t.join();
   EXPECT_EQ(sum.load(), 36);
 }
 

@@ -23,10 +23,10 @@ extern char** environ;
 namespace {
 
 namespace fs = std::filesystem;
-using parlab::CpuSources;
 using parlab::affinity_cpu_count;
 using parlab::cgroup_cpu_quota;
 using parlab::cpu_count;
+using parlab::CpuSources;
 
 constexpr const char* kPrintEnv = "PARLAB_TEST_PRINT_CPU_COUNT";
 constexpr const char* kPrintPrefix = "parlab-cpu-count=";
@@ -227,12 +227,19 @@ TEST_F(FakeCgroup, MalformedCpuMaxIsUnlimited) {
 
 TEST_F(FakeCgroup, MalformedV1FilesAreUnlimited) {
   proc_cgroup("4:cpu,cpuacct:/grp\n");
-  for (const auto& [quota, period] : std::vector<std::pair<std::string, std::string>>{
-           {"", "100000"}, {"abc", "100000"}, {"50000", ""}, {"50000", "zero"}, {"50000", "0"},
-           {"50000 50000", "100000"}, {"0", "100000"}, {"-2", "100000"}}) {
+  for (const auto& [quota, period] :
+       std::vector<std::pair<std::string, std::string>>{{"", "100000"},
+                                                        {"abc", "100000"},
+                                                        {"50000", ""},
+                                                        {"50000", "zero"},
+                                                        {"50000", "0"},
+                                                        {"50000 50000", "100000"},
+                                                        {"0", "100000"},
+                                                        {"-2", "100000"}}) {
     cgroup_file("cpu,cpuacct/grp/cpu.cfs_quota_us", quota);
     cgroup_file("cpu,cpuacct/grp/cpu.cfs_period_us", period);
-    EXPECT_EQ(cgroup_cpu_quota(sources_), std::nullopt) << "quota \"" << quota << "\", period \"" << period << '"';
+    EXPECT_EQ(cgroup_cpu_quota(sources_), std::nullopt)
+        << "quota \"" << quota << "\", period \"" << period << '"';
   }
 }
 
@@ -297,7 +304,8 @@ TEST(AffinityCpuCount, PinnedChildSeesOneCpu) {
 
 // Prints cpu_count() for TasksetPinsToOneCpu, which runs this binary under taskset.
 TEST(CpuCountHelper, PrintCpuCount) {
-  if (std::getenv(kPrintEnv) == nullptr) GTEST_SKIP() << "helper for TasksetPinsToOneCpu; runs only with " << kPrintEnv;
+  if (std::getenv(kPrintEnv) == nullptr)
+    GTEST_SKIP() << "helper for TasksetPinsToOneCpu; runs only with " << kPrintEnv;
   std::printf("\n%s%u\n", kPrintPrefix, cpu_count());
   std::fflush(stdout);
 }
@@ -306,7 +314,8 @@ std::optional<std::string> find_in_path(const std::string& program) {
   const char* path = std::getenv("PATH");
   std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
   dirs += ':';
-  for (std::size_t start = 0, colon = 0; (colon = dirs.find(':', start)) != std::string::npos; start = colon + 1) {
+  for (std::size_t start = 0, colon = 0; (colon = dirs.find(':', start)) != std::string::npos;
+       start = colon + 1) {
     const fs::path candidate = fs::path(dirs.substr(start, colon - start)) / program;
     if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
   }
@@ -320,12 +329,15 @@ struct RunResult {
 };
 RunResult run_with_print_env(std::vector<std::string> args) {
   std::vector<std::string> env_strings{std::string(kPrintEnv) + "=1"};
-  for (char** entry = environ; *entry != nullptr; ++entry) env_strings.emplace_back(*entry);
+  for (char** entry = environ; *entry != nullptr; ++entry)
+    env_strings.emplace_back(*entry);
   std::vector<char*> envp;
-  for (std::string& entry : env_strings) envp.push_back(entry.data());
+  for (std::string& entry : env_strings)
+    envp.push_back(entry.data());
   envp.push_back(nullptr);
   std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
+  for (std::string& arg : args)
+    argv.push_back(arg.data());
   argv.push_back(nullptr);
 
   RunResult result;
@@ -360,13 +372,15 @@ TEST(CpuCount, TasksetPinsToOneCpu) {
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   ASSERT_FALSE(ec) << "cannot resolve /proc/self/exe: " << ec.message();
 
-  const RunResult run = run_with_print_env({*taskset, "-c", std::to_string(first_allowed_cpu()), self.string(),
-                                            "--gtest_filter=CpuCountHelper.PrintCpuCount"});
+  const RunResult run = run_with_print_env({*taskset, "-c", std::to_string(first_allowed_cpu()),
+                                            self.string(), "--gtest_filter=CpuCountHelper.PrintCpuCount"});
   ASSERT_TRUE(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0)
-      << "status " << run.status << ", output:\n" << run.output;
+      << "status " << run.status << ", output:\n"
+      << run.output;
   const std::size_t at = run.output.find(kPrintPrefix);
   ASSERT_NE(at, std::string::npos) << "helper printed no count:\n" << run.output;
-  EXPECT_EQ(std::atoi(run.output.c_str() + at + std::char_traits<char>::length(kPrintPrefix)), 1) << run.output;
+  EXPECT_EQ(std::atoi(run.output.c_str() + at + std::char_traits<char>::length(kPrintPrefix)), 1)
+      << run.output;
 }
 
 // --- this machine ---

@@ -46,7 +46,8 @@ TEST(PoolMap, ResultsInInputOrder) {
   parlab::Pool pool{2};
   auto out = pool.map([](int x) { return x * x; }, iota_vector(10000));
   ASSERT_EQ(out.size(), 10000U);
-  for (int i = 0; i < 10000; ++i) EXPECT_EQ(out[static_cast<std::size_t>(i)], i * i);
+  for (int i = 0; i < 10000; ++i)
+    EXPECT_EQ(out[static_cast<std::size_t>(i)], i * i);
 }
 
 TEST(PoolMap, EveryChunksizeGivesTheSameResult) {
@@ -79,7 +80,8 @@ TEST(PoolMap, AcceptsNonRandomAccessAndLazyInputs) {
 TEST(PoolMap, SynchronousMapDoesNotCopyTheInput) {
   parlab::Pool pool{2};
   std::vector<std::unique_ptr<int>> items;
-  for (int i = 0; i < 100; ++i) items.push_back(std::make_unique<int>(i));
+  for (int i = 0; i < 100; ++i)
+    items.push_back(std::make_unique<int>(i));
   auto out = pool.map([](const std::unique_ptr<int>& p) { return *p; }, items);
   EXPECT_EQ(out, iota_vector(100));
 }
@@ -88,14 +90,16 @@ TEST(PoolMap, BoolAndNonDefaultConstructibleResults) {
   parlab::Pool pool{2};
   auto flags = pool.map([](int x) { return x % 2 == 0; }, iota_vector(1000), {.chunksize = 1});
   ASSERT_EQ(flags.size(), 1000U);
-  for (std::size_t i = 0; i < flags.size(); ++i) EXPECT_EQ(flags[i], i % 2 == 0);
+  for (std::size_t i = 0; i < flags.size(); ++i)
+    EXPECT_EQ(flags[i], i % 2 == 0);
 
   struct NoDefault {
     explicit NoDefault(int v) : value(v) {}
     int value;
   };
   auto wrapped = pool.map([](int x) { return NoDefault{x}; }, iota_vector(50));
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(wrapped[static_cast<std::size_t>(i)].value, i);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(wrapped[static_cast<std::size_t>(i)].value, i);
 }
 
 TEST(PoolMap, VoidFunctionsRunForEveryItem) {
@@ -162,8 +166,7 @@ TEST(PoolMapAsync, ErrorCallbackGetsTheTaskError) {
         if (x == 3) throw std::runtime_error("three");
         return x;
       },
-      iota_vector(10), {},
-      {.error_callback = [&](const std::exception_ptr& e) {
+      iota_vector(10), {}, {.error_callback = [&](const std::exception_ptr& e) {
         try {
           std::rethrow_exception(e);
         } catch (const parlab::TaskError& te) {
@@ -181,7 +184,8 @@ TEST(PoolStarmap, UnpacksTuplesAndPairs) {
   std::vector<std::pair<std::string, int>> pairs{{"a", 2}, {"b", 3}};
   auto repeat = [](const std::string& s, int n) {
     std::string out;
-    for (int i = 0; i < n; ++i) out += s;
+    for (int i = 0; i < n; ++i)
+      out += s;
     return out;
   };
   EXPECT_THAT(pool.starmap(repeat, pairs), ElementsAre("aa", "bbb"));
@@ -217,9 +221,11 @@ TEST(PoolApplyAsync, CopiesItsArguments) {
 TEST(PoolImap, YieldsInInputOrder) {
   parlab::Pool pool{2};
   std::vector<int> out;
-  for (int v : pool.imap([](int x) { return x * 2; }, iota_vector(1000))) out.push_back(v);
+  for (int v : pool.imap([](int x) { return x * 2; }, iota_vector(1000)))
+    out.push_back(v);
   ASSERT_EQ(out.size(), 1000U);
-  for (int i = 0; i < 1000; ++i) EXPECT_EQ(out[static_cast<std::size_t>(i)], 2 * i);
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_EQ(out[static_cast<std::size_t>(i)], 2 * i);
 }
 
 TEST(PoolImap, OrderHoldsWhenEarlyItemsAreSlow) {
@@ -229,7 +235,8 @@ TEST(PoolImap, OrderHoldsWhenEarlyItemsAreSlow) {
     if (x < 2) std::this_thread::sleep_for(20ms);
     return x;
   };
-  for (int v : pool.imap(slow_first, iota_vector(20))) out.push_back(v);
+  for (int v : pool.imap(slow_first, iota_vector(20)))
+    out.push_back(v);
   EXPECT_EQ(out, iota_vector(20));
 }
 
@@ -240,7 +247,8 @@ TEST(PoolImapUnordered, YieldsEveryResultInCompletionOrder) {
     if (x == 0) std::this_thread::sleep_for(100ms);
     return x;
   };
-  for (int v : pool.imap_unordered(slow_zero, iota_vector(50))) out.push_back(v);
+  for (int v : pool.imap_unordered(slow_zero, iota_vector(50)))
+    out.push_back(v);
   ASSERT_EQ(out.size(), 50U);
   EXPECT_NE(out.front(), 0);  // the slow item finished last, not first
   std::sort(out.begin(), out.end());
@@ -277,7 +285,8 @@ TEST(PoolImap, ErrorSurfacesAtItsPositionAfterEarlierResults) {
       iota_vector(10));
   std::vector<int> before;
   try {
-    for (int v : results) before.push_back(v);
+    for (int v : results)
+      before.push_back(v);
     FAIL() << "imap should have thrown";
   } catch (const parlab::TaskError& e) {
     EXPECT_EQ(e.index(), 5U);
@@ -286,7 +295,8 @@ TEST(PoolImap, ErrorSurfacesAtItsPositionAfterEarlierResults) {
   EXPECT_EQ(before, iota_vector(5));
   // Python's IMapIterator goes on after an error: the remaining results are still there.
   std::vector<int> after;
-  while (auto v = results.next()) after.push_back(*v);
+  while (auto v = results.next())
+    after.push_back(*v);
   EXPECT_THAT(after, ElementsAre(6, 7, 8, 9));
 }
 
@@ -323,7 +333,8 @@ TEST(PoolImap, InputThatThrowsIsReportedAtItsPosition) {
                  });
   std::vector<int> got;
   try {
-    for (int v : pool.imap([](int x) { return x; }, failing)) got.push_back(v);
+    for (int v : pool.imap([](int x) { return x; }, failing))
+      got.push_back(v);
     FAIL();
   } catch (const parlab::TaskError& e) {
     EXPECT_EQ(e.index(), 7U);
@@ -410,7 +421,8 @@ TEST(PoolLifecycle, CloseAndJoinDrainAnUnconsumedImap) {
   pool.close();
   pool.join();  // must not wait for the consumer: the stream drains its input instead
   std::vector<int> rest;
-  while (auto v = results.next()) rest.push_back(*v);
+  while (auto v = results.next())
+    rest.push_back(*v);
   ASSERT_EQ(rest.size(), 499U);
   EXPECT_EQ(rest.back(), 499 * 3);
 }
@@ -425,7 +437,8 @@ TEST(PoolLifecycle, TerminateEndsAnImapThatWaitsForItsWindow) {
   std::size_t got = 1;
   EXPECT_THROW(
       {
-        while (results.next()) ++got;
+        while (results.next())
+          ++got;
       },
       parlab::PoolTerminated);
   EXPECT_LE(got, 9U);
@@ -451,7 +464,8 @@ TEST(PoolNested, MapInsideATaskWithTwoWorkers) {
         return std::accumulate(inner.begin(), inner.end(), 0);
       },
       iota_vector(20), {.chunksize = 1});
-  for (int x = 0; x < 20; ++x) EXPECT_EQ(out[static_cast<std::size_t>(x)], x * (x + 1) / 2);
+  for (int x = 0; x < 20; ++x)
+    EXPECT_EQ(out[static_cast<std::size_t>(x)], x * (x + 1) / 2);
 }
 
 TEST(PoolNested, WaitingOnAnAsyncResultOfTheSamePool) {
@@ -467,7 +481,8 @@ TEST(PoolNested, ImapInsideATaskWithOneWorker) {
   parlab::Pool pool{1};
   int total = pool.apply([&pool] {
     int sum = 0;
-    for (int v : pool.imap([](int x) { return x; }, iota_vector(100), {.lookahead = 4})) sum += v;
+    for (int v : pool.imap([](int x) { return x; }, iota_vector(100), {.lookahead = 4}))
+      sum += v;
     return sum;
   });
   EXPECT_EQ(total, 4950);
@@ -501,7 +516,8 @@ TEST(PoolConcurrency, SubmissionFromSeveralThreads) {
       }
     });
   }
-  for (auto& th : threads) th.join();
+  for (auto& th : threads)
+    th.join();
   EXPECT_EQ(ok.load(), 200);
 }
 
@@ -534,7 +550,8 @@ TEST(PoolProgress, ImapReportsDoneWithUnknownTotal) {
                               }
                             }});
   std::size_t n = 0;
-  for (int v : results) n += v >= 0 ? 1 : 0;
+  for (int v : results)
+    n += v >= 0 ? 1 : 0;
   EXPECT_EQ(n, 100U);
   EXPECT_EQ(max_done.load(), 100U);
 }
@@ -547,7 +564,8 @@ TEST(PoolMapInto, WritesIntoTheCallersBuffer) {
   parlab::Pool pool{2};
   std::vector<long> out(1000, -1);
   pool.map_into([](int x) { return 2L * x; }, iota_vector(1000), out, {.chunksize = 7});
-  for (int i = 0; i < 1000; ++i) EXPECT_EQ(out[static_cast<std::size_t>(i)], 2L * i);
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_EQ(out[static_cast<std::size_t>(i)], 2L * i);
 }
 
 TEST(PoolMapInto, ShortOutputIsAnError) {

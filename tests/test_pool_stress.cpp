@@ -57,29 +57,36 @@ void random_operation(parlab::Pool& pool, std::mt19937& rng, Tally& tally) {
     long sum = 0;
     switch (std::uniform_int_distribution<int>(0, 5)(rng)) {
       case 0:
-        for (long v : pool.map(twice, input, {.chunksize = chunk})) sum += v;
+        for (long v : pool.map(twice, input, {.chunksize = chunk}))
+          sum += v;
         break;
       case 1: {
         auto r = pool.map_async(twice, input, {.chunksize = chunk});
-        for (long v : r.get(30s)) sum += v;
+        for (long v : r.get(30s))
+          sum += v;
         break;
       }
       case 2:
-        for (long v : pool.imap(twice, input, {.chunksize = chunk, .lookahead = 8})) sum += v;
+        for (long v : pool.imap(twice, input, {.chunksize = chunk, .lookahead = 8}))
+          sum += v;
         break;
       case 3:
-        for (long v : pool.imap_unordered(twice, input, {.chunksize = chunk})) sum += v;
+        for (long v : pool.imap_unordered(twice, input, {.chunksize = chunk}))
+          sum += v;
         break;
       case 4: {
         std::vector<parlab::AsyncResult<long>> rs;
-        for (int x : input) rs.push_back(pool.apply_async(twice, x));
-        for (auto& r : rs) sum += r.get(30s);
+        for (int x : input)
+          rs.push_back(pool.apply_async(twice, x));
+        for (auto& r : rs)
+          sum += r.get(30s);
         break;
       }
       default: {  // nested: a task that maps on its own pool
         sum = pool.apply([&pool, &input, twice] {
           long s = 0;
-          for (long v : pool.map(twice, input)) s += v;
+          for (long v : pool.map(twice, input))
+            s += v;
           return s;
         });
         break;
@@ -106,19 +113,22 @@ TEST(PoolStress, RandomInterleavingsFromSeveralThreads) {
     for (int t = 0; t < 3; ++t) {
       users.emplace_back([&, seed = master()] {
         std::mt19937 rng{seed};
-        for (int i = 0; i < 20; ++i) random_operation(*pool, rng, tally);
+        for (int i = 0; i < 20; ++i)
+          random_operation(*pool, rng, tally);
       });
     }
     std::thread killer([&, seed = master()] {
       std::mt19937 rng{seed};
-      std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<int>(0, 3000)(rng)));
+      std::this_thread::sleep_for(
+          std::chrono::microseconds(std::uniform_int_distribution<int>(0, 3000)(rng)));
       if (rng() % 2 == 0) {
         pool->terminate();
       } else {
         pool->close();
       }
     });
-    for (auto& u : users) u.join();
+    for (auto& u : users)
+      u.join();
     killer.join();
     pool->join();
     pool.reset();
@@ -136,10 +146,12 @@ TEST(PoolStress, ThousandsOfTinyAsyncCallsFromSeveralThreads) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      for (int i = 0; i < 2000; ++i) sum += pool.apply_async([i] { return i; }).get();
+      for (int i = 0; i < 2000; ++i)
+        sum += pool.apply_async([i] { return i; }).get();
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   EXPECT_EQ(sum.load(), 4L * 1999 * 2000 / 2);
 }
 

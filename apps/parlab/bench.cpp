@@ -643,7 +643,8 @@ void add_bench_command(CLI::App& app, BenchOptions& o) {
   cmd->add_flag(
       "--quick", o.quick,
       "Short run (under 2 minutes): 3 runs, Problem 2 at 1/100 of the lab's durations, Python once");
-  cmd->add_option("--repeat", o.repeat, "Timed runs per row, after 2 to 5 warm-up runs (default 5; 3 with --quick)");
+  cmd->add_option("--repeat", o.repeat,
+                  "Timed runs per row, after 2 to 5 warm-up runs (default 5; 3 with --quick)");
   cmd->add_option("--workers", o.workers,
                   "Worker counts of the sweep, e.g. 1,2,4 (default 1 to 2 x cpu_count())")
       ->delimiter(',');

@@ -3,8 +3,8 @@
 #include "lab/console.hpp"
 #include "lab/runner.hpp"
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <iostream>
@@ -23,7 +23,8 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"parlab: Python's multiprocessing.Pool and asyncio, natively in C++ — and the lab that teaches them"};
+  CLI::App app{
+      "parlab: Python's multiprocessing.Pool and asyncio, natively in C++ — and the lab that teaches them"};
   app.require_subcommand(1);
 
   std::vector<std::string> steps{"example", "prob1", "prob2", "prob3"};
@@ -58,7 +59,9 @@ int main(int argc, char** argv) {
     config.steps.clear();
     for (const auto& name : steps) {
       auto step = parlab::lab::parse_step(name);
-      if (!step) throw parlab::lab::UsageError("unknown step '" + name + "' (choose from example, prob1, prob2, prob3)");
+      if (!step)
+        throw parlab::lab::UsageError("unknown step '" + name +
+                                      "' (choose from example, prob1, prob2, prob3)");
       config.steps.push_back(*step);
     }
     if (lab->count("--workers") > 0 && workers <= 0)
@@ -76,7 +79,8 @@ int main(int argc, char** argv) {
 
   try {
     std::ostream& narration = json ? std::cerr : std::cout;
-    parlab::lab::Console console{narration, parlab::lab::Console::live_for(json ? STDERR_FILENO : STDOUT_FILENO)};
+    parlab::lab::Console console{narration,
+                                 parlab::lab::Console::live_for(json ? STDERR_FILENO : STDOUT_FILENO)};
     auto record = parlab::lab::run_lab(config, console);
     if (json) std::cout << record.dump(2) << std::endl;
   } catch (const std::exception& e) {

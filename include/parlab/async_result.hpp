@@ -51,8 +51,7 @@ class ResultStateBase {
     if (ready()) return true;
     if (scheduler_ != nullptr && current_scheduler() == scheduler_) {
       // A task waiting on its own pool runs queued work meanwhile: no deadlock with 1 worker.
-      scheduler_->wait_until(
-          [&] { return ready() || std::chrono::steady_clock::now() >= deadline; });
+      scheduler_->wait_until([&] { return ready() || std::chrono::steady_clock::now() >= deadline; });
       return ready();
     }
     if (spin_until([this] { return ready(); })) return true;

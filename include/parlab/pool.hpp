@@ -71,7 +71,8 @@ class ResultSlots {
     } else {
       std::vector<R> out;
       out.reserve(slots_.size());
-      for (auto& slot : slots_) out.push_back(std::move(*slot));
+      for (auto& slot : slots_)
+        out.push_back(std::move(*slot));
       return out;
     }
   }
@@ -213,8 +214,7 @@ class MapJob final : public Job {
 template <class Fn, class R>
 class ApplyJob final : public Job {
  public:
-  ApplyJob(Fn fn, std::shared_ptr<ResultState<R>> state)
-      : fn_(std::move(fn)), state_(std::move(state)) {}
+  ApplyJob(Fn fn, std::shared_ptr<ResultState<R>> state) : fn_(std::move(fn)), state_(std::move(state)) {}
 
   bool claimable() const override { return !claimed_.load(std::memory_order_relaxed); }
   bool run_chunk() override {
@@ -327,8 +327,7 @@ class ImapJob final : public Job {
 
   /// The next result (in input order or completion order); nullopt at the end. Throws the
   /// item's TaskError, PoolTerminated, or TimeoutError after `deadline`.
-  std::optional<R> next(const std::shared_ptr<Job>& self,
-                        std::chrono::steady_clock::time_point deadline) {
+  std::optional<R> next(const std::shared_ptr<Job>& self, std::chrono::steady_clock::time_point deadline) {
     const auto available = [this] { return has_result_locked() || finished_locked(); };
     if (current_scheduler() == scheduler_) {
       scheduler_->wait_until([&] {
@@ -414,8 +413,8 @@ class ImapJob final : public Job {
   std::size_t computed_ = 0;
   std::size_t in_flight_ = 0;
   std::size_t waiters_ = 0;  // threads blocked on consumer_cv_
-  bool exhausted_ = false;  // no more reading: the input ended or failed, or the consumer left
-  bool ended_ = false;      // the input itself ended (or failed)
+  bool exhausted_ = false;   // no more reading: the input ended or failed, or the consumer left
+  bool ended_ = false;       // the input itself ended (or failed)
   bool terminated_ = false;
   std::exception_ptr input_error_;
   std::size_t input_error_index_ = 0;
@@ -437,7 +436,8 @@ auto make_source(Range&& items) {
   } else {
     std::vector<std::ranges::range_value_t<Range>> copy;
     if constexpr (std::ranges::sized_range<Range>) copy.reserve(std::ranges::size(items));
-    for (auto&& item : items) copy.emplace_back(std::forward<decltype(item)>(item));
+    for (auto&& item : items)
+      copy.emplace_back(std::forward<decltype(item)>(item));
     return copy;
   }
 }
@@ -489,8 +489,9 @@ class Pool {
     const auto n = static_cast<std::size_t>(std::ranges::size(source));
     if constexpr (std::ranges::sized_range<Out>) {
       if (static_cast<std::size_t>(std::ranges::size(out)) < n)
-        throw std::invalid_argument("parlab: map_into: the output holds " + std::to_string(std::ranges::size(out)) +
-                                    " elements, the input " + std::to_string(n));
+        throw std::invalid_argument("parlab: map_into: the output holds " +
+                                    std::to_string(std::ranges::size(out)) + " elements, the input " +
+                                    std::to_string(n));
     }
     detail::OutputSlots slots{std::ranges::begin(out)};
     auto state = make_map_job(std::move(f), std::move(source), std::move(slots), std::move(options), {});
@@ -523,7 +524,7 @@ class Pool {
 
   /// f(args...) on a worker; blocks and returns its value or rethrows its exception.
   template <class F, class... Args>
-    requires std::invocable<F&, Args&&...>
+  requires std::invocable<F&, Args&&...>
   decltype(auto) apply(F&& f, Args&&... args) {
     using R = std::decay_t<std::invoke_result_t<F&, Args&&...>>;
     auto call = [&]() -> R { return std::invoke(f, std::forward<Args>(args)...); };
@@ -533,20 +534,22 @@ class Pool {
 
   /// f(args...) on a worker without blocking. Arguments are copied (or moved) into the task.
   template <class F, class... Args>
-    requires std::invocable<std::decay_t<F>&, std::decay_t<Args>&&...>
-  auto apply_async(F&& f, Args&&... args) {
-    return apply_async(
-        Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>>{},
-        std::forward<F>(f), std::forward<Args>(args)...);
+  requires std::invocable < std::decay_t<F>
+  &, std::decay_t<Args>&&... > auto apply_async(F&& f, Args&&... args) {
+    return apply_async(Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>>{},
+                       std::forward<F>(f), std::forward<Args>(args)...);
   }
 
   /// apply_async with a callback and/or error_callback.
   template <class F, class... Args>
-    requires std::invocable<std::decay_t<F>&, std::decay_t<Args>&&...>
-  auto apply_async(Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>> callbacks,
-                   F&& f, Args&&... args) {
+  requires std::invocable < std::decay_t<F>
+  &, std::decay_t<Args>&&... >
+         auto apply_async(
+             Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>> callbacks, F&& f,
+             Args&&... args) {
     using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>;
-    auto call = [fn = std::forward<F>(f), tuple = std::make_tuple(std::forward<Args>(args)...)]() mutable -> R {
+    auto call = [fn = std::forward<F>(f),
+                 tuple = std::make_tuple(std::forward<Args>(args)...)]() mutable -> R {
       return std::apply(fn, std::move(tuple));
     };
     return submit_apply<R>(std::move(call), std::move(callbacks));
@@ -611,8 +614,8 @@ class Pool {
   AsyncResult<detail::map_output_t<R>> run_async(Fn fn, Source source, MapOptions options,
                                                  Callbacks<detail::map_output_t<R>> callbacks) {
     detail::ResultSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
-    return AsyncResult<detail::map_output_t<R>>(make_map_job(std::move(fn), std::move(source), std::move(slots),
-                                                             std::move(options), std::move(callbacks)));
+    return AsyncResult<detail::map_output_t<R>>(make_map_job(
+        std::move(fn), std::move(source), std::move(slots), std::move(options), std::move(callbacks)));
   }
 
   template <class R, class Fn>

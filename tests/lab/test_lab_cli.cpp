@@ -3,9 +3,9 @@
 #include "support/files.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdio>
@@ -36,7 +36,8 @@ Run parlab(const std::vector<std::string>& args, const fs::path& dir) {
   if (child == 0) {
     if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr)) ::_exit(127);
     std::vector<char*> argv{const_cast<char*>(PARLAB_CLI)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(PARLAB_CLI, argv.data());
     ::_exit(127);
@@ -66,12 +67,13 @@ TEST(LabCli, Prob1WritesTheExactAnswer) {
 
 TEST(LabCli, Prob3MatchesNumpyByteForByteAndJsonHasEveryTiming) {
   TempDir dir;
-  auto run = parlab({"lab", "--step", "prob1,prob3", "--workers", "3", "--json", "--out", dir.path().string()},
-                    dir.path());
+  auto run = parlab(
+      {"lab", "--step", "prob1,prob3", "--workers", "3", "--json", "--out", dir.path().string()}, dir.path());
   ASSERT_EQ(run.status, 0) << run.err;
   const auto soln = nlohmann::json::parse(read_file(dir.path() / "soln.json"));
   std::string expected = read_file(fs::path(PARLAB_LAB_TEST_DATA_DIR) / "prob3_expected.txt");
-  while (!expected.empty() && (expected.back() == '\n' || expected.back() == '\r')) expected.pop_back();
+  while (!expected.empty() && (expected.back() == '\n' || expected.back() == '\r'))
+    expected.pop_back();
   EXPECT_EQ(soln["prob3"].get<std::string>(), expected);
 
   const auto record = nlohmann::json::parse(run.out);  // stdout is pure JSON with --json
@@ -117,18 +119,18 @@ TEST_P(LabCliBadInput, OneLineOnStderrExitTwoNothingWritten) {
   EXPECT_FALSE(fs::exists(dir.path() / "soln.json"));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, LabCliBadInput,
-    ::testing::Values(BadInput{{"--step", "prob9"}, "unknown step 'prob9'"},
-                      BadInput{{"--workers", "0"}, "--workers must be at least 1"},
-                      BadInput{{"--workers", "-4"}, "--workers must be at least 1"},
-                      BadInput{{"--workers", "100000"}, "absurd"},
-                      BadInput{{"--workers", "two"}, "--workers"},
-                      BadInput{{"--backend", "processes"}, "not built"},
-                      BadInput{{"--backend", "gpu"}, "unknown --backend 'gpu'"},
-                      BadInput{{"--busy", "nap"}, "--busy must be sleep or spin"},
-                      BadInput{{"--out", "/proc/version/sub"}, "--out /proc/version/sub"},
-                      BadInput{{"--bogus"}, "--bogus"}));
+INSTANTIATE_TEST_SUITE_P(Cases, LabCliBadInput,
+                         ::testing::Values(BadInput{{"--step", "prob9"}, "unknown step 'prob9'"},
+                                           BadInput{{"--workers", "0"}, "--workers must be at least 1"},
+                                           BadInput{{"--workers", "-4"}, "--workers must be at least 1"},
+                                           BadInput{{"--workers", "100000"}, "absurd"},
+                                           BadInput{{"--workers", "two"}, "--workers"},
+                                           BadInput{{"--backend", "processes"}, "not built"},
+                                           BadInput{{"--backend", "gpu"}, "unknown --backend 'gpu'"},
+                                           BadInput{{"--busy", "nap"}, "--busy must be sleep or spin"},
+                                           BadInput{{"--out", "/proc/version/sub"},
+                                                    "--out /proc/version/sub"},
+                                           BadInput{{"--bogus"}, "--bogus"}));
 
 TEST(LabCli, NoSubcommandIsAUsageError) {
   TempDir dir;

@@ -9,6 +9,7 @@ int main() {
   std::vector<int> xs{0, 1, 2, 3, 4};
   auto squares = pool.map([](int x) { return x * x; }, xs);
   std::cout << "squares:";
-  for (int s : squares) std::cout << ' ' << s;
+  for (int s : squares)
+    std::cout << ' ' << s;
   std::cout << "\ncpus: " << parlab::cpu_count() << '\n';
 }
