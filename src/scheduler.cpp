@@ -48,9 +48,16 @@ void Scheduler::submit(std::shared_ptr<Job> job) {
     std::lock_guard lock{mu_};
     check_accepting_locked();
     job->queued_ = true;
+    const bool parallel = job->parallel();
     queue_.push_back(std::move(job));
     queued_jobs_.store(queue_.size(), std::memory_order_release);
-    if (sleepers_ > 0) work_cv_.notify_one();
+    if (sleepers_ > 0) {
+      if (parallel) {
+        work_cv_.notify_all();
+      } else {
+        work_cv_.notify_one();
+      }
+    }
   }
   if (helpers_waiting_.load() > 0) help_cv_.notify_all();
 }

@@ -147,6 +147,7 @@ class MapJob final : public Job {
         state_(std::move(state)) {}
 
   bool claimable() const override { return cursor_.load(std::memory_order_relaxed) < size_; }
+  bool parallel() const override { return size_ > chunk_; }
 
   bool run_chunk() override {
     const std::size_t begin = cursor_.fetch_add(chunk_, std::memory_order_relaxed);
@@ -217,6 +218,7 @@ class ApplyJob final : public Job {
   ApplyJob(Fn fn, std::shared_ptr<ResultState<R>> state) : fn_(std::move(fn)), state_(std::move(state)) {}
 
   bool claimable() const override { return !claimed_.load(std::memory_order_relaxed); }
+  bool parallel() const override { return false; }
   bool run_chunk() override {
     if (claimed_.exchange(true, std::memory_order_acq_rel)) return false;
     try {

@@ -30,6 +30,9 @@ class Job {
   [[nodiscard]] virtual bool claimable() const = 0;
   /// Drops every unclaimed item (terminate()): their results fail with PoolTerminated.
   virtual void cancel() = 0;
+  /// Whether several workers can share this job at once (then submit() wakes them all, rather
+  /// than one waking the next, which costs a second wake-up latency).
+  [[nodiscard]] virtual bool parallel() const { return true; }
 
  private:
   friend class Scheduler;
