@@ -1,6 +1,8 @@
 // `parlab bench` as a user runs it, on the smallest sizes (--tiny): bench.json follows its
 // schema (docs/performance.md), every measured row was checked against serial C++, the
 // backends that are not built say so without a number, and bad input is refused.
+#include "support/cli.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,59 +25,16 @@ using nlohmann::json;
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in{path, std::ios::binary};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "parlab-bench-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using parlab::test::one_line;
+using parlab::test::read_file;
+using parlab::test::Run;
+using parlab::test::TempDir;
 
 /// Runs `parlab` with `args` (and extra environment variables), capturing stdout and stderr.
 Run parlab(const std::vector<std::string>& args, const fs::path& dir,
            const std::vector<std::pair<std::string, std::string>>& env = {}) {
-  const auto out = dir / "stdout.txt";
-  const auto err = dir / "stderr.txt";
-  const pid_t child = ::fork();
-  if (child == 0) {
-    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr)) ::_exit(127);
-    for (const auto& [name, value] : env)
-      ::setenv(name.c_str(), value.c_str(), 1);
-    ::unsetenv("NO_COLOR");
-    std::vector<char*> argv{const_cast<char*>(PARLAB_CLI)};
-    for (const auto& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(PARLAB_CLI, argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  Run run{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(out), read_file(err)};
-  fs::remove(out);
-  fs::remove(err);
-  return run;
+  return parlab::test::run_program(PARLAB_CLI, args, dir, env);
 }
-
-bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
 
 bool is_png(const fs::path& path) {
   const auto data = read_file(path);

@@ -1,6 +1,6 @@
 // `parlab lab` as a user runs it: answers on disk, exit status 2 with one line for bad input,
 // and nothing written then.
-#include "support/files.hpp"
+#include "support/cli.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -22,35 +22,13 @@ namespace {
 using parlab::test::read_file;
 using parlab::test::TempDir;
 
-struct Run {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
+using parlab::test::one_line;
+using parlab::test::Run;
 
 /// Runs `parlab` with `args`, capturing stdout and stderr into files of `dir`.
 Run parlab(const std::vector<std::string>& args, const fs::path& dir) {
-  const auto out = dir / "stdout.txt";
-  const auto err = dir / "stderr.txt";
-  const pid_t child = ::fork();
-  if (child == 0) {
-    if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr)) ::_exit(127);
-    std::vector<char*> argv{const_cast<char*>(PARLAB_CLI)};
-    for (const auto& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(PARLAB_CLI, argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  Run run{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), read_file(out), read_file(err)};
-  fs::remove(out);
-  fs::remove(err);
-  return run;
+  return parlab::test::run_program(PARLAB_CLI, args, dir);
 }
-
-bool one_line(const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; }
 
 TEST(LabCli, Prob1WritesTheExactAnswer) {
   TempDir dir;
