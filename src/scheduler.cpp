@@ -47,17 +47,7 @@ void Scheduler::submit(std::shared_ptr<Job> job) {
   {
     std::lock_guard lock{mu_};
     check_accepting_locked();
-    job->queued_ = true;
-    const bool parallel = job->parallel();
-    queue_.push_back(std::move(job));
-    queued_jobs_.store(queue_.size(), std::memory_order_release);
-    if (sleepers_ > 0) {
-      if (parallel) {
-        work_cv_.notify_all();
-      } else {
-        work_cv_.notify_one();
-      }
-    }
+    enqueue_locked(std::move(job));
   }
   if (helpers_waiting_.load() > 0) help_cv_.notify_all();
 }
@@ -69,15 +59,27 @@ void Scheduler::submit_stream(const std::shared_ptr<Job>& job) {
   streams_.push_back(job);
 }
 
+void Scheduler::enqueue_locked(std::shared_ptr<Job> job) {
+  job->queued_ = true;
+  const bool parallel = job->parallel();
+  queue_.push_back(std::move(job));
+  queued_jobs_.store(queue_.size(), std::memory_order_release);
+  if (sleepers_ == 0) return;
+  // A job several workers can share wakes them all at once (a chain of single wake-ups would
+  // add one wake-up latency per worker); a single call wakes one.
+  if (parallel) {
+    work_cv_.notify_all();
+  } else {
+    work_cv_.notify_one();
+  }
+}
+
 bool Scheduler::requeue(const std::shared_ptr<Job>& job) {
   {
     std::lock_guard lock{mu_};
     if (state_ == State::terminated || (state_ == State::closed && exited_ == workers_)) return false;
     if (job->queued_ || !job->claimable()) return true;
-    job->queued_ = true;
-    queue_.push_back(job);
-    queued_jobs_.store(queue_.size(), std::memory_order_release);
-    if (sleepers_ > 0) work_cv_.notify_one();
+    enqueue_locked(job);
   }
   if (helpers_waiting_.load() > 0) help_cv_.notify_all();
   return true;
@@ -115,9 +117,6 @@ void Scheduler::worker_loop() {
       }
     }
     ++active_;
-    // The job may have more chunks than this worker will take: pass the wake-up on, so that a
-    // job submitted with one notify_one() still reaches every sleeping worker.
-    if (sleepers_ > 0) work_cv_.notify_one();
     lock.unlock();
     while (job->run_chunk()) {
     }
@@ -170,13 +169,9 @@ void Scheduler::close() {
     // the pool closes): their input drains, as Python's imap reads all input up front.
     for (auto& weak : streams_) {
       auto job = weak.lock();
-      if (job && !job->queued_ && job->claimable()) {
-        job->queued_ = true;
-        queue_.push_back(std::move(job));
-      }
+      if (job && !job->queued_ && job->claimable()) enqueue_locked(std::move(job));
     }
     streams_.clear();
-    queued_jobs_.store(queue_.size(), std::memory_order_release);
   }
   work_cv_.notify_all();
   help_cv_.notify_all();

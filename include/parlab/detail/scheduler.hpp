@@ -82,6 +82,7 @@ class Scheduler {
  private:
   void worker_loop();
   void check_accepting_locked() const;
+  void enqueue_locked(std::shared_ptr<Job> job);
   std::shared_ptr<Job> take_locked();
   bool run_one();
 
