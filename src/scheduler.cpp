@@ -9,16 +9,18 @@
 namespace parlab::detail {
 namespace {
 thread_local const Scheduler* this_thread_scheduler = nullptr;
+thread_local std::size_t this_thread_index = 0;
 }
 
 const Scheduler* current_scheduler() noexcept { return this_thread_scheduler; }
+std::size_t current_worker_index() noexcept { return this_thread_index; }
 
 Scheduler::Scheduler(std::size_t workers) : workers_(workers) {
   if (workers == 0) throw std::invalid_argument("parlab: a pool needs at least one worker");
   threads_.reserve(workers);
   try {
     for (std::size_t i = 0; i < workers; ++i)
-      threads_.emplace_back([this] { worker_loop(); });
+      threads_.emplace_back([this, i] { worker_loop(i); });
   } catch (...) {
     terminate();
     join();
@@ -96,8 +98,9 @@ std::shared_ptr<Job> Scheduler::take_locked() {
   return nullptr;
 }
 
-void Scheduler::worker_loop() {
+void Scheduler::worker_loop(std::size_t index) {
   this_thread_scheduler = this;
+  this_thread_index = index;
   std::unique_lock lock{mu_};
   for (;;) {
     auto job = take_locked();

@@ -6,6 +6,7 @@
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace parlab {
 
@@ -44,7 +45,48 @@ class TaskError : public std::runtime_error {
   std::exception_ptr original_;
 };
 
+/// The worker process running a task died (a signal such as SIGSEGV or SIGKILL, or an exit):
+/// ProcessPool fails that task with this error, replaces the worker and goes on.
+class WorkerCrashed : public std::runtime_error {
+ public:
+  /// `index`: the task's position in its call's input; `pid`: the worker; `status`: waitpid's
+  /// status word (-1 when unknown).
+  WorkerCrashed(std::size_t index, long pid, int status);
+  /// Position of the task in its call's input (0 for apply).
+  [[nodiscard]] std::size_t index() const noexcept { return index_; }
+  /// Process id of the worker that died.
+  [[nodiscard]] long pid() const noexcept { return pid_; }
+  /// The signal that killed the worker, or 0 if it exited.
+  [[nodiscard]] int signal() const noexcept;
+  /// The worker's exit status if it exited, or -1 if a signal killed it (or unknown).
+  [[nodiscard]] int exit_status() const noexcept;
+
+ private:
+  std::size_t index_;
+  long pid_;
+  int status_;
+};
+
+/// An exception thrown by a task in another process (ProcessPool, MpiPool): its type name and
+/// message cross the process boundary; the exception object itself cannot.
+class RemoteError : public std::runtime_error {
+ public:
+  RemoteError(std::string type_name, const std::string& message);
+  /// The demangled type name of the exception the task threw, e.g. "std::invalid_argument".
+  [[nodiscard]] const std::string& type_name() const noexcept { return type_name_; }
+  /// The exception's what().
+  [[nodiscard]] std::string message() const;
+
+ private:
+  std::string type_name_;
+};
+
 /// "TypeName: message" of an exception, e.g. "std::invalid_argument: bad row".
 [[nodiscard]] std::string describe(const std::exception_ptr& error);
+
+namespace detail {
+/// The demangled type name and what() of an exception (what() empty when not a std::exception).
+std::pair<std::string, std::string> exception_parts(const std::exception_ptr& error);
+}  // namespace detail
 
 }  // namespace parlab

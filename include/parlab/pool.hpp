@@ -6,6 +6,7 @@
 #include "parlab/cpu.hpp"
 #include "parlab/detail/scheduler.hpp"
 #include "parlab/errors.hpp"
+#include "parlab/outcome.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -63,6 +64,7 @@ class ResultSlots {
  public:
   using Output = std::vector<R>;
   static constexpr bool stores = true;
+  static constexpr bool keeps_errors = false;
   explicit ResultSlots(std::size_t n) : slots_(n) {}
   void set(std::size_t i, R&& value) { slots_[i] = std::move(value); }
   std::vector<R> take() {
@@ -86,7 +88,27 @@ class ResultSlots<void> {
  public:
   using Output = void;
   static constexpr bool stores = false;
+  static constexpr bool keeps_errors = false;
   explicit ResultSlots(std::size_t /*n*/) {}
+};
+
+/// Every item's outcome, value or error (map_outcomes): a failed item does not fail the call.
+template <class R>
+class OutcomeSlots {
+ public:
+  using Output = std::vector<Outcome<R>>;
+  static constexpr bool stores = true;
+  static constexpr bool keeps_errors = true;
+  explicit OutcomeSlots(std::size_t n) : slots_(n) {}
+  template <class... V>
+  void set(std::size_t i, V&&... value) {
+    slots_[i] = Outcome<R>::success(std::forward<V>(value)...);
+  }
+  void set_error(std::size_t i, std::exception_ptr error) { slots_[i] = Outcome<R>::failure(std::move(error)); }
+  Output take() { return std::move(slots_); }
+
+ private:
+  Output slots_;
 };
 
 /// Writes results into the caller's random-access output (map_into).
@@ -95,6 +117,7 @@ class OutputSlots {
  public:
   using Output = void;
   static constexpr bool stores = true;
+  static constexpr bool keeps_errors = false;
   explicit OutputSlots(It first) : first_(first) {}
   template <class V>
   void set(std::size_t i, V&& value) {
@@ -129,15 +152,58 @@ inline std::exception_ptr terminated_error() {
   return std::make_exception_ptr(PoolTerminated("parlab: work dropped by Pool::terminate()"));
 }
 
+/// Calls fn on items [begin, end) — `at(i)` gives item i — and hands each result or exception
+/// to `sink.value(i, result)` / `sink.value(i)` (void) / `sink.error(i, exception)`.
+template <class Fn, class At, class Sink>
+void invoke_each(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
+  using Ref = decltype(at(begin));
+  using R = std::invoke_result_t<Fn&, Ref>;
+  for (std::size_t i = begin; i < end; ++i) {
+    const auto call = [&] {
+      if constexpr (std::is_void_v<R>) {
+        std::invoke(fn, at(i));
+        sink.value(i);
+      } else {
+        sink.value(i, std::invoke(fn, at(i)));
+      }
+    };
+    if constexpr (std::is_nothrow_invocable_v<Fn&, Ref>) {
+      call();
+    } else {
+      try {
+        call();
+      } catch (...) {
+        sink.error(i, std::current_exception());
+      }
+    }
+  }
+}
+
+/// The thread backend: a chunk runs right here, on the worker thread that claimed it.
+class ThreadBackend {
+ public:
+  explicit ThreadBackend(std::size_t /*workers*/) {}
+  /// Items per chunk when the caller gives none (Python's rule for map).
+  [[nodiscard]] static std::size_t default_chunksize(std::size_t items, std::size_t workers) {
+    const std::size_t parts = 4 * workers;
+    return std::max<std::size_t>(1, (items + parts - 1) / parts);
+  }
+  template <class Fn, class At, class Sink>
+  void run(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
+    invoke_each(fn, at, begin, end, sink);
+  }
+};
+
 /// A map over a random-access source: workers claim chunks of indices through an atomic cursor.
-template <class Fn, class Source, class Slots>
+template <class Backend, class Fn, class Source, class Slots>
 class MapJob final : public Job {
  public:
   using Output = typename Slots::Output;
 
-  MapJob(Fn fn, Source source, Slots slots, std::size_t chunksize, MapOptions options,
+  MapJob(Backend* backend, Fn fn, Source source, Slots slots, std::size_t chunksize, MapOptions options,
          std::shared_ptr<ResultState<Output>> state)
-      : fn_(std::move(fn)),
+      : backend_(backend),
+        fn_(std::move(fn)),
         source_(std::move(source)),
         first_(std::ranges::begin(source_)),
         size_(static_cast<std::size_t>(std::ranges::size(source_))),
@@ -153,19 +219,25 @@ class MapJob final : public Job {
     const std::size_t begin = cursor_.fetch_add(chunk_, std::memory_order_relaxed);
     if (begin >= size_) return false;
     const std::size_t end = std::min(begin + chunk_, size_);
-    for (std::size_t i = begin; i < end; ++i) {
-      if constexpr (std::is_nothrow_invocable_v<Fn&, std::ranges::range_reference_t<Source>>) {
-        run_item(i);
-      } else {
-        try {
-          run_item(i);
-        } catch (...) {
-          errors_.record(i, std::current_exception());
-        }
-      }
-    }
+    auto at = [this](std::size_t i) -> decltype(auto) {
+      return first_[static_cast<std::ranges::range_difference_t<Source>>(i)];
+    };
+    backend_->run(fn_, at, begin, end, *this);
     finish(end - begin);
     return true;
+  }
+
+  /// Sink for the backend: item i's result or exception.
+  template <class... V>
+  void value(std::size_t i, V&&... value) {
+    if constexpr (Slots::stores) slots_.set(i, std::forward<V>(value)...);
+  }
+  void error(std::size_t i, std::exception_ptr error) {
+    if constexpr (Slots::keeps_errors) {
+      slots_.set_error(i, std::move(error));
+    } else {
+      errors_.record(i, std::move(error));
+    }
   }
 
   void cancel() override {
@@ -176,15 +248,6 @@ class MapJob final : public Job {
   }
 
  private:
-  void run_item(std::size_t i) {
-    auto&& item = first_[static_cast<std::ranges::range_difference_t<Source>>(i)];
-    if constexpr (Slots::stores) {
-      slots_.set(i, std::invoke(fn_, item));
-    } else {
-      std::invoke(fn_, item);
-    }
-  }
-
   void finish(std::size_t items) {
     const std::size_t done = done_.fetch_add(items, std::memory_order_acq_rel) + items;
     if (progress_) progress_(done, size_);
@@ -198,6 +261,7 @@ class MapJob final : public Job {
     }
   }
 
+  Backend* backend_;
   Fn fn_;
   Source source_;
   std::ranges::iterator_t<Source> first_;
@@ -211,46 +275,62 @@ class MapJob final : public Job {
   std::atomic<std::size_t> done_{0};
 };
 
-/// One call (apply / apply_async).
-template <class Fn, class R>
+/// One call (apply / apply_async): fn applied to the argument tuple.
+template <class Backend, class Fn, class Args, class R>
 class ApplyJob final : public Job {
  public:
-  ApplyJob(Fn fn, std::shared_ptr<ResultState<R>> state) : fn_(std::move(fn)), state_(std::move(state)) {}
+  ApplyJob(Backend* backend, Fn fn, Args args, std::shared_ptr<ResultState<R>> state)
+      : backend_(backend), fn_(std::move(fn)), args_(std::move(args)), state_(std::move(state)) {}
 
   bool claimable() const override { return !claimed_.load(std::memory_order_relaxed); }
   bool parallel() const override { return false; }
   bool run_chunk() override {
     if (claimed_.exchange(true, std::memory_order_acq_rel)) return false;
-    try {
-      if constexpr (std::is_void_v<R>) {
-        fn_();
-        state_->set_value();
-      } else {
-        state_->set_value(fn_());
-      }
-    } catch (...) {
-      state_->set_error(std::current_exception());
-    }
+    // Claimed once: the arguments are moved into the call.
+    auto at = [this](std::size_t) -> Args&& { return std::move(args_); };
+    backend_->run(fn_, at, 0, 1, *this);
     return true;
   }
+
+  /// Sink for the backend.
+  template <class... V>
+  void value(std::size_t /*i*/, V&&... value) {
+    state_->set_value(std::forward<V>(value)...);
+  }
+  void error(std::size_t /*i*/, std::exception_ptr error) { state_->set_error(std::move(error)); }
   void cancel() override {
     if (!claimed_.exchange(true)) state_->set_error(terminated_error());
   }
 
  private:
+  Backend* backend_;
   Fn fn_;
+  Args args_;
   std::shared_ptr<ResultState<R>> state_;
   std::atomic<bool> claimed_{false};
 };
 
+/// Sink for one imap chunk: outcomes of items base, base+1, ...
+template <class Outcome>
+struct ChunkSink {
+  std::vector<Outcome>& outcomes;
+  std::size_t base;
+  template <class V>
+  void value(std::size_t i, V&& value) {
+    outcomes[i - base].value.emplace(std::forward<V>(value));
+  }
+  void error(std::size_t i, std::exception_ptr error) { outcomes[i - base].error = std::move(error); }
+};
+
 /// imap / imap_unordered: workers pull chunks from the input under a lock, at most `window`
 /// items ahead of the consumer; the consumer re-queues the job as it frees the window.
-template <class Fn, class View, class R>
+template <class Backend, class Fn, class View, class R>
 class ImapJob final : public Job {
  public:
-  ImapJob(Fn fn, View source, bool ordered, std::size_t chunksize, std::size_t window,
+  ImapJob(Backend* backend, Fn fn, View source, bool ordered, std::size_t chunksize, std::size_t window,
           std::function<void(std::size_t, std::size_t)> progress, Scheduler* scheduler)
-      : fn_(std::move(fn)),
+      : backend_(backend),
+        fn_(std::move(fn)),
         source_(std::move(source)),
         next_(std::ranges::begin(source_)),
         ordered_(ordered),
@@ -289,14 +369,11 @@ class ImapJob final : public Job {
       ++in_flight_;
     }
     std::vector<Outcome> outcomes(items.size());
-    for (std::size_t k = 0; k < items.size(); ++k) {
-      try {
-        outcomes[k].value.emplace(std::invoke(fn_, items[k]));
-      } catch (...) {
-        outcomes[k].error = std::current_exception();
-      }
+    for (std::size_t k = 0; k < items.size(); ++k)
       outcomes[k].index = base + k;
-    }
+    ChunkSink<Outcome> sink{outcomes, base};
+    auto at = [&](std::size_t i) -> Item& { return items[i - base]; };
+    backend_->run(fn_, at, base, base + items.size(), sink);
     std::size_t done = 0;
     bool wake = false;
     {
@@ -398,6 +475,7 @@ class ImapJob final : public Job {
     return exhausted_ && consumed_ >= read_;
   }
 
+  Backend* backend_;
   Fn fn_;
   View source_;
   std::ranges::iterator_t<View> next_;
@@ -459,19 +537,24 @@ struct Unpack {
 template <class R>
 class ImapResult;
 
-/// Worker threads with Python's multiprocessing.Pool API: map, starmap, imap, imap_unordered,
-/// apply and the _async forms. Results come in input order (imap_unordered: completion order);
-/// a task's exception reaches the caller with the item's index (TaskError). Thread-safe.
+/// Python's multiprocessing.Pool API — map, starmap, imap, imap_unordered, apply, the _async
+/// forms, map_outcomes — written once over a backend that runs chunks of calls: worker threads
+/// (Pool), worker processes (ProcessPool). Results come in input order (imap_unordered:
+/// completion order); a task's exception reaches the caller with the item's index (TaskError).
+/// Thread-safe.
 ///
 /// The destructor closes the pool and joins it: queued work finishes first. (Python's context
 /// manager calls terminate(), which would silently drop work whose AsyncResult the caller may
 /// still hold; call terminate() explicitly for that.)
-class Pool {
+template <class Backend>
+class BasicPool {
  public:
-  /// A pool of `workers` threads (default: cpu_count()).
-  explicit Pool(std::size_t workers = cpu_count()) : scheduler_(workers) {}
+  /// A pool of `workers` workers; `backend_args` configure the backend.
+  template <class... BackendArgs>
+  explicit BasicPool(std::size_t workers, BackendArgs&&... backend_args)
+      : backend_(workers, std::forward<BackendArgs>(backend_args)...), scheduler_(workers) {}
 
-  /// Number of worker threads.
+  /// Number of workers.
   [[nodiscard]] std::size_t size() const noexcept { return scheduler_.size(); }
 
   /// [f(x) for x in items], in input order. Throws TaskError for the lowest failing index
@@ -498,6 +581,17 @@ class Pool {
     detail::OutputSlots slots{std::ranges::begin(out)};
     auto state = make_map_job(std::move(f), std::move(source), std::move(slots), std::move(options), {});
     AsyncResult<void>(std::move(state)).get();
+  }
+
+  /// map that never throws for a failed item: one Outcome (value or exception) per item, in
+  /// input order, for callers who want all the results and all the errors.
+  template <class F, std::ranges::input_range Range>
+  auto map_outcomes(F f, Range&& items, MapOptions options = {}) {
+    using R = detail::map_result_t<F, Range>;
+    auto source = detail::make_source<false>(std::forward<Range>(items));
+    detail::OutcomeSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
+    auto state = make_map_job(std::move(f), std::move(source), std::move(slots), std::move(options), {});
+    return std::move(AsyncResult<std::vector<Outcome<R>>>(std::move(state))).get();
   }
 
   /// [f(*args) for args in items]: each element is a tuple-like unpacked into f's arguments.
@@ -529,8 +623,7 @@ class Pool {
   requires std::invocable<F&, Args&&...>
   decltype(auto) apply(F&& f, Args&&... args) {
     using R = std::decay_t<std::invoke_result_t<F&, Args&&...>>;
-    auto call = [&]() -> R { return std::invoke(f, std::forward<Args>(args)...); };
-    auto result = submit_apply<R>(std::move(call), {});
+    auto result = submit_apply<R>(detail::Unpack<F&>{f}, std::forward_as_tuple(std::forward<Args>(args)...), {});
     return std::move(result).get();
   }
 
@@ -550,11 +643,8 @@ class Pool {
              Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>> callbacks, F&& f,
              Args&&... args) {
     using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>;
-    auto call = [fn = std::forward<F>(f),
-                 tuple = std::make_tuple(std::forward<Args>(args)...)]() mutable -> R {
-      return std::apply(fn, std::move(tuple));
-    };
-    return submit_apply<R>(std::move(call), std::move(callbacks));
+    return submit_apply<R>(detail::Unpack<std::decay_t<F>>{std::forward<F>(f)},
+                           std::make_tuple(std::forward<Args>(args)...), std::move(callbacks));
   }
 
   /// Results of f over items in input order, computed ahead while the caller consumes them.
@@ -599,9 +689,9 @@ class Pool {
       }
       return state;
     }
-    const std::size_t chunk = options.chunksize != 0 ? options.chunksize : auto_chunksize(n);
-    scheduler_.submit(std::make_shared<detail::MapJob<Fn, Source, Slots>>(
-        std::move(fn), std::move(source), std::move(slots), chunk, std::move(options), state));
+    const std::size_t chunk = options.chunksize != 0 ? options.chunksize : backend_.default_chunksize(n, size());
+    scheduler_.submit(std::make_shared<detail::MapJob<Backend, Fn, Source, Slots>>(
+        &backend_, std::move(fn), std::move(source), std::move(slots), chunk, std::move(options), state));
     return state;
   }
 
@@ -620,22 +710,27 @@ class Pool {
         std::move(fn), std::move(source), std::move(slots), std::move(options), std::move(callbacks)));
   }
 
-  template <class R, class Fn>
-  AsyncResult<R> submit_apply(Fn fn, Callbacks<R> callbacks) {
+  template <class R, class Fn, class Args>
+  AsyncResult<R> submit_apply(Fn fn, Args args, Callbacks<R> callbacks) {
     auto state = std::make_shared<detail::ResultState<R>>(&scheduler_, std::move(callbacks));
-    scheduler_.submit(std::make_shared<detail::ApplyJob<Fn, R>>(std::move(fn), state));
+    scheduler_.submit(
+        std::make_shared<detail::ApplyJob<Backend, Fn, Args, R>>(&backend_, std::move(fn), std::move(args), state));
     return AsyncResult<R>(std::move(state));
   }
 
   template <class F, class Range>
   auto make_imap(F f, Range&& items, bool ordered, MapOptions options);
 
-  [[nodiscard]] std::size_t auto_chunksize(std::size_t n) const {
-    const std::size_t parts = 4 * size();
-    return std::max<std::size_t>(1, (n + parts - 1) / parts);
-  }
-
+  // Declared first: destroyed after the scheduler has joined the workers that use it.
+  Backend backend_;
   detail::Scheduler scheduler_;
+};
+
+/// Worker threads with Python's multiprocessing.Pool API (see BasicPool).
+class Pool : public BasicPool<detail::ThreadBackend> {
+ public:
+  /// A pool of `workers` threads (default: cpu_count()).
+  explicit Pool(std::size_t workers = cpu_count()) : BasicPool(workers) {}
 };
 
 /// The results of imap / imap_unordered: an input range, consumed once, and next() for manual
@@ -697,8 +792,9 @@ class [[nodiscard]] ImapResult {
   mutable std::optional<R> current_;
 };
 
+template <class Backend>
 template <class F, class Range>
-auto Pool::make_imap(F f, Range&& items, bool ordered, MapOptions options) {
+auto BasicPool<Backend>::make_imap(F f, Range&& items, bool ordered, MapOptions options) {
   using R = detail::map_result_t<F, Range>;
   static_assert(!std::is_void_v<R>, "imap needs a function that returns a value");
   auto view = std::views::all(std::forward<Range>(items));
@@ -706,8 +802,8 @@ auto Pool::make_imap(F f, Range&& items, bool ordered, MapOptions options) {
   const std::size_t chunk = options.chunksize != 0 ? options.chunksize : 1;
   const std::size_t window = options.lookahead != 0 ? std::max(options.lookahead, chunk)
                                                     : std::max<std::size_t>(64, 4 * size() * chunk);
-  auto job = std::make_shared<detail::ImapJob<F, View, R>>(std::move(f), std::move(view), ordered, chunk,
-                                                           window, std::move(options.progress), &scheduler_);
+  auto job = std::make_shared<detail::ImapJob<Backend, F, View, R>>(
+      &backend_, std::move(f), std::move(view), ordered, chunk, window, std::move(options.progress), &scheduler_);
   scheduler_.submit_stream(job);
   return ImapResult<R>(
       [job](std::chrono::steady_clock::time_point deadline) { return job->next(job, deadline); },

@@ -42,6 +42,8 @@ class Job {
 class Scheduler;
 /// The scheduler whose worker runs on this thread, or nullptr.
 const Scheduler* current_scheduler() noexcept;
+/// The index (0 .. size()-1) of the worker on this thread within current_scheduler().
+std::size_t current_worker_index() noexcept;
 
 /// Worker threads running queued jobs.
 class Scheduler {
@@ -80,7 +82,7 @@ class Scheduler {
   void notify_helpers();
 
  private:
-  void worker_loop();
+  void worker_loop(std::size_t index);
   void check_accepting_locked() const;
   void enqueue_locked(std::shared_ptr<Job> job);
   std::shared_ptr<Job> take_locked();
