@@ -4,6 +4,7 @@
 #include "lab/pyrepr.hpp"
 
 #include <parlab/pool.hpp>
+#include <parlab/process_pool.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -59,7 +60,8 @@ auto with_progress_line(Console& console, std::string label, std::size_t total, 
   return f();
 }
 
-nlohmann::json run_example(Pool& pool, Console& console) {
+template <class P>
+nlohmann::json run_example(P& pool, Console& console) {
   console.line("== Example: howmany_within_range(row, 4, 8) over 1,000,000 rows x 5, seed 100 ==");
   RandomState rng{100};
   const auto t_start = Clock::now();
@@ -118,7 +120,8 @@ nlohmann::json run_example(Pool& pool, Console& console) {
           {"starmap", t_star},   {"starmap_async", t_async}, {"first10", first}};
 }
 
-std::string run_prob1(Pool& pool, Console& console) {
+template <class P>
+std::string run_prob1(P& pool, Console& console) {
   console.line("== Problem 1: common items per row, Pool.starmap ==");
   const auto a = prob1_list_a();
   const auto b = prob1_list_b();
@@ -135,6 +138,7 @@ struct Prob2 {
   nlohmann::json record;
 };
 
+template <class P>
 Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
   const std::vector<double> work{1, 2, 4, 6};
   const double total = std::accumulate(work.begin(), work.end(), 0.0);
@@ -145,6 +149,9 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
                              spin ? "spin: burns CPU" : "sleep: waits", cores));
   std::ostream& log = console.stream();
   auto busy = [mode, &log](double seconds) { return busy_work(seconds, mode, &log); };
+  // Worker processes print do_busy_work's line themselves, to stderr (stdout may be --json's).
+  constexpr auto busy_sleep = [](double seconds) { return busy_work(seconds, BusyMode::sleep, &std::clog); };
+  constexpr auto busy_spin = [](double seconds) { return busy_work(seconds, BusyMode::spin, &std::clog); };
 
   // The best any schedule can do with `parallel` tasks at once: the longest task, and the total
   // work spread over the CPUs that really run at once (for spin, pool size capped by cores).
@@ -166,8 +173,13 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
                })
             .first;
       }
-      Pool pool{pool_size};
-      return timed([&] { return pool.map(busy, work, with_progress(console)); }).first;
+      P pool{pool_size};
+      return timed([&] {
+               if constexpr (std::is_same_v<P, Pool>) return pool.map(busy, work, with_progress(console));
+               else if (spin) return pool.map(busy_spin, work, with_progress(console));
+               else return pool.map(busy_sleep, work, with_progress(console));
+             })
+          .first;
     });
   };
 
@@ -211,7 +223,8 @@ struct Prob3 {
   nlohmann::json record;
 };
 
-Prob3 run_prob3(Pool& pool, Console& console) {
+template <class P>
+Prob3 run_prob3(P& pool, Console& console) {
   console.line("== Problem 3: min-max normalisation, seed 42, five sizes ==");
   struct Size {
     const char* name;
@@ -294,7 +307,7 @@ std::optional<Step> parse_step(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<std::string> available_backends() { return {"threads"}; }
+std::vector<std::string> available_backends() { return {"threads", "processes"}; }
 
 void validate(LabConfig& config) {
   if (config.workers == 0) config.workers = cpu_count();
@@ -303,10 +316,9 @@ void validate(LabConfig& config) {
                      std::to_string(max_workers) + ")");
   const auto backends = available_backends();
   if (std::find(backends.begin(), backends.end(), config.backend) == backends.end()) {
-    if (config.backend == "processes" || config.backend == "mpi")
-      throw UsageError("--backend " + config.backend +
-                       " is not built in this version of parlab (available: threads)");
-    throw UsageError("unknown --backend '" + config.backend + "' (available: threads)");
+    if (config.backend == "mpi")
+      throw UsageError("--backend mpi is not built in this version of parlab (available: threads, processes)");
+    throw UsageError("unknown --backend '" + config.backend + "' (available: threads, processes)");
   }
   if (config.steps.empty()) throw UsageError("--step needs at least one step");
   std::error_code ec;
@@ -331,23 +343,31 @@ nlohmann::json run_lab(const LabConfig& config, Console& console) {
                         {"host", answers.host}};
   console.line(printf_string("parlab lab: cpu_count() = %zu, %zu workers, backend %s",
                              static_cast<std::size_t>(cpu_count()), config.workers, config.backend.c_str()));
-  Pool pool{config.workers};
-  if (has(Step::example)) record["example"] = run_example(pool, console);
-  if (has(Step::prob1)) {
-    answers.prob1 = run_prob1(pool, console);
-    record["prob1"] = *answers.prob1;
-  }
-  if (has(Step::prob2)) {
-    auto p2 = run_prob2(config.workers, config.busy, console);
-    answers.part1 = p2.part1;
-    answers.part2 = p2.part2;
-    answers.part3 = p2.part3;
-    record["prob2"] = std::move(p2.record);
-  }
-  if (has(Step::prob3)) {
-    auto p3 = run_prob3(pool, console);
-    answers.prob3 = std::move(p3.answer);
-    record["prob3"] = std::move(p3.record);
+  const auto run_steps = [&]<class P>(P& pool) {
+    if (has(Step::example)) record["example"] = run_example(pool, console);
+    if (has(Step::prob1)) {
+      answers.prob1 = run_prob1(pool, console);
+      record["prob1"] = *answers.prob1;
+    }
+    if (has(Step::prob2)) {
+      auto p2 = run_prob2<P>(config.workers, config.busy, console);
+      answers.part1 = p2.part1;
+      answers.part2 = p2.part2;
+      answers.part3 = p2.part3;
+      record["prob2"] = std::move(p2.record);
+    }
+    if (has(Step::prob3)) {
+      auto p3 = run_prob3(pool, console);
+      answers.prob3 = std::move(p3.answer);
+      record["prob3"] = std::move(p3.record);
+    }
+  };
+  if (config.backend == "processes") {
+    ProcessPool pool{config.workers};
+    run_steps(pool);
+  } else {
+    Pool pool{config.workers};
+    run_steps(pool);
   }
   const auto path = config.out_dir / "soln.json";
   write_file_atomically(path, soln_json(answers));

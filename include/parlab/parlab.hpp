@@ -3,6 +3,9 @@
 /// Umbrella header: everything parlab offers.
 
 #include "parlab/async_result.hpp"
+#include "parlab/codec.hpp"
 #include "parlab/cpu.hpp"
 #include "parlab/errors.hpp"
+#include "parlab/outcome.hpp"
 #include "parlab/pool.hpp"
+#include "parlab/process_pool.hpp"

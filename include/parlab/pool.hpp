@@ -192,6 +192,9 @@ class ThreadBackend {
   void run(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
     invoke_each(fn, at, begin, end, sink);
   }
+  /// Threads cannot be stopped: running tasks finish.
+  void terminate() {}
+  void shutdown() {}
 };
 
 /// A map over a random-access source: workers claim chunks of indices through an atomic cursor.
@@ -666,11 +669,21 @@ class BasicPool {
   /// submit nested work.
   void close() { scheduler_.close(); }
   /// Drops queued work: its results fail with PoolTerminated (map-likes: a TaskError whose
-  /// original() is PoolTerminated, at the first dropped index); tasks already running finish,
-  /// since threads cannot be killed safely.
-  void terminate() { scheduler_.terminate(); }
+  /// original() is PoolTerminated, at the first dropped index). Tasks already running finish in
+  /// a Pool (threads cannot be killed safely); a ProcessPool kills its workers, and their
+  /// running tasks fail with PoolTerminated too.
+  void terminate() {
+    scheduler_.terminate();
+    backend_.terminate();
+  }
   /// Waits for the workers to exit; call after close() or terminate().
-  void join() { scheduler_.join(); }
+  void join() {
+    scheduler_.join();
+    backend_.shutdown();
+  }
+
+ protected:
+  [[nodiscard]] const Backend& backend() const noexcept { return backend_; }
 
  private:
   /// Queues a map whose results go to `slots`; the returned state completes when all items ran.

@@ -74,6 +74,26 @@ TEST(LabCli, ExampleAgreesAcrossAllFourMethods) {
   EXPECT_NE(run.err.find("all four agree"), std::string::npos);
 }
 
+TEST(LabCli, ProcessesBackendRunsEveryStepWithTheThreadsAnswers) {
+  TempDir threads_dir, processes_dir;
+  auto threads = parlab({"lab", "--step", "prob1,prob3", "--out", threads_dir.path().string()}, threads_dir.path());
+  ASSERT_EQ(threads.status, 0) << threads.err;
+  auto processes =
+      parlab({"lab", "--backend", "processes", "--workers", "2", "--json", "--out", processes_dir.path().string()},
+             processes_dir.path());
+  ASSERT_EQ(processes.status, 0) << processes.err;
+  const auto a = nlohmann::json::parse(read_file(threads_dir.path() / "soln.json"));
+  const auto b = nlohmann::json::parse(read_file(processes_dir.path() / "soln.json"));
+  EXPECT_EQ(b["prob1"], a["prob1"]);
+  EXPECT_EQ(b["prob3"], a["prob3"]);
+  EXPECT_GT(b["prob2"]["part1"].get<double>(), 0.0);
+  // The run's own record: every step ran, on the processes backend.
+  const auto record = nlohmann::json::parse(processes.out);  // workers print to stderr
+  EXPECT_EQ(record["backend"], "processes");
+  EXPECT_EQ(record["example"]["rows"], 1000000);
+  EXPECT_NE(processes.err.find("all four agree"), std::string::npos);
+}
+
 struct BadInput {
   std::vector<std::string> args;
   std::string message;
@@ -103,7 +123,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, LabCliBadInput,
                                            BadInput{{"--workers", "-4"}, "--workers must be at least 1"},
                                            BadInput{{"--workers", "100000"}, "absurd"},
                                            BadInput{{"--workers", "two"}, "--workers"},
-                                           BadInput{{"--backend", "processes"}, "not built"},
+                                           BadInput{{"--backend", "mpi"}, "not built"},
                                            BadInput{{"--backend", "gpu"}, "unknown --backend 'gpu'"},
                                            BadInput{{"--busy", "nap"}, "--busy must be sleep or spin"},
                                            BadInput{{"--out", "/proc/version/sub"},
