@@ -149,7 +149,11 @@ struct SharedPage {
 
 class SocketResultWriter final : public ResultWriter {
  public:
-  SocketResultWriter(int fd, SharedPage* page) : fd_(fd), page_(page), writer_(buffer_) {}
+  /// `buffer` holds the batch; it is the caller's so its capacity outlives the chunk.
+  SocketResultWriter(int fd, SharedPage* page, std::string& buffer)
+      : fd_(fd), page_(page), buffer_(buffer), writer_(buffer_) {
+    buffer_.clear();
+  }
 
   void begin(std::uint64_t index) override { page_->running.store(index + 1, std::memory_order_relaxed); }
   codec::Writer& ok() override {
@@ -209,7 +213,7 @@ class SocketResultWriter final : public ResultWriter {
 
   int fd_;
   SharedPage* page_;
-  std::string buffer_;
+  std::string& buffer_;
   codec::Writer writer_;
   std::uint64_t pending_ = 0;
   Clock::time_point last_flush_ = Clock::now();
@@ -227,7 +231,7 @@ void flush_stdio() {
   if (mem == MAP_FAILED) ::_exit(121);
   auto* page = static_cast<SharedPage*>(mem);
   Kind kind{};
-  std::string payload;
+  std::string payload, results;  // kept across chunks: their memory is reused
   for (;;) {
     if (read_frame(fd, kind, payload, Clock::time_point::max()) != ReadStatus::ok) break;
     if (kind == Kind::exit) break;
@@ -252,7 +256,7 @@ void flush_stdio() {
     codec::Reader in{payload};
     std::uint64_t entry = 0, fn = 0, base = 0, count = 0;
     in(entry, fn, base, count);
-    SocketResultWriter out{fd, page};
+    SocketResultWriter out{fd, page, results};
     reinterpret_cast<ChunkEntry>(static_cast<std::uintptr_t>(entry))(static_cast<std::uintptr_t>(fn), base, count,
                                                                       in, out);
     flush_stdio();
@@ -556,6 +560,7 @@ class ProcessEngine {
     SharedPage* page = nullptr;
     std::size_t tasks = 0;
     std::exception_ptr init_error;  // the initializer failed in this worker
+    std::string payload, frame;     // kept across chunks: their memory is reused
   };
 
   void start(Slot& slot) {
@@ -642,7 +647,8 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
   std::deque<Range> todo{{begin, end}};
   std::map<std::size_t, unsigned> crashes;  // task index → times its worker died running it
   unsigned anonymous_deaths = 0;            // deaths outside any task (while decoding, idle)
-  std::string payload, frame;
+  std::string& payload = slot.payload;
+  std::string& frame = slot.frame;
 
   const auto fail_all = [&](Range r, const std::exception_ptr& error) {
     for (std::size_t i = r.first; i < r.last; ++i)

@@ -173,6 +173,13 @@ TEST(ProcessPool, MapStarmapApplyAndImapGiveThreadPoolResults) {
   EXPECT_EQ(unordered, std::multiset<int>(squares.begin(), squares.end()));
 }
 
+TEST(ProcessPool, OptionsAsTheDesignWritesThem) {
+  parlab::ProcessPool procs{2, {.task_timeout = 10s, .max_tasks_per_child = 1000}};
+  EXPECT_EQ(procs.size(), 2U);
+  EXPECT_EQ(procs.pids().size(), 2U);
+  EXPECT_EQ(procs.map(square, std::vector<int>{4, 5}), (std::vector<int>{16, 25}));
+}
+
 TEST(ProcessPool, CaptureLessLambdasStdTypesAndUserTypesTravel) {
   ProcessPool pool{2};
   auto words = pool.map([](const std::string& s) { return s + s; }, std::vector<std::string>{"ab", "", "xyz"});

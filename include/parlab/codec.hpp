@@ -5,7 +5,7 @@
 /// tuples, pairs, optionals, variants, arrays) work as they are; a user type works once it has a
 /// cereal `serialize(Archive&)` member or free function.
 
-#include <cereal/archives/binary.hpp>
+#include <cereal/cereal.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/chrono.hpp>
 #include <cereal/types/complex.hpp>
@@ -23,9 +23,9 @@
 #include <cereal/types/vector.hpp>
 
 #include <cstddef>
-#include <istream>
-#include <ostream>
-#include <streambuf>
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -34,78 +34,89 @@
 
 namespace parlab::codec {
 
-/// Types that can be sent to another process: cereal can save and load them in binary form,
-/// and they can be default-constructed to load into.
-template <class T>
-concept Serializable = std::is_default_constructible_v<T> &&
-                       cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
-                       cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value;
-
-namespace detail {
-
-/// An output stream buffer that appends to a std::string (no copies through a stringstream).
-class StringWriteBuf final : public std::streambuf {
+/// Appends values to a byte string in a cereal binary archive (the format of
+/// cereal::BinaryOutputArchive, written straight into the string without an ostream).
+class Writer : public cereal::OutputArchive<Writer, cereal::AllowEmptyClassElision> {
  public:
-  explicit StringWriteBuf(std::string& out) : out_(out) {}
-
- protected:
-  std::streamsize xsputn(const char* s, std::streamsize n) override {
-    out_.append(s, static_cast<std::size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
-    return traits_type::not_eof(c);
-  }
+  explicit Writer(std::string& out) : cereal::OutputArchive<Writer, cereal::AllowEmptyClassElision>(this), out_(out) {}
+  /// Raw bytes (cereal's archive interface).
+  void saveBinary(const void* data, std::size_t size) { out_.append(static_cast<const char*>(data), size); }
 
  private:
   std::string& out_;
 };
 
-/// An input stream buffer over bytes the caller keeps alive.
-class MemoryReadBuf final : public std::streambuf {
+/// Reads values written by Writer. Throws cereal::Exception on truncated or malformed input; a
+/// container size larger than the bytes left is malformed (so bad input cannot ask for a huge
+/// allocation).
+class Reader : public cereal::InputArchive<Reader, cereal::AllowEmptyClassElision> {
  public:
-  explicit MemoryReadBuf(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());  // read only: the get area is never written
-    setg(p, p, p + bytes.size());
+  explicit Reader(std::string_view bytes)
+      : cereal::InputArchive<Reader, cereal::AllowEmptyClassElision>(this),
+        next_(bytes.data()),
+        end_(bytes.data() + bytes.size()) {}
+  /// Raw bytes (cereal's archive interface).
+  void loadBinary(void* data, std::size_t size) {
+    if (size > remaining())
+      throw cereal::Exception("parlab: codec: input ends " + std::to_string(size - remaining()) +
+                              " bytes too early");
+    std::memcpy(data, next_, size);
+    next_ += size;
   }
   /// Bytes not read yet.
-  [[nodiscard]] std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
-};
-
-}  // namespace detail
-
-/// Appends values to a byte string in cereal's binary format.
-class Writer {
- public:
-  explicit Writer(std::string& out) : buf_(out), stream_(&buf_), archive_(stream_) {}
-  template <class... T>
-  void operator()(const T&... values) {
-    archive_(values...);
-  }
+  [[nodiscard]] std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - next_); }
 
  private:
-  detail::StringWriteBuf buf_;
-  std::ostream stream_;
-  cereal::BinaryOutputArchive archive_;
+  const char* next_;
+  const char* end_;
 };
 
-/// Reads values written by Writer; throws cereal::Exception on truncated or malformed input.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : buf_(bytes), stream_(&buf_), archive_(stream_) {}
-  template <class... T>
-  void operator()(T&... values) {
-    archive_(values...);
-  }
-  /// Bytes not read yet.
-  [[nodiscard]] std::size_t remaining() const { return buf_.remaining(); }
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(Writer& ar, const T& value) {
+  ar.saveBinary(std::addressof(value), sizeof value);
+}
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(Reader& ar, T& value) {
+  ar.loadBinary(std::addressof(value), sizeof value);
+}
+template <class Archive, class T>
+CEREAL_ARCHIVE_RESTRICT(Reader, Writer)
+CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::NameValuePair<T>& pair) {
+  ar(pair.value);
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(Writer& ar, const cereal::SizeTag<T>& tag) {
+  ar(tag.size);
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(Reader& ar, cereal::SizeTag<T>& tag) {
+  ar(tag.size);
+  if (static_cast<std::uint64_t>(tag.size) > ar.remaining())
+    throw cereal::Exception("parlab: codec: a container of " + std::to_string(tag.size) +
+                            " elements in " + std::to_string(ar.remaining()) + " bytes");
+}
+template <class T>
+void CEREAL_SAVE_FUNCTION_NAME(Writer& ar, const cereal::BinaryData<T>& data) {
+  ar.saveBinary(data.data, static_cast<std::size_t>(data.size));
+}
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(Reader& ar, cereal::BinaryData<T>& data) {
+  ar.loadBinary(data.data, static_cast<std::size_t>(data.size));
+}
 
- private:
-  detail::MemoryReadBuf buf_;
-  std::istream stream_;
-  cereal::BinaryInputArchive archive_;
-};
+}  // namespace parlab::codec
+
+CEREAL_REGISTER_ARCHIVE(parlab::codec::Writer)
+CEREAL_REGISTER_ARCHIVE(parlab::codec::Reader)
+CEREAL_SETUP_ARCHIVE_TRAITS(parlab::codec::Reader, parlab::codec::Writer)
+
+namespace parlab::codec {
+
+/// Types that can be sent to another process: cereal can save and load them, and they can be
+/// default-constructed to load into.
+template <class T>
+concept Serializable = std::is_default_constructible_v<T> && cereal::traits::is_output_serializable<T, Writer>::value &&
+                       cereal::traits::is_input_serializable<T, Reader>::value;
 
 /// The bytes of `value`.
 template <Serializable T>

@@ -18,25 +18,28 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <string>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace parlab {
 
 /// How a ProcessPool runs its workers.
 struct ProcessOptions {
-  /// Runs once in each worker process before its first task (a plain function or captureless
-  /// lambda). If it throws, the tasks sent to that worker fail with its error.
-  void (*initializer)() = nullptr;
-  /// A worker process is replaced after this many tasks (0: never), as Python's
-  /// maxtasksperchild.
-  std::size_t max_tasks_per_child = 0;
   /// A task running longer than this has its worker killed and fails with TimeoutError
   /// (0: no limit). Measured between results the worker reports, so it is exact to about 5 ms.
   std::chrono::milliseconds task_timeout{0};
+  /// A worker process is replaced after this many tasks (0: never), as Python's
+  /// maxtasksperchild.
+  std::size_t max_tasks_per_child = 0;
   /// How many times a task whose worker died is run again on a fresh worker before it fails
   /// with WorkerCrashed.
   unsigned retries = 0;
+  /// Runs once in each worker process before its first task (a plain function or captureless
+  /// lambda). If it throws, the tasks sent to that worker fail with its error.
+  void (*initializer)() = nullptr;
   /// Items per chunk for map-likes that give none (0: Python's rule, ceil(n / (4 * workers))).
   std::size_t chunksize = 0;
 };
@@ -102,12 +105,27 @@ class ResultWriter {
 using ChunkEntry = void (*)(std::uintptr_t fn, std::uint64_t base, std::uint64_t count, codec::Reader& in,
                             ResultWriter& out);
 
+/// Types whose loading overwrites all of their value, so one object can be loaded into again
+/// and keep its memory (a row of numbers loads without an allocation).
+template <class T>
+inline constexpr bool reloadable = std::is_arithmetic_v<T>;
+template <class T>
+inline constexpr bool reloadable<std::vector<T>> = reloadable<T>;
+template <>
+inline constexpr bool reloadable<std::string> = true;
+template <class... T>
+inline constexpr bool reloadable<std::tuple<T...>> = (reloadable<T> && ...);
+template <class A, class B>
+inline constexpr bool reloadable<std::pair<A, B>> = reloadable<A> && reloadable<B>;
+
 template <class Fn, class Item, class R>
 void serve_chunk(std::uintptr_t fn_bits, std::uint64_t base, std::uint64_t count, codec::Reader& in,
                  ResultWriter& out) {
   auto fn = RemoteFn<Fn>::decode(fn_bits);
+  Item reused{};
   for (std::uint64_t k = 0; k < count; ++k) {
-    Item item{};
+    Item fresh{};
+    Item& item = reloadable<Item> ? reused : fresh;
     in(item);
     out.begin(base + k);
     try {
@@ -166,26 +184,29 @@ class ProcessBackend {
                   "parlab::ProcessPool cannot send this result type back from a worker process: give it a "
                   "cereal serialize() function and a default constructor (see parlab/codec.hpp)");
 
-    struct Codec final : ChunkCodec {
-      At& at;
-      Sink& sink;
-      Codec(At& a, Sink& s) : at(a), sink(s) {}
-      void encode(std::size_t from, std::size_t to, codec::Writer& out) override {
-        for (std::size_t i = from; i < to; ++i)
-          codec::save_as_wire(out, at(i));
-      }
-      void value(std::size_t index, codec::Reader& in) override {
-        if constexpr (std::is_void_v<R>) {
-          sink.value(index);
-        } else {
-          R result{};
-          in(result);
-          sink.value(index, std::move(result));
+    // Only the messages above, not a cascade from inside cereal, when a check fails.
+    if constexpr (Remote::sendable && codec::Serializable<Item> && (std::is_void_v<R> || codec::Serializable<R>)) {
+      struct Codec final : ChunkCodec {
+        At& at;
+        Sink& sink;
+        Codec(At& a, Sink& s) : at(a), sink(s) {}
+        void encode(std::size_t from, std::size_t to, codec::Writer& out) override {
+          for (std::size_t i = from; i < to; ++i)
+            codec::save_as_wire(out, at(i));
         }
-      }
-      void error(std::size_t index, std::exception_ptr error) override { sink.error(index, std::move(error)); }
-    } codec{at, sink};
-    run_chunk(&serve_chunk<Call, Item, R>, Remote::encode(fn), begin, end, codec);
+        void value(std::size_t index, codec::Reader& in) override {
+          if constexpr (std::is_void_v<R>) {
+            sink.value(index);
+          } else {
+            R result{};
+            in(result);
+            sink.value(index, std::move(result));
+          }
+        }
+        void error(std::size_t index, std::exception_ptr error) override { sink.error(index, std::move(error)); }
+      } codec{at, sink};
+      run_chunk(&serve_chunk<Call, Item, R>, Remote::encode(fn), begin, end, codec);
+    }
   }
 
   /// Kills the workers: tasks running in them fail with PoolTerminated.
