@@ -540,6 +540,14 @@ class ProcessEngine {
   void run(std::size_t slot, ChunkEntry entry, std::uintptr_t fn, std::size_t begin, std::size_t end,
            ChunkCodec& codec);
 
+ private:
+  /// Encodes tasks [first, last) into `payload`. If the argument of task i cannot be encoded,
+  /// fails task i, sets `last` to i (the chunk is the tasks before it) and returns false.
+  static bool encode_chunk(ChunkCodec& codec, ChunkEntry entry, std::uintptr_t fn, std::size_t first,
+                           std::size_t& last, std::string& payload);
+
+ public:
+
   void terminate() {
     terminating_.store(true);
     for (auto& slot : slots_) {
@@ -647,6 +655,32 @@ class ProcessEngine {
   std::atomic<bool> terminating_{false};
 };
 
+bool ProcessEngine::encode_chunk(ChunkCodec& codec, ChunkEntry entry, std::uintptr_t fn, std::size_t first,
+                                 std::size_t& last, std::string& payload) {
+  payload.clear();
+  codec::Writer out{payload};
+  out(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(entry)), static_cast<std::uint64_t>(fn),
+      static_cast<std::uint64_t>(first), std::uint64_t{0});
+  const auto set_count = [&](std::size_t count) {
+    const auto n = static_cast<std::uint64_t>(count);
+    std::memcpy(payload.data() + 3 * sizeof(std::uint64_t), &n, sizeof n);
+  };
+  for (std::size_t i = first; i < last; ++i) {
+    const std::size_t mark = payload.size();
+    try {
+      codec.encode(i, i + 1, out);
+    } catch (...) {
+      payload.resize(mark);
+      codec.error(i, std::current_exception());
+      set_count(i - first);
+      last = i;
+      return false;
+    }
+  }
+  set_count(last - first);
+  return true;
+}
+
 void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t fn, std::size_t begin,
                         std::size_t end, ChunkCodec& codec) {
   Slot& slot = slots_.at(slot_index);
@@ -670,6 +704,7 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
   while (!todo.empty()) {
     Range r = todo.front();
     todo.pop_front();
+    const std::size_t todo_end = r.last;
     if (terminating_.load()) {
       fail_all(r, std::make_exception_ptr(PoolTerminated("parlab: task dropped by ProcessPool::terminate()")));
       continue;
@@ -693,12 +728,11 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
       }
     }
 
-    payload.clear();
-    {
-      codec::Writer out{payload};
-      out(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(entry)), static_cast<std::uint64_t>(fn),
-          static_cast<std::uint64_t>(r.first), static_cast<std::uint64_t>(r.last - r.first));
-      codec.encode(r.first, r.last, out);
+    if (!encode_chunk(codec, entry, fn, r.first, r.last, payload)) {
+      // Argument r.last could not be encoded (its serialize() threw): it failed alone; what came
+      // before it goes now, what comes after it later.
+      push_front(r.last + 1, todo_end);
+      if (r.first == r.last) continue;
     }
     slot.page->running.store(0);
     const long pid = slot.pid.load();
@@ -710,7 +744,12 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
       const auto deadline = options_.task_timeout.count() > 0 ? last_progress + options_.task_timeout
                                                                : Clock::time_point::max();
       Kind kind{};
-      const ReadStatus st = read_frame(slot.socket.get(), kind, frame, deadline);
+      ReadStatus st = ReadStatus::closed;
+      try {
+        st = read_frame(slot.socket.get(), kind, frame, deadline);
+      } catch (...) {  // a frame too large to hold: the worker is not speaking our protocol
+        ::kill(static_cast<pid_t>(pid), SIGKILL);
+      }
       if (st == ReadStatus::timeout) {
         timed_out = true;
         break;

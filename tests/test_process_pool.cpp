@@ -203,6 +203,32 @@ TEST(ProcessPool, CaptureLessLambdasStdTypesAndUserTypesTravel) {
   pool.map([](int) {}, std::vector<int>{1, 2, 3});  // void results
 }
 
+/// An argument type whose serialization fails for negative values.
+struct Touchy {
+  int v = 0;
+  template <class Archive>
+  void save(Archive& ar) const {
+    if (v < 0) throw std::domain_error("cannot send a negative Touchy");
+    ar(v);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(v);
+  }
+};
+int touchy_value(const Touchy& t) { return t.v; }
+
+TEST(ProcessPool, AnArgumentThatCannotBeSentFailsAlone) {
+  ProcessPool pool{2};
+  std::vector<Touchy> items{{1}, {2}, {-3}, {4}, {-5}, {6}};
+  auto outcomes = pool.map_outcomes(touchy_value, items, {.chunksize = 6});
+  ASSERT_EQ(outcomes.size(), 6U);
+  for (std::size_t i : {0U, 1U, 3U, 5U})
+    EXPECT_EQ(outcomes[i].value(), items[i].v);
+  EXPECT_THROW(outcomes[2].rethrow(), std::domain_error);
+  EXPECT_THROW(outcomes[4].rethrow(), std::domain_error);
+}
+
 TEST(ProcessPool, TaskExceptionReachesTheCallerWithTypeMessageAndIndex) {
   ProcessPool pool{2};
   try {
