@@ -16,7 +16,7 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/cmak
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/cmake-build)
 run(${WORK_DIR}/cmake-build/consumer)
-if(NOT last_output MATCHES "squares: 0 1 4 9 16\ncubes: 0 1 8 27 64")
+if(NOT last_output MATCHES "squares: 0 1 4 9 16\ncubes: 0 1 8 27 64\ngathered: 2 4 6\nurl: http://example.test/v1\\?by_state=new%20york")
   message(FATAL_ERROR "find_package consumer printed the wrong result:\n${last_output}")
 endif()
 
@@ -38,7 +38,7 @@ execute_process(COMMAND pkg-config --variable=libdir parlab OUTPUT_VARIABLE pc_l
 run(c++ ${SOURCE_DIR}/tests/install/consumer/main.cpp ${pc_flags} -Wl,-rpath,${pc_libdir}
     -o ${WORK_DIR}/consumer-pc)
 run(${WORK_DIR}/consumer-pc)
-if(NOT last_output MATCHES "squares: 0 1 4 9 16\ncubes: 0 1 8 27 64")
+if(NOT last_output MATCHES "squares: 0 1 4 9 16\ncubes: 0 1 8 27 64\ngathered: 2 4 6\nurl: http://example.test/v1\\?by_state=new%20york")
   message(FATAL_ERROR "pkg-config consumer printed the wrong result:\n${last_output}")
 endif()
 message(STATUS "install consumer: find_package and pkg-config builds both ran")

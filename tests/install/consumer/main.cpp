@@ -6,6 +6,19 @@
 
 namespace {
 int cube(int x) { return x * x * x; }
+
+parlab::aio::Task<int> doubled(int x) {
+  int y = co_await parlab::aio::to_thread([](int v) { return 2 * v; }, x);
+  co_return y;
+}
+
+parlab::aio::Task<std::vector<int>> doubled_all() {
+  std::vector<parlab::aio::Task<int>> tasks;
+  for (int x : {1, 2, 3})
+    tasks.push_back(doubled(x));
+  auto results = co_await parlab::aio::gather(std::move(tasks));
+  co_return results;
+}
 }  // namespace
 
 int main() {
@@ -20,5 +33,10 @@ int main() {
   std::cout << "\ncubes:";
   for (int c : cubes)
     std::cout << ' ' << c;
+  auto twice = parlab::aio::run(doubled_all());
+  std::cout << "\ngathered:";
+  for (int t : twice)
+    std::cout << ' ' << t;
+  std::cout << "\nurl: " << parlab::http::build_url("http://example.test/v1", {{"by_state", "new york"}});
   std::cout << "\ncpus: " << parlab::cpu_count() << '\n';
 }
