@@ -1,8 +1,9 @@
 #pragma once
 // Shared pieces of bench_pool: the per-item kernel, the map input and the one Pool every
-// benchmark uses (built once, outside any timing loop).
+// benchmark uses (built once, outside any timing loop), and the ProcessPool of the latency rows.
 
 #include "parlab/pool.hpp"
+#include "parlab/process_pool.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,10 @@ const std::vector<std::uint32_t>& map_input();
 
 /// The pool of cpu_count() workers shared by every benchmark.
 Pool& shared_pool();
+
+/// The ProcessPool of cpu_count() worker processes for the process latency rows (built on first
+/// use; its workers start at its first task).
+ProcessPool& shared_process_pool();
 
 /// Threads the OpenMP / TBB / std::execution baselines use: the same as the pool's.
 std::size_t baseline_threads();

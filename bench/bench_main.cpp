@@ -30,12 +30,19 @@ Pool& shared_pool() {
   return pool;
 }
 
+ProcessPool& shared_process_pool() {
+  static ProcessPool pool{cpu_count()};
+  return pool;
+}
+
 std::size_t baseline_threads() { return shared_pool().size(); }
 
 }  // namespace parlab::bench
 
 int main(int argc, char** argv) {
   using namespace parlab::bench;
+  // ProcessPool's workers are forked from a fork server: start it while this process has one thread.
+  parlab::ProcessPool::start_fork_server();
   const std::size_t threads = baseline_threads();
   benchmark::AddCustomContext("parlab_cpu_count", std::to_string(parlab::cpu_count()));
   benchmark::AddCustomContext("parlab_pool_workers", std::to_string(threads));

@@ -128,6 +128,8 @@ line("parlab map / serial, both allocating", ratio("map/parlab", "map/serial_all
 line("apply_async(f, x).get()", None if apply_async is None else apply_async * 1e6, " us",
      "<= 2 us", lambda v: v <= 2.0)
 line("apply(f, x)", None if apply is None else apply * 1e6, " us")
+process_apply = median("process/apply_async_get", "real_time")
+line("ProcessPool apply_async(f, x).get()", None if process_apply is None else process_apply * 1e6, " us")
 for name, label in (("imap/default", "imap, default options"), ("imap/chunksize64", "imap, chunksize 64")):
     ips = median(name, "items_per_second")
     line(label + " (M items/s)", None if ips is None else ips / 1e6, "")

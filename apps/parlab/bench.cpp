@@ -9,6 +9,7 @@
 #include "lab/runner.hpp"
 
 #include <parlab/cpu.hpp>
+#include <parlab/process_pool.hpp>
 
 #include <malloc.h>
 #include <unistd.h>
@@ -55,6 +56,9 @@ struct Config {
   std::size_t warmup_max = 5;  // ... and at most, until two in a row agree within 10%
   std::size_t python_repeat = 5;
   std::size_t python_warmup = 1;
+  bool latency = true;               // the round-trip latency rows
+  std::size_t latency_calls = 2000;  // timed apply_async(f, x).get() calls per row ...
+  std::size_t latency_warmup = 200;  // ... after this many untimed ones
   std::size_t main_workers = 1;
   std::vector<std::size_t> sweep_workers;
   std::vector<std::string> workloads;  // empty: all
@@ -108,6 +112,13 @@ Config make_config(const BenchOptions& o) {
   // Python runs the same sizes, 50-500 times slower: once, without a warm-up, in a short run.
   c.python_repeat = short_run ? 1 : c.repeat;
   c.python_warmup = short_run ? 0 : 1;
+  if (o.tiny) {
+    c.latency_calls = 50;
+    c.latency_warmup = 10;
+  } else if (o.quick) {
+    c.latency_calls = 1000;
+    c.latency_warmup = 100;
+  }
 
   c.main_workers = parlab::cpu_count();
   if (o.command->count("--workers") > 0) {
@@ -126,13 +137,16 @@ Config make_config(const BenchOptions& o) {
       c.sweep_workers.push_back(w);
   }
 
-  const std::vector<std::string> known{"example", "prob3_xxl", "busy_spin", "busy_sleep", "trivial"};
+  const std::vector<std::string> known{"example",    "prob3_xxl", "busy_spin",
+                                       "busy_sleep", "trivial",   "latency"};
   for (const auto& w : o.workloads) {
     if (std::find(known.begin(), known.end(), w) == known.end())
       throw UsageError("--workload: unknown workload '" + w +
-                       "' (choose from example, prob3_xxl, busy_spin, busy_sleep, trivial)");
+                       "' (choose from example, prob3_xxl, busy_spin, busy_sleep, trivial, latency)");
     c.workloads.push_back(w);
   }
+  c.latency = c.workloads.empty() ||
+              std::find(c.workloads.begin(), c.workloads.end(), "latency") != c.workloads.end();
 
   if (o.out.empty()) throw UsageError("--out needs a folder");
   c.out_dir = o.out;
@@ -235,10 +249,12 @@ std::vector<Point> plan(const Workload& w, const Config& c) {
   cols.insert(c.main_workers);
   points.push_back({Cid::serial, 1, 0, true});
   // The main table first, then the sweeps.
-  for (const Cid id : {Cid::parlab, Cid::openmp, Cid::tbb, Cid::std_par, Cid::serial_into,
-                       Cid::parlab_map_into, Cid::openmp_into, Cid::tbb_into, Cid::std_par_into})
+  for (const Cid id :
+       {Cid::parlab, Cid::openmp, Cid::tbb, Cid::std_par, Cid::serial_into, Cid::parlab_map_into,
+        Cid::openmp_into, Cid::tbb_into, Cid::std_par_into, Cid::process_pool})
     if (w.runs(id)) points.push_back({id, id == Cid::serial_into ? 1 : c.main_workers, 0, true});
-  for (const Cid id : {Cid::parlab, Cid::openmp, Cid::tbb, Cid::std_par, Cid::parlab_map_into}) {
+  for (const Cid id :
+       {Cid::parlab, Cid::openmp, Cid::tbb, Cid::std_par, Cid::parlab_map_into, Cid::process_pool}) {
     if (!w.runs(id)) continue;
     for (const auto n : cols)
       if (n != c.main_workers) points.push_back({id, n, 0, false});
@@ -291,6 +307,7 @@ class Bench {
     std::size_t total = 0;
     for (const auto& w : workloads)
       total += plan(*w, c_).size() + (c_.python ? 1 : 0);
+    if (c_.latency) total += 2 + (c_.python ? 1 : 0);
 
     run_.settings = settings_json();
     header(workloads.size(), total);
@@ -315,6 +332,7 @@ class Bench {
       w->release();
     }
     if (c_.workloads.empty()) run_.workloads.push_back(brewery_info());
+    if (c_.latency) latency(done, total);
 
     run_.machine["load_average_1m_end"] = load_average();
     run_.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -331,6 +349,8 @@ class Bench {
     s["warmup_max"] = c_.warmup_max;
     s["python_repeat"] = c_.python_repeat;
     s["python_warmup"] = c_.python_warmup;
+    s["latency_calls"] = c_.latency ? Json(c_.latency_calls) : Json(nullptr);
+    s["latency_warmup_calls"] = c_.latency ? Json(c_.latency_warmup) : Json(nullptr);
     s["main_workers"] = c_.main_workers;
     s["sweep_workers"] = c_.sweep_workers;
     s["sizes"] = {{"example_rows", c_.sizes.example_rows},
@@ -400,6 +420,7 @@ class Bench {
       r.chunksize_auto = p.chunksize == 0;
       if (p.chunksize != 0) r.chunksize = p.chunksize;
     }
+    if (p.id == Cid::process_pool) r.chunksize_auto = true;
     return r;
   }
 
@@ -550,10 +571,103 @@ class Bench {
     run_.results.push_back(std::move(pool));
   }
 
-  /// Rows for the contenders that are not built here, or skipped (Python without numpy).
+  /// Round-trip latency of apply_async(f, x).get(): parlab's Pool, parlab's ProcessPool and, in
+  /// a fresh interpreter, Python's multiprocessing.Pool, each at cpu_count() workers.
+  void latency(std::size_t& done, std::size_t total) {
+    console_.line("");
+    console_.line(
+        strf("== Round-trip latency: apply_async(f, x).get() with f(x) = x + 1, %zu untimed calls, then "
+             "%zu calls timed one by one",
+             c_.latency_warmup, c_.latency_calls));
+    for (const Cid id : {Cid::parlab, Cid::process_pool}) {
+      ::malloc_trim(0);
+      console_.start_progress(strf("[%3zu/%zu] latency, %s", done + 1, total, latency_title(id).c_str()), 1);
+      Latency l = measure_latency(id, c_.main_workers, c_.latency_warmup, c_.latency_calls);
+      console_.end_progress();
+      latency_line(++done, total, l);
+      run_.latency.push_back(std::move(l));
+      std::this_thread::sleep_for(settle);
+    }
+    Latency py;
+    py.contender = Cid::python_pool;
+    py.workers = c_.main_workers;
+    py.warmup_calls = c_.latency_warmup;
+    if (!c_.python) {
+      py.status = Status::skipped;
+      py.note = c_.python_skipped;
+      run_.latency.push_back(std::move(py));
+      return;
+    }
+    console_.start_progress(strf("[%3zu/%zu] latency, Python Pool", done + 1, total), 1);
+    const std::vector<std::string> argv{*c_.python,       c_.workloads_py,
+                                        "--workload",     "apply",
+                                        "--calls",        std::to_string(c_.latency_calls),
+                                        "--warmup-calls", std::to_string(c_.latency_warmup),
+                                        "--workers",      std::to_string(c_.main_workers)};
+    try {
+      const auto r = run_process(argv, std::chrono::seconds{600});
+      if (r.timed_out) {
+        py.status = Status::failed;
+        py.note = "workloads.py --workload apply took more than 10 minutes";
+      } else if (r.exit_code == 3) {
+        py.status = Status::skipped;
+        py.note = "numpy is not installed for " + *c_.python;
+      } else if (r.exit_code != 0) {
+        py.status = Status::failed;
+        py.note = "workloads.py exited with status " + std::to_string(r.exit_code) + ": " + last_line(r.err);
+      } else {
+        const auto out = Json::parse(r.out);
+        const auto& j = out.at("apply");
+        py.samples_s = j.at("samples_s").get<std::vector<double>>();
+        py.workers = out.value("workers", c_.main_workers);
+        const auto expected = static_cast<std::int64_t>(c_.latency_warmup + c_.latency_calls);
+        const auto got = j.value("final", std::int64_t{-1});
+        if (py.samples_s.size() != c_.latency_calls) {
+          py.status = Status::wrong;
+          py.note = "returned " + std::to_string(py.samples_s.size()) + " samples for " +
+                    std::to_string(c_.latency_calls) + " calls";
+        } else if (got != expected) {
+          py.status = Status::wrong;
+          py.note = "x + 1 applied " + std::to_string(expected) + " times from 0 gave " + std::to_string(got);
+        } else {
+          py.verified = true;
+        }
+        if (!py.verified) py.samples_s.clear();
+      }
+    } catch (const std::exception& e) {
+      py.status = Status::failed;
+      py.note = std::string{"workloads.py --workload apply: "} + e.what();
+    }
+    console_.end_progress();
+    latency_line(++done, total, py);
+    run_.latency.push_back(std::move(py));
+  }
+
+  void latency_line(std::size_t index, std::size_t total, const Latency& l) {
+    std::string figures;
+    if (l.measured())
+      figures = strf("median %9s  p10 %9s  p90 %9s  (%zu calls)  checked",
+                     format_seconds(l.quantile(0.5)).c_str(), format_seconds(l.quantile(0.1)).c_str(),
+                     format_seconds(l.quantile(0.9)).c_str(), l.samples_s.size());
+    else
+      figures = (l.status == Status::wrong ? std::string{"WRONG"} : std::string{status_name(l.status)}) +
+                (l.note.empty() ? "" : ": " + l.note);
+    console_.line(strf("[%3zu/%zu] %-10s %-25s %2zu w %-12s %s", index, total, "latency",
+                       latency_title(l.contender).c_str(), l.workers, "", figures.c_str()));
+  }
+
+  /// Rows for the contenders that are not built here, or skipped (Python without numpy; the
+  /// ProcessPool on a workload whose function cannot be sent to a process).
   void not_measured(const Workload& w) {
     for (const auto& k : run_.contenders) {
       const auto& s = spec(k.id);
+      if (k.id == Cid::process_pool && k.status == Status::ok && !w.runs(k.id)) {
+        Result r = row(w.info().key, k.id, c_.main_workers);
+        r.status = Status::skipped;
+        r.note = "this workload's function captures state, so it cannot be sent to a worker process";
+        run_.results.push_back(std::move(r));
+        continue;
+      }
       if (k.status == Status::ok) continue;         // measured, or does not apply here
       if (s.into && !w.has_into_rows()) continue;   // "into" rows are for the map workloads
       if (run_.main(w.info().key, k.id)) continue;  // already recorded (python())
@@ -588,6 +702,8 @@ class Bench {
     int status = 0;
     for (const auto& r : run_.results)
       if (r.status == Status::wrong || r.status == Status::failed) status = 1;
+    for (const auto& l : run_.latency)
+      if (l.status == Status::wrong || l.status == Status::failed) status = 1;
 
     // Rows whose runs spread widely: the machine was busy, or the row is noisy by nature.
     std::string noisy;
@@ -642,7 +758,7 @@ void add_bench_command(CLI::App& app, BenchOptions& o) {
   o.command = cmd;
   cmd->add_flag(
       "--quick", o.quick,
-      "Short run (under 2 minutes): 3 runs, Problem 2 at 1/100 of the lab's durations, Python once");
+      "Short run: 3 runs, Problem 2 at 1/100 of the lab's durations, Python once, 1,000 latency calls");
   cmd->add_option("--repeat", o.repeat,
                   "Timed runs per row, after 2 to 5 warm-up runs (default 5; 3 with --quick)");
   cmd->add_option("--workers", o.workers,
@@ -650,8 +766,9 @@ void add_bench_command(CLI::App& app, BenchOptions& o) {
       ->delimiter(',');
   cmd->add_option("--out", o.out,
                   "Folder for bench.json, report.md, speedup.png, python-vs-cpp.png (default out)");
-  cmd->add_option("--workload", o.workloads,
-                  "Only these workloads: example,prob3_xxl,busy_spin,busy_sleep,trivial (default all)")
+  cmd->add_option(
+         "--workload", o.workloads,
+         "Only these workloads: example,prob3_xxl,busy_spin,busy_sleep,trivial,latency (default all)")
       ->delimiter(',');
   cmd->add_option("--python", o.python,
                   "Python interpreter with numpy (default /usr/bin/python3, then python3)");
@@ -671,6 +788,13 @@ int run_bench_command(const BenchOptions& options) {
     return 2;
   }
   try {
+    // The ProcessPool rows fork their workers from a fork server: start it now, while this
+    // process has one thread and little memory, rather than from a snapshot taken mid-run.
+    // Should it fail, each ProcessPool row fails with the reason, and the rest still runs.
+    try {
+      parlab::ProcessPool::start_fork_server();
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch)
+    }
     lab::Console console{std::cout, lab::Console::live_for(STDOUT_FILENO)};
     Bench bench{std::move(config), console};
     return bench.run();

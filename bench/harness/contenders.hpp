@@ -7,7 +7,9 @@
 // Compiled into the `parlab` command with OpenMP / oneTBB when CMake found them
 // (PARLAB_BENCH_OPENMP, PARLAB_BENCH_TBB, PARLAB_BENCH_STD_PAR).
 
+#include <parlab/codec.hpp>
 #include <parlab/pool.hpp>
+#include <parlab/process_pool.hpp>
 
 #include <cstddef>
 #include <memory>
@@ -80,6 +82,21 @@ void parlab_into(Pool& pool, const std::vector<In>& in, const F& f, std::vector<
     static_cast<void>(pool), static_cast<void>(in), static_cast<void>(f), static_cast<void>(out),
         static_cast<void>(chunksize);
   }
+}
+
+// ---- parlab::ProcessPool ------------------------------------------------------------------
+
+/// Whether ProcessPool can run f over a vector of `In`: f is a plain function or a captureless
+/// lambda (it is rebuilt in the worker process), and its argument and result travel by codec.hpp.
+template <class In, class F>
+concept ProcessMappable =
+    detail::RemoteFn<F>::sendable && codec::Serializable<In> && codec::Serializable<result_of_t<In, F>>;
+
+/// ProcessPool::map with automatic chunks: returns a new std::vector, like Python's Pool.map
+/// (for ProcessMappable<In, F> only).
+template <class In, class F>
+std::vector<result_of_t<In, F>> process_alloc(ProcessPool& pool, const std::vector<In>& in, const F& f) {
+  return pool.map(f, in);
 }
 
 // ---- OpenMP -------------------------------------------------------------------------------

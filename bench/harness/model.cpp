@@ -1,6 +1,8 @@
 #include "bench/harness/model.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <stdexcept>
 
 namespace parlab::bench {
@@ -33,7 +35,9 @@ const std::vector<ContenderSpec>& contender_specs() {
       {Cid::python_pool, "python_pool", "Python Pool.map",
        "the notebook's multiprocessing.Pool(cpu_count).map(f, data) (bench/python/workloads.py)", true,
        false},
-      {Cid::process_pool, "process_pool", "parlab ProcessPool", "parlab::ProcessPool::map (worker processes)",
+      {Cid::process_pool, "process_pool", "parlab ProcessPool",
+       "parlab::ProcessPool::map: worker processes, arguments and results sent through codec.hpp (cereal); "
+       "returns a new std::vector, like Python's Pool.map",
        true, false},
       {Cid::mpi_pool, "mpi_pool", "parlab MpiPool", "parlab::MpiPool::map over MPI ranks (mpirun)", true,
        false},
@@ -63,6 +67,23 @@ double Result::max() const {
   return samples_s.empty() ? 0 : *std::max_element(samples_s.begin(), samples_s.end());
 }
 
+double Latency::quantile(double q) const {
+  if (samples_s.empty()) return 0;
+  auto v = samples_s;
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  const std::size_t k = std::min(v.size() - 1, rank > 0 ? rank - 1 : 0);
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+double Latency::mean() const {
+  if (samples_s.empty()) return 0;
+  double sum = 0;
+  for (const double s : samples_s)
+    sum += s;
+  return sum / static_cast<double>(samples_s.size());
+}
+
 const Contender& Run::contender(Cid id) const {
   for (const auto& c : contenders)
     if (c.id == id) return c;
@@ -80,6 +101,12 @@ const Result* Run::find(std::string_view workload, Cid id, std::size_t workers) 
 const Result* Run::main(std::string_view workload, Cid id) const {
   for (const auto& r : results)
     if (r.workload == workload && r.contender == id && r.main) return &r;
+  return nullptr;
+}
+
+const Latency* Run::latency_of(Cid id) const {
+  for (const auto& l : latency)
+    if (l.contender == id) return &l;
   return nullptr;
 }
 

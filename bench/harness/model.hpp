@@ -96,6 +96,23 @@ struct Result {
   [[nodiscard]] double max() const;
 };
 
+/// Round-trip latency of one small call on a pool: apply_async(f, x).get() with a trivial f,
+/// each call timed on its own.
+struct Latency {
+  Cid contender = Cid::parlab;  ///< parlab (Pool), process_pool or python_pool
+  std::size_t workers = 1;
+  std::size_t warmup_calls = 0;  ///< untimed calls first (the first starts the workers)
+  Status status = Status::ok;
+  bool verified = false;          ///< every call returned f(x)
+  std::string note;               ///< why it is not ok
+  std::vector<double> samples_s;  ///< one per timed call, in seconds
+
+  [[nodiscard]] bool measured() const { return status == Status::ok && !samples_s.empty(); }
+  /// The q-quantile of the samples (0.5: the median), by the nearest rank; 0 when there are none.
+  [[nodiscard]] double quantile(double q) const;
+  [[nodiscard]] double mean() const;
+};
+
 /// One of the performance targets, judged on this run.
 struct Target {
   std::string key;
@@ -115,6 +132,7 @@ struct Run {
   std::vector<WorkloadInfo> workloads;
   std::vector<Contender> contenders;
   std::vector<Result> results;
+  std::vector<Latency> latency;  ///< empty when not measured (--workload without "latency")
   std::vector<Target> targets;
   std::vector<std::string> notes;
   std::string started;  ///< UTC, ISO 8601
@@ -125,6 +143,8 @@ struct Run {
   [[nodiscard]] const Result* find(std::string_view workload, Cid id, std::size_t workers) const;
   /// The main-table result of a contender on a workload, or nullptr.
   [[nodiscard]] const Result* main(std::string_view workload, Cid id) const;
+  /// The round-trip latency of a contender, or nullptr.
+  [[nodiscard]] const Latency* latency_of(Cid id) const;
 };
 
 }  // namespace parlab::bench

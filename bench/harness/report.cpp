@@ -50,7 +50,8 @@ const std::vector<Cid>& main_order() {
 
 /// Contenders drawn in the workers sweep, in plot order.
 const std::vector<Cid>& sweep_order() {
-  static const std::vector<Cid> order{Cid::parlab, Cid::openmp, Cid::tbb, Cid::std_par, Cid::parlab_map_into};
+  static const std::vector<Cid> order{Cid::parlab,  Cid::openmp,          Cid::tbb,
+                                      Cid::std_par, Cid::parlab_map_into, Cid::process_pool};
   return order;
 }
 
@@ -186,6 +187,17 @@ std::string format_ratio3(double r, bool ascii) {
   return strf("%.3g%s", r, x);
 }
 
+std::string latency_title(Cid id) {
+  switch (id) {
+    case Cid::parlab:
+      return "parlab Pool";
+    case Cid::python_pool:
+      return "Python Pool";
+    default:
+      return title(id);
+  }
+}
+
 std::optional<double> ratio_to(const Run& run, const Result& r, Cid reference) {
   if (!r.measured()) return std::nullopt;
   // Like with like: a row writing into a preallocated vector against the serial loop that does too.
@@ -228,6 +240,18 @@ void evaluate_targets(Run& run) {
     add(wl + "_vs_best_openmp_tbb", name + ": parlab Pool.map within 10% of the best of OpenMP and oneTBB",
         "<= 1.10× its time", parlab, best ? best : run.main(wl, Cid::openmp), false, 1.10,
         "parlab Pool.map time / " + (best ? title(best->contender) : std::string{"OpenMP"}) + " time");
+  }
+  // Worker processes against worker processes: parlab's ProcessPool and Python's Pool both
+  // send every item to another process and its result back.
+  for (const std::string wl : {"example", "prob3_xxl"}) {
+    const bool has =
+        std::any_of(run.workloads.begin(), run.workloads.end(), [&](auto& w) { return w.key == wl; });
+    if (!has) continue;
+    const std::string name = wl == "example" ? "Example" : "Problem 3 XXL";
+    add(wl + "_process_pool_vs_python",
+        name + ": parlab ProcessPool.map vs Python's multiprocessing.Pool.map", ">= 10×",
+        run.main(wl, Cid::python_pool), run.main(wl, Cid::process_pool), true, 10.0,
+        "Python Pool.map time / parlab ProcessPool time");
   }
   const bool trivial =
       std::any_of(run.workloads.begin(), run.workloads.end(), [](auto& w) { return w.key == "trivial"; });
@@ -295,9 +319,36 @@ Json to_json(const Run& run) {
     row["vs_serial"] = number_or_null(ratio_to(run, r, Cid::serial));
     row["vs_python"] = number_or_null(ratio_to(run, r, Cid::python_pool));
     row["vs_python_serial"] = number_or_null(ratio_to(run, r, Cid::python_serial));
+    row["vs_parlab"] = number_or_null(ratio_to(run, r, Cid::parlab));
     results.push_back(std::move(row));
   }
   j["results"] = std::move(results);
+  Json latency = Json::array();
+  const Latency* py_latency = run.latency_of(Cid::python_pool);
+  for (const auto& l : run.latency) {
+    const bool m = l.measured();
+    auto us = [&](double seconds) { return m ? Json(seconds * 1e6) : Json(nullptr); };
+    Json row = Json::object();
+    row["contender"] = spec(l.contender).key;
+    row["call"] = "apply_async(f, x).get()";
+    row["workers"] = l.workers;
+    row["warmup_calls"] = l.warmup_calls;
+    row["calls"] = l.samples_s.size();
+    row["status"] = status_name(l.status);
+    row["verified"] = l.verified;
+    row["note"] = l.note;
+    row["median_us"] = us(l.quantile(0.5));
+    row["p10_us"] = us(l.quantile(0.1));
+    row["p90_us"] = us(l.quantile(0.9));
+    row["min_us"] = us(l.quantile(0.0));
+    row["max_us"] = us(l.quantile(1.0));
+    row["mean_us"] = us(l.mean());
+    row["vs_python"] = m && py_latency && py_latency->measured()
+                           ? Json(py_latency->quantile(0.5) / l.quantile(0.5))
+                           : Json(nullptr);
+    latency.push_back(std::move(row));
+  }
+  j["latency"] = std::move(latency);
   Json targets = Json::array();
   for (const auto& t : run.targets) {
     targets.push_back({{"key", t.key},
@@ -343,6 +394,27 @@ std::string settings_line(const Run& run) {
          std::to_string(s.value("python_repeat", 5)) + " timed after " +
          std::to_string(s.value("python_warmup", 1)) + " warm-up; medians";
 }
+
+/// A row's median, or why it has none.
+std::string median_or_status(const Result* r) {
+  if (!r) return "–";
+  if (!r->measured()) return no_figure(*r);
+  return format_seconds(r->median());
+}
+
+/// num's median / den's median, when both were measured.
+std::string ratio_cell(const Result* num, const Result* den, bool ascii = false) {
+  if (!num || !den || !num->measured() || !den->measured() || den->median() <= 0) return ascii ? "-" : "–";
+  return format_ratio3(num->median() / den->median(), ascii);
+}
+
+/// Whether any workload has a ProcessPool row.
+bool has_process_rows(const Run& run) {
+  return std::any_of(run.results.begin(), run.results.end(),
+                     [](const Result& r) { return r.contender == Cid::process_pool && r.main; });
+}
+
+std::string latency_cell(const Latency& l, double q) { return format_seconds(l.quantile(q)); }
 
 }  // namespace
 
@@ -419,6 +491,56 @@ std::string to_markdown(const Run& run) {
   }
   md << "\n";
 
+  if (has_process_rows(run)) {
+    md << "## Worker processes: parlab ProcessPool vs Python's Pool\n\n";
+    md << "`ProcessPool.map` and Python's `Pool.map` both send every item to a worker process and its result "
+          "back (ProcessPool: cereal over a Unix socket per worker; Python: pickle over pipes), in chunks of "
+          "ceil(items / (4 × workers)), with the pool started before the clock. parlab `Pool.map` runs the "
+          "same function on threads, with nothing to send: \"× threads\" is what the processes cost. Medians "
+          "at cpu_count() = "
+       << run.main_workers << " workers.\n\n";
+    md << "| workload | parlab ProcessPool | Python Pool.map | × Python Pool.map | parlab Pool.map (threads) "
+          "| "
+          "× threads | × serial C++ |\n|---|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& w : wls) {
+      if (w.status != Status::ok) continue;
+      const Result* proc = run.main(w.key, Cid::process_pool);
+      if (!proc) continue;
+      const Result* py = run.main(w.key, Cid::python_pool);
+      const Result* threads = run.main(w.key, Cid::parlab);
+      md << "| " << md_escape(step_label(w)) << " (" << md_escape(w.size) << ") | " << median_or_status(proc)
+         << " | " << median_or_status(py) << " | " << ratio_cell(py, proc) << " | "
+         << median_or_status(threads) << " | " << ratio_cell(threads, proc) << " | "
+         << ratio_cell(run.main(w.key, Cid::serial), proc) << " |\n";
+    }
+    md << "\n";
+  }
+
+  if (!run.latency.empty()) {
+    const Latency* py = run.latency_of(Cid::python_pool);
+    md << "## Round-trip latency\n\n";
+    md << "`apply_async(f, x).get()` with f(x) = x + 1, one call at a time on a pool of cpu_count() = "
+       << run.main_workers << " workers: " << run.settings.value("latency_warmup_calls", Json(0)).dump()
+       << " untimed calls, then each call timed on its own (parlab's in this process, Python's in "
+          "bench/python/workloads.py). Every call's value was checked.\n\n";
+    md << "| pool | workers | median | p10 | p90 | max | mean | calls | × Python Pool |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& l : run.latency) {
+      md << "| " << latency_title(l.contender) << " | " << l.workers << " | ";
+      if (!l.measured()) {
+        md << "– | – | – | – | – | – | "
+           << (l.status == Status::wrong ? "WRONG" : std::string{status_name(l.status)})
+           << (l.note.empty() ? "" : ": " + md_escape(l.note)) << " |\n";
+        continue;
+      }
+      md << latency_cell(l, 0.5) << " | " << latency_cell(l, 0.1) << " | " << latency_cell(l, 0.9) << " | "
+         << latency_cell(l, 1.0) << " | " << format_seconds(l.mean()) << " | " << l.samples_s.size() << " | "
+         << (py && py->measured() ? format_ratio3(py->quantile(0.5) / l.quantile(0.5)) : std::string{"–"})
+         << " |\n";
+    }
+    md << "\n";
+  }
+
   md << "## Per workload\n\n";
   md << "× serial C++ and × Python: that row's median time / this row's (above 1: this row is faster; "
         "\"into\" rows against \"serial C++, into\"). "
@@ -458,7 +580,7 @@ std::string to_markdown(const Run& run) {
 
   md << "## Workers sweep\n\n";
   md << "Median time and speed-up over serial C++ (parlab map_into: over serial C++, into) against the pool "
-        "size (threads), automatic chunks; drawn in speedup.png. This machine has "
+        "size (threads; processes for ProcessPool), automatic chunks; drawn in speedup.png. This machine has "
      << m.value("cores", 0) << " cores.\n\n";
   const auto cols = worker_columns(run);
   for (const auto& w : wls) {
@@ -585,6 +707,30 @@ std::vector<std::string> terminal_summary(const Run& run) {
   for (const auto& c : run.contenders)
     if (c.status != Status::ok)
       lines.push_back("(" + title(c.id) + ": " + std::string{status_name(c.status)} + " - " + c.reason + ")");
+  if (has_process_rows(run)) {
+    lines.emplace_back();
+    lines.push_back(
+        "ProcessPool (worker processes) vs Python's Pool.map and parlab Pool.map (threads), medians:");
+    for (const auto* w : wls) {
+      const Result* proc = run.main(w->key, Cid::process_pool);
+      if (!proc) continue;
+      const Result* py = run.main(w->key, Cid::python_pool);
+      lines.push_back(strf("  %-18s ProcessPool %-10s Python Pool.map %-10s %9s faster; vs threads %s",
+                           step_label(*w).c_str(), median_or_status(proc).c_str(),
+                           median_or_status(py).c_str(), ratio_cell(py, proc, true).c_str(),
+                           ratio_cell(run.main(w->key, Cid::parlab), proc, true).c_str()));
+    }
+  }
+  if (!run.latency.empty()) {
+    lines.emplace_back();
+    std::string line = "Round trip apply_async(f, x).get(), median:";
+    for (const auto& l : run.latency) {
+      line += " " + latency_title(l.contender) + " " +
+              (l.measured() ? format_seconds(l.quantile(0.5)) : std::string{status_name(l.status)}) + ";";
+    }
+    line.pop_back();
+    lines.push_back(line);
+  }
   lines.emplace_back();
   lines.push_back("Targets:");
   for (const auto& t : run.targets) {
@@ -692,6 +838,8 @@ std::vector<std::string> draw_plots(const Run& run, const fs::path& out_dir) {
         {"Python Pool.map", "#ff7f0e", [&](const std::string& wl) { return run.main(wl, Cid::python_pool); }},
         {"serial C++", "#1f77b4", [&](const std::string& wl) { return run.main(wl, Cid::serial); }},
         {"parlab Pool.map", "#d62728", [&](const std::string& wl) { return run.main(wl, Cid::parlab); }},
+        {"parlab ProcessPool", "#9467bd",
+         [&](const std::string& wl) { return run.main(wl, Cid::process_pool); }},
         {"best of OpenMP, oneTBB", "#2ca02c",
          [&](const std::string& wl) { return best_of_openmp_tbb(run, wl); }},
     };
@@ -733,11 +881,19 @@ std::vector<std::string> draw_plots(const Run& run, const fs::path& out_dir) {
       if (auto r = ratio_to(run, *p, Cid::python_pool))
         ratios += (ratios.empty() ? "" : ", ") + step_label(*w) + " " + format_ratio(*r);
     }
-    std::string second;
-    if (!ratios.empty())
-      second = "parlab Pool.map is faster than Python's Pool.map by: " + ratios;
-    else if (run.contender(Cid::python_pool).status != Status::ok)
-      second = "Python not measured: " + run.contender(Cid::python_pool).reason;
+    std::string proc_ratios;
+    for (const auto* w : wls) {
+      const Result* p = run.main(w->key, Cid::process_pool);
+      if (!p) continue;
+      if (auto r = ratio_to(run, *p, Cid::python_pool))
+        proc_ratios += (proc_ratios.empty() ? "" : ", ") + step_label(*w) + " " + format_ratio(*r);
+    }
+    std::vector<std::string> more;  // heading lines under the first
+    if (!ratios.empty()) more.push_back("parlab Pool.map (threads) vs Python's Pool.map: " + ratios);
+    if (!proc_ratios.empty())
+      more.push_back("parlab ProcessPool (processes) vs Python's Pool.map: " + proc_ratios);
+    if (more.empty() && run.contender(Cid::python_pool).status != Status::ok)
+      more.push_back("Python not measured: " + run.contender(Cid::python_pool).reason);
     std::ostringstream p2;
     p2 << "nseries = " << bars.size() << "\narray colors[" << std::max<std::size_t>(1, bars.size()) << "]\n";
     for (std::size_t i = 0; i < bars.size(); ++i)
@@ -747,7 +903,8 @@ std::vector<std::string> draw_plots(const Run& run, const fs::path& out_dir) {
     p2 << "ymax = " << strf("%.9g", std::pow(10.0, std::ceil(std::log10(hi * 12))))
        << "\n";  // room for the labels
     p2 << "heading = " << gp_quote(heading);
-    if (!second.empty()) p2 << " . \"\\n\" . " << gp_quote(second);  // gnuplot: "\n" is a line break
+    for (const auto& l : more)
+      p2 << " . \"\\n\" . " << gp_quote(l);  // gnuplot: "\n" is a line break
     p2 << "\n";
     write_text(dir / "params.gp", p2.str());
     if (!wls.empty() && !bars.empty()) {

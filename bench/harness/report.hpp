@@ -21,6 +21,9 @@ inline constexpr const char* schema_version = "parlab-bench/1";
 /// "0.897×", "1.81×", "116×".
 [[nodiscard]] std::string format_ratio3(double ratio, bool ascii = false);
 
+/// The name of a pool in the latency rows: "parlab Pool", "parlab ProcessPool", "Python Pool".
+[[nodiscard]] std::string latency_title(Cid id);
+
 /// Speed-up of `r` over the main-table row of `reference` on the same workload (reference
 /// time / r's time), when both were measured.
 [[nodiscard]] std::optional<double> ratio_to(const Run& run, const Result& r, Cid reference);

@@ -130,6 +130,7 @@ class MapWorkload final : public Workload {
   [[nodiscard]] bool runs(Cid id) const override {
     std::string reason;
     if (build_status(id, reason) != Status::ok) return false;
+    if (id == Cid::process_pool) return ProcessMappable<In, F>;
     return !spec(id).into || into_;
   }
 
@@ -151,6 +152,12 @@ class MapWorkload final : public Workload {
         return into([&](std::vector<R>& out) { serial_into(input_, f_, out); });
       case Cid::parlab_map_into:
         return into([&](std::vector<R>& out) { parlab_into(team.pool(), input_, f_, out, chunksize); });
+      case Cid::process_pool:
+        if constexpr (ProcessMappable<In, F>) {
+          return finish(timed([&] { return process_alloc(team.process_pool(), input_, f_); }));
+        } else {
+          throw std::logic_error("parlab bench: this workload's function cannot be sent to a process");
+        }
 #if defined(PARLAB_BENCH_OPENMP)
       case Cid::openmp:
         return finish(timed([&] { return openmp_alloc(input_, f_, threads, balance_); }));
@@ -282,8 +289,11 @@ std::unique_ptr<Workload> make_map(WorkloadInfo info, std::function<std::vector<
                                               check, into, chunk_sweep, std::move(python_args));
 }
 
-std::unique_ptr<Workload> busy_workload(const Sizes& sizes, lab::BusyMode mode) {
-  const bool spin = mode == lab::BusyMode::spin;
+/// Problem 2 in `mode`. The task is a captureless lambda per mode, so that ProcessPool can run
+/// it in its worker processes too.
+template <lab::BusyMode mode>
+std::unique_ptr<Workload> busy_workload(const Sizes& sizes) {
+  constexpr bool spin = mode == lab::BusyMode::spin;
   std::vector<double> work;
   std::string list, pylist;
   for (const double s : {1.0, 2.0, 4.0, 6.0}) {
@@ -298,7 +308,7 @@ std::unique_ptr<Workload> busy_workload(const Sizes& sizes, lab::BusyMode mode) 
                                  : "sleeps that long per task (waiting, no CPU)"} +
                     "; the lab's [1, 2, 4, 6] s scaled by " + shortest(sizes.busy_scale),
                 work.size());
-  auto f = [mode](double seconds) { return lab::busy_work(seconds, mode, nullptr); };
+  auto f = [](double seconds) { return lab::busy_work(seconds, mode, nullptr); };
   return make_map<double>(std::move(info), [work] { return work; }, f, Balance::uneven, Check::busy, false,
                           false,
                           {"--workload", "busy", "--busy", spin ? "spin" : "sleep", "--durations", pylist});
@@ -363,8 +373,7 @@ Status build_status(Cid id, std::string& reason) {
     case Cid::python_pool:
       return Status::ok;  // decided at run time
     case Cid::process_pool:
-      reason = "ProcessPool (worker processes) is not in this build of parlab";
-      return Status::not_built;
+      return Status::ok;
     case Cid::mpi_pool:
       reason = "MpiPool is not in this build of parlab";
       return Status::not_built;
@@ -399,6 +408,9 @@ Team::Team(const std::vector<Cid>& ids, std::size_t workers) : workers_(workers)
       case Cid::parlab:
       case Cid::parlab_map_into:
         if (!pool_) pool_ = std::make_unique<Pool>(workers);
+        break;
+      case Cid::process_pool:
+        if (!process_pool_) process_pool_ = std::make_unique<ProcessPool>(workers);
         break;
 #if defined(PARLAB_BENCH_TBB)
       case Cid::tbb:
@@ -454,8 +466,8 @@ std::vector<std::unique_ptr<Workload>> make_workloads(const Sizes& sizes) {
       [](const Row& row) { return lab::normalize(row); }, Balance::uniform, Check::equal, true, true,
       {"--workload", "prob3_xxl", "--rows", std::to_string(rows), "--cols", std::to_string(cols)}));
 
-  out.push_back(busy_workload(sizes, lab::BusyMode::spin));
-  out.push_back(busy_workload(sizes, lab::BusyMode::sleep));
+  out.push_back(busy_workload<lab::BusyMode::spin>(sizes));
+  out.push_back(busy_workload<lab::BusyMode::sleep>(sizes));
 
   const std::size_t items = sizes.trivial_items;
   out.push_back(make_map<std::uint32_t>(
@@ -472,6 +484,59 @@ std::vector<std::unique_ptr<Workload>> make_workloads(const Sizes& sizes) {
       },
       [](std::uint32_t x) noexcept { return lowbias32(x); }, Balance::uniform, Check::equal, true, true,
       {"--workload", "trivial", "--items", std::to_string(items)}));
+  return out;
+}
+
+namespace {
+
+/// The task of the latency rows: as trivial as a call gets (bench_apply.cpp's add_one).
+std::int64_t add_one(std::int64_t v) noexcept { return v + 1; }
+
+template <class P>
+void time_round_trips(P& pool, std::size_t warmup, std::size_t calls, Latency& out) {
+  std::int64_t x = 0;
+  for (std::size_t i = 0; i < warmup; ++i)
+    x = pool.apply_async(add_one, x).get();
+  out.samples_s.reserve(calls);
+  for (std::size_t i = 0; i < calls; ++i) {
+    const auto start = Clock::now();
+    const std::int64_t y = pool.apply_async(add_one, x).get();
+    out.samples_s.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    if (y != x + 1) {
+      out.status = Status::wrong;
+      out.note = "call " + std::to_string(i) + " returned " + std::to_string(y) + " for f(" +
+                 std::to_string(x) + ") = x + 1";
+      out.samples_s.clear();
+      return;
+    }
+    x = y;
+  }
+  out.verified = true;
+}
+
+}  // namespace
+
+Latency measure_latency(Cid id, std::size_t workers, std::size_t warmup, std::size_t calls) {
+  Latency out;
+  out.contender = id;
+  out.workers = workers;
+  out.warmup_calls = warmup;
+  try {
+    if (id == Cid::parlab) {
+      Pool pool{workers};
+      time_round_trips(pool, warmup, calls, out);
+    } else if (id == Cid::process_pool) {
+      ProcessPool pool{workers};
+      time_round_trips(pool, warmup, calls, out);
+    } else {
+      throw std::logic_error("parlab bench: no latency row for " + std::string{spec(id).key});
+    }
+  } catch (const std::exception& e) {
+    out.status = Status::failed;
+    out.verified = false;
+    out.note = e.what();
+    out.samples_s.clear();
+  }
   return out;
 }
 

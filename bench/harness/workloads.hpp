@@ -12,7 +12,8 @@
 
 namespace parlab {
 class Pool;
-}
+class ProcessPool;
+}  // namespace parlab
 
 namespace parlab::bench {
 
@@ -35,9 +36,10 @@ struct Sizes {
 class TbbTeam;
 
 /// The threads of `workers` workers for some contenders: one Pool for the parlab rows, one
-/// oneTBB arena for the TBB and std::execution::par rows, a thread count for OpenMP. Built
-/// before the clock starts. (Only one Team with an arena may exist at a time: its
-/// global_control sets oneTBB's process-wide thread limit.)
+/// ProcessPool of `workers` processes for the process_pool rows, one oneTBB arena for the TBB
+/// and std::execution::par rows, a thread count for OpenMP. Built before the clock starts.
+/// (Only one Team with an arena may exist at a time: its global_control sets oneTBB's
+/// process-wide thread limit.)
 class Team {
  public:
   Team(const std::vector<Cid>& ids, std::size_t workers);
@@ -47,11 +49,13 @@ class Team {
 
   [[nodiscard]] std::size_t workers() const { return workers_; }
   [[nodiscard]] Pool& pool() { return *pool_; }
+  [[nodiscard]] ProcessPool& process_pool() { return *process_pool_; }
   [[nodiscard]] TbbTeam& tbb() { return *tbb_; }
 
  private:
   std::size_t workers_;
   std::unique_ptr<Pool> pool_;
+  std::unique_ptr<ProcessPool> process_pool_;
   std::unique_ptr<TbbTeam> tbb_;
 };
 
@@ -77,7 +81,8 @@ class Workload {
   virtual void prepare() = 0;
   /// Frees the input and the reference.
   virtual void release() = 0;
-  /// Whether `id` runs on this workload (the "into" rows run on the map workloads only).
+  /// Whether `id` runs on this workload (the "into" rows run on the map workloads only; the
+  /// ProcessPool row where the function and its data can be sent to a worker process).
   [[nodiscard]] virtual bool runs(Cid id) const = 0;
   /// Whether the "into" rows (output preallocated) belong here: the map workloads, not Problem 2.
   [[nodiscard]] virtual bool has_into_rows() const = 0;
@@ -100,6 +105,12 @@ class Workload {
 
 /// The workloads at `sizes`, in run order (the brewery task last, not built).
 [[nodiscard]] std::vector<std::unique_ptr<Workload>> make_workloads(const Sizes& sizes);
+
+/// Round-trip latency of apply_async(f, x).get() with a trivial f (x + 1) on a Pool
+/// (Cid::parlab) or a ProcessPool (Cid::process_pool) of `workers`: the pool is made first, then
+/// `warmup` untimed calls (the first starts the workers), then `calls` calls each timed on its
+/// own. Every call's value is checked; a failure marks the result, it does not throw.
+[[nodiscard]] Latency measure_latency(Cid id, std::size_t workers, std::size_t warmup, std::size_t calls);
 
 /// The brewery task's entry: a workload that is not in this build.
 [[nodiscard]] WorkloadInfo brewery_info();

@@ -14,6 +14,8 @@ before the clock, and the clock covers the call.
   busy       do_busy_work over DURATIONS (--busy sleep or spin)
   trivial    a 32-bit integer hash (lowbias32) over 0 .. ITEMS-1: the cost of handing out an
              item, with almost no work in it
+  apply      round-trip latency: pool.apply_async(add_one, (x,)).get() with add_one(x) = x + 1,
+             --warmup-calls untimed, then --calls timed one by one (no serial side, no data)
 
 For each, the serial loop ([f(x) for x in data]) and Pool(WORKERS).map(f, data), each with
 --warmup untimed runs and then --repeat timed runs. stdout carries one JSON object:
@@ -26,10 +28,17 @@ For each, the serial loop ([f(x) for x in data]) and Pool(WORKERS).map(f, data),
 
 `digest` fingerprints the results (see digest() below; parlab bench computes the same over its
 serial C++ results); busy adds "values", the elapsed seconds do_busy_work returned. The pool's
-workers print (do_busy_work does); that output is discarded.
+workers print (do_busy_work does); that output is discarded. apply writes instead
+
+  {..., "workload": "apply", "pool_startup_s": 0.01,
+   "apply": {"warmup_calls": 200, "samples_s": [0.00012, ...], "final": 2200}}
+
+where "final" is x after every call (warm-up included) from x = 0, so it must equal the number
+of calls.
 
   /usr/bin/python3 bench/python/workloads.py --workload example --repeat 3
   /usr/bin/python3 bench/python/workloads.py --workload busy --busy spin --durations 0.1,0.2
+  /usr/bin/python3 bench/python/workloads.py --workload apply --calls 2000 --warmup-calls 200
 
 Exit status: 0 done, 2 bad arguments, 3 numpy missing, 1 any other failure.
 """
@@ -60,6 +69,11 @@ def trivial(x):
     x = (x * 0x846CA68B) & MASK32
     x ^= x >> 16
     return x
+
+
+def add_one(x):
+    """The task of the latency rows: as trivial as a call gets (parlab bench's add_one)."""
+    return x + 1
 
 
 def digest(flat):
@@ -126,7 +140,7 @@ def durations(text):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description="One lab workload, serial and Pool.map, timed; JSON on stdout.")
-    p.add_argument("--workload", required=True, choices=["example", "prob3_xxl", "busy", "trivial"])
+    p.add_argument("--workload", required=True, choices=["example", "prob3_xxl", "busy", "trivial", "apply"])
     p.add_argument("--rows", type=positive_int, default=None,
                    help="rows (example: 1,000,000; prob3_xxl: 100,000)")
     p.add_argument("--cols", type=positive_int, default=100, help="prob3_xxl columns (default 100)")
@@ -137,6 +151,8 @@ def parse_args(argv):
     p.add_argument("--workers", type=positive_int, default=None, help="pool size (default mp.cpu_count())")
     p.add_argument("--repeat", type=positive_int, default=5, help="timed runs of each (default 5)")
     p.add_argument("--warmup", type=int, choices=[0, 1, 2], default=1, help="untimed runs first (default 1)")
+    p.add_argument("--calls", type=positive_int, default=2000, help="apply: timed calls (default 2000)")
+    p.add_argument("--warmup-calls", type=int, default=200, help="apply: untimed calls first (default 200)")
     args = p.parse_args(argv)
     if args.rows is None:
         args.rows = 1_000_000 if args.workload == "example" else 100_000
@@ -144,7 +160,26 @@ def parse_args(argv):
         args.workers = mp.cpu_count()
     if args.workers > 1024:
         p.error(f"--workers must be at most 1024 (got {args.workers})")
+    if args.warmup_calls < 0:
+        p.error(f"--warmup-calls must be at least 0 (got {args.warmup_calls})")
     return args
+
+
+def apply_latency(args, record):
+    """Times pool.apply_async(add_one, (x,)).get() call by call, the pool started before."""
+    start = time.perf_counter()
+    pool = mp.Pool(args.workers)
+    record["pool_startup_s"] = time.perf_counter() - start
+    x = 0
+    samples = []
+    with pool:
+        for _ in range(args.warmup_calls):
+            x = pool.apply_async(add_one, (x,)).get()
+        for _ in range(args.calls):
+            start = time.perf_counter()
+            x = pool.apply_async(add_one, (x,)).get()
+            samples.append(time.perf_counter() - start)
+    record["apply"] = {"warmup_calls": args.warmup_calls, "samples_s": samples, "final": x}
 
 
 def main(argv):
@@ -157,12 +192,17 @@ def main(argv):
     os.dup2(devnull, 1)
     os.close(devnull)
 
+    record = {"python": platform.python_version(), "numpy": np.__version__, "cpu_count": mp.cpu_count(),
+              "workers": args.workers, "start_method": mp.get_start_method(), "workload": args.workload}
+    if args.workload == "apply":
+        apply_latency(args, record)
+        json_out.write(json.dumps(record) + "\n")
+        json_out.flush()
+        return 0
+
     start = time.perf_counter()
     f, data = make_data(args)
-    data_s = time.perf_counter() - start
-    record = {"python": platform.python_version(), "numpy": np.__version__, "cpu_count": mp.cpu_count(),
-              "workers": args.workers, "start_method": mp.get_start_method(), "workload": args.workload,
-              "data_s": data_s}
+    record["data_s"] = time.perf_counter() - start
 
     warm, samples, result = measure(lambda: [f(x) for x in data], args.warmup, args.repeat)
     record["serial"] = {"warmup_s": warm, "samples_s": samples, **fingerprint(args.workload, result)}

@@ -1,6 +1,7 @@
 // `parlab bench` as a user runs it, on the smallest sizes (--tiny): bench.json follows its
-// schema (docs/performance.md), every measured row was checked against serial C++, the
-// backends that are not built say so without a number, and bad input is refused.
+// schema (docs/performance.md), every measured row was checked against serial C++ (the
+// ProcessPool rows included), the backends that are not built say so without a number, the
+// round-trip latency rows are there, and bad input is refused.
 #include "support/cli.hpp"
 
 #include <gtest/gtest.h>
@@ -51,7 +52,7 @@ void expect_schema(const json& j, int repeat) {
   ASSERT_TRUE(j.is_object());
   EXPECT_EQ(j["schema"], "parlab-bench/1");
   for (const char* key : {"started", "elapsed_s", "settings", "machine", "workloads", "contenders", "results",
-                          "targets", "notes"})
+                          "latency", "targets", "notes"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_TRUE(j["started"].is_string());
   EXPECT_TRUE(j["elapsed_s"].is_number());
@@ -90,7 +91,7 @@ void expect_schema(const json& j, int repeat) {
   for (const auto& r : j["results"]) {
     for (const char* key : {"workload", "contender", "workers", "chunksize", "chunksize_auto", "main",
                             "status", "verified", "note", "warmup_s", "samples_s", "median_s", "min_s",
-                            "max_s", "vs_serial", "vs_python", "vs_python_serial"})
+                            "max_s", "vs_serial", "vs_python", "vs_python_serial", "vs_parlab"})
       ASSERT_TRUE(r.contains(key)) << key << " in " << r;
     const auto status = r["status"].get<std::string>();
     ASSERT_TRUE(statuses.count(status)) << r;
@@ -116,11 +117,43 @@ void expect_schema(const json& j, int repeat) {
     EXPECT_NE(status, "wrong") << r;
     EXPECT_NE(status, "failed") << r;
   }
+  ASSERT_TRUE(j["latency"].is_array());
+  for (const auto& l : j["latency"]) {
+    for (const char* key :
+         {"contender", "call", "workers", "warmup_calls", "calls", "status", "verified", "note", "median_us",
+          "p10_us", "p90_us", "min_us", "max_us", "mean_us", "vs_python"})
+      ASSERT_TRUE(l.contains(key)) << key << " in " << l;
+    const auto status = l["status"].get<std::string>();
+    EXPECT_TRUE(status == "ok" || status == "skipped") << l;
+    if (status == "ok") {
+      EXPECT_TRUE(l["verified"].get<bool>()) << l;
+      EXPECT_GT(l["calls"].get<int>(), 0) << l;
+      EXPECT_LE(l["min_us"].get<double>(), l["median_us"].get<double>()) << l;
+      EXPECT_LE(l["p10_us"].get<double>(), l["median_us"].get<double>()) << l;
+      EXPECT_LE(l["median_us"].get<double>(), l["p90_us"].get<double>()) << l;
+      EXPECT_LE(l["p90_us"].get<double>(), l["max_us"].get<double>()) << l;
+    } else {
+      EXPECT_TRUE(l["median_us"].is_null()) << l;
+      EXPECT_FALSE(l["note"].get<std::string>().empty()) << l;
+    }
+  }
   for (const auto& t : j["targets"]) {
     const auto status = t["status"].get<std::string>();
     EXPECT_TRUE(status == "met" || status == "MISSED" || status == "not measured") << t;
     EXPECT_EQ(t["measured"].is_null(), status == "not measured") << t;
   }
+}
+
+const json* find_target(const json& j, const std::string& key) {
+  for (const auto& t : j["targets"])
+    if (t["key"] == key) return &t;
+  return nullptr;
+}
+
+const json* find_latency(const json& j, const std::string& contender) {
+  for (const auto& l : j["latency"])
+    if (l["contender"] == contender) return &l;
+  return nullptr;
 }
 
 TEST(BenchCli, TinyRunWritesCheckedResultsInTheDocumentedSchema) {
@@ -138,31 +171,64 @@ TEST(BenchCli, TinyRunWritesCheckedResultsInTheDocumentedSchema) {
       ASSERT_NE(r, nullptr) << wl << " " << c;
       EXPECT_EQ((*r)["status"], "ok") << *r;
     }
-    // Backends that are not in this build: a row that says so, never a number.
-    for (const char* c : {"process_pool", "mpi_pool"}) {
-      const auto* r = find_row(j["results"], wl, c);
-      ASSERT_NE(r, nullptr) << wl << " " << c;
-      EXPECT_EQ((*r)["status"], "not built");
-      EXPECT_TRUE((*r)["samples_s"].empty());
+    // ProcessPool runs every workload in worker processes, checked like every row.
+    const auto* proc = find_row(j["results"], wl, "process_pool");
+    ASSERT_NE(proc, nullptr) << wl;
+    EXPECT_EQ((*proc)["status"], "ok") << *proc;
+    EXPECT_TRUE((*proc)["vs_parlab"].is_number()) << *proc;
+    // A backend that is not in this build: a row that says so, never a number.
+    const auto* mpi = find_row(j["results"], wl, "mpi_pool");
+    ASSERT_NE(mpi, nullptr) << wl;
+    EXPECT_EQ((*mpi)["status"], "not built");
+    EXPECT_TRUE((*mpi)["samples_s"].empty());
+  }
+  // ProcessPool against Python's Pool: a target per workload, judged only when Python ran.
+  const auto* py = find_row(j["results"], "example", "python_pool");
+  ASSERT_NE(py, nullptr);
+  for (const char* key : {"example_process_pool_vs_python", "prob3_xxl_process_pool_vs_python"}) {
+    const auto* t = find_target(j, key);
+    ASSERT_NE(t, nullptr) << key;
+    EXPECT_EQ((*t)["goal"], ">= 10×");
+    if ((*py)["status"] == "ok") {
+      EXPECT_NE((*t)["status"], "not measured") << *t;
     }
   }
-  // The sweeps: parlab at 1 .. 2 x cpu_count() workers, and chunksizes from 1.
+  // The round-trip latency rows: threads, processes, and Python's Pool (or why not).
+  for (const char* c : {"parlab", "process_pool"}) {
+    const auto* l = find_latency(j, c);
+    ASSERT_NE(l, nullptr) << c;
+    EXPECT_EQ((*l)["status"], "ok") << *l;
+    EXPECT_EQ((*l)["calls"], j["settings"]["latency_calls"]) << *l;
+  }
+  const auto* py_latency = find_latency(j, "python_pool");
+  ASSERT_NE(py_latency, nullptr);
+  EXPECT_EQ((*py_latency)["status"], (*py)["status"]) << *py_latency;
+  if ((*py_latency)["status"] == "ok") {
+    EXPECT_TRUE(find_latency(j, "process_pool")->at("vs_python").is_number());
+  }
+  // The sweeps: parlab and ProcessPool at 1 .. 2 x cpu_count() workers, and chunksizes from 1.
   const int cpus = j["machine"]["cpu_count"].get<int>();
-  std::set<int> workers;
+  std::set<int> workers, process_workers;
   bool chunk_one = false;
   for (const auto& r : j["results"]) {
     if (r["workload"] == "example" && r["contender"] == "parlab") {
       if (r["chunksize_auto"] == true) workers.insert(r["workers"].get<int>());
       if (r["chunksize"] == 1) chunk_one = true;
     }
+    if (r["workload"] == "example" && r["contender"] == "process_pool" && r["status"] == "ok")
+      process_workers.insert(r["workers"].get<int>());
   }
-  for (int w = 1; w <= 2 * cpus; ++w)
+  for (int w = 1; w <= 2 * cpus; ++w) {
     EXPECT_TRUE(workers.count(w)) << w;
+    EXPECT_TRUE(process_workers.count(w)) << w;
+  }
   EXPECT_TRUE(chunk_one);
 
   const auto report = read_file(out / "report.md");
   EXPECT_NE(report.find("## Main table"), std::string::npos);
   EXPECT_NE(report.find("## Targets"), std::string::npos);
+  EXPECT_NE(report.find("## Worker processes: parlab ProcessPool vs Python's Pool"), std::string::npos);
+  EXPECT_NE(report.find("## Round-trip latency"), std::string::npos);
   EXPECT_NE(report.find("not built"), std::string::npos);
   if (j["notes"].dump().find("gnuplot not found") == std::string::npos) {
     EXPECT_TRUE(is_png(out / "speedup.png"));
@@ -176,6 +242,29 @@ TEST(BenchCli, TinyRunWritesCheckedResultsInTheDocumentedSchema) {
   EXPECT_EQ(run.out.find('\033'), std::string::npos);
   EXPECT_NE(run.out.find("Main table"), std::string::npos);
   EXPECT_NE(run.out.find("Targets"), std::string::npos);
+  EXPECT_NE(run.out.find("ProcessPool (worker processes) vs Python's Pool.map"), std::string::npos);
+  EXPECT_NE(run.out.find("Round trip apply_async(f, x).get(), median:"), std::string::npos);
+}
+
+TEST(BenchCli, LatencyAloneRunsNoWorkload) {
+  TempDir dir;
+  const auto out = dir.path() / "out";
+  auto run = parlab({"bench", "--tiny", "--workload", "latency", "--out", out.string()}, dir.path(),
+                    {{"PARLAB_BENCH_PYTHON", "/nonexistent/python3"}});
+  ASSERT_EQ(run.status, 0) << run.out << run.err;
+  const auto j = json::parse(read_file(out / "bench.json"));
+  EXPECT_TRUE(j["results"].empty()) << j["results"];
+  ASSERT_EQ(j["latency"].size(), 3U) << j["latency"];
+  for (const char* c : {"parlab", "process_pool"}) {
+    const auto* l = find_latency(j, c);
+    ASSERT_NE(l, nullptr) << c;
+    EXPECT_EQ((*l)["status"], "ok") << *l;
+  }
+  const auto* py = find_latency(j, "python_pool");
+  ASSERT_NE(py, nullptr);
+  EXPECT_EQ((*py)["status"], "skipped");
+  EXPECT_NE((*py)["note"].get<std::string>().find("/nonexistent/python3"), std::string::npos) << *py;
+  EXPECT_TRUE((*py)["median_us"].is_null());
 }
 
 TEST(BenchCli, MissingPythonSkipsItsRowsWithAReason) {
@@ -198,10 +287,12 @@ TEST(BenchCli, MissingPythonSkipsItsRowsWithAReason) {
   ASSERT_NE(serial, nullptr);
   EXPECT_EQ((*serial)["status"], "ok");
   for (const auto& t : j["targets"]) {
-    if (t["key"] == "example_vs_python") {
-      EXPECT_EQ(t["status"], "not measured");
+    if (t["key"] == "example_vs_python" || t["key"] == "example_process_pool_vs_python") {
+      EXPECT_EQ(t["status"], "not measured") << t;
     }
   }
+  // --workload without "latency": no latency rows.
+  EXPECT_TRUE(j["latency"].empty()) << j["latency"];
 }
 
 struct BadInput {
