@@ -1,5 +1,6 @@
 // The `parlab` command: runs the lab's workloads.
 #include "bench.hpp"
+#include "serve.hpp"
 #include "lab/console.hpp"
 #include "lab/runner.hpp"
 
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
   lab->add_flag("--json", json, "Print all timings as JSON on stdout (the narration goes to stderr)");
   parlab::cli::BenchOptions bench_options;
   parlab::cli::add_bench_command(app, bench_options);
+  parlab::cli::ServeOptions serve_options;
+  parlab::cli::add_serve_command(app, serve_options);
 
   try {
     app.parse(argc, argv);
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
     return usage_error(std::string{e.what()} + " (see parlab --help)");
   }
   if (parlab::cli::bench_selected(bench_options)) return parlab::cli::run_bench_command(bench_options);
+  if (parlab::cli::serve_selected(serve_options)) return parlab::cli::run_serve_command(serve_options);
 
   parlab::lab::LabConfig config;
   try {
