@@ -86,13 +86,34 @@ struct FrameHeader {
   std::uint64_t size;
 };
 
-/// Writes all of [data, data+size); false when the peer is gone.
+/// Waits until `fd` is ready for `events` or `deadline` passes; false on timeout.
+bool wait_ready(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    int wait_ms = -1;
+    if (deadline != Clock::time_point::max()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      wait_ms = static_cast<int>(std::min<long long>(left, 1 << 30));
+    }
+    pollfd pfd{fd, events, 0};
+    const int r = ::poll(&pfd, 1, wait_ms);
+    if (r > 0) return true;
+    if (r < 0 && errno != EINTR) return true;  // let the next call report the error
+  }
+}
+
+/// Writes all of [data, data+size) (waiting while a non-blocking socket is full); false when the
+/// peer is gone.
 bool write_all(int fd, const void* data, std::size_t size) {
   const char* p = static_cast<const char*>(data);
   while (size > 0) {
     const ssize_t n = ::send(fd, p, size, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wait_ready(fd, POLLOUT, Clock::time_point::max());
+        continue;
+      }
       return false;
     }
     p += n;
@@ -112,18 +133,14 @@ enum class ReadStatus { ok, closed, timeout };
 ReadStatus read_all(int fd, void* data, std::size_t size, Clock::time_point deadline) {
   char* p = static_cast<char*>(data);
   while (size > 0) {
-    if (deadline != Clock::time_point::max()) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return ReadStatus::timeout;
-      pollfd pfd{fd, POLLIN, 0};
-      const int r = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1 << 30)));
-      if (r < 0 && errno != EINTR) return ReadStatus::closed;
-      if (r <= 0) continue;
-    }
     const ssize_t n = ::recv(fd, p, size, 0);
     if (n == 0) return ReadStatus::closed;
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!wait_ready(fd, POLLIN, deadline)) return ReadStatus::timeout;
+        continue;
+      }
       return ReadStatus::closed;
     }
     p += n;
@@ -541,10 +558,15 @@ class ProcessEngine {
            ChunkCodec& codec);
 
  private:
-  /// Encodes tasks [first, last) into `payload`. If the argument of task i cannot be encoded,
-  /// fails task i, sets `last` to i (the chunk is the tasks before it) and returns false.
-  static bool encode_chunk(ChunkCodec& codec, ChunkEntry entry, std::uintptr_t fn, std::size_t first,
-                           std::size_t& last, std::string& payload);
+  /// Arguments per frame: about this many bytes, so that a frame fits in the socket's buffer
+  /// and the worker runs one batch while the next is written.
+  static constexpr std::size_t batch_bytes = 128 * 1024;
+
+  /// Encodes a frame of tasks from `first`, up to `last` or about batch_bytes; sets `last` to the
+  /// end of the batch. If the argument of task `last` cannot be encoded, fails that task and
+  /// returns false (the batch is the tasks before it).
+  static bool encode_batch(ChunkCodec& codec, ChunkEntry entry, std::uintptr_t fn, std::size_t first,
+                           std::size_t& last, std::string& frame);
 
  public:
 
@@ -595,6 +617,8 @@ class ProcessEngine {
     slot.page->running.store(0);
     const long pid = server_->spawn(theirs.get(), slot.page_fd.get());
     theirs.reset();
+    // Our end never blocks: run() writes arguments and reads results at the same time.
+    ::fcntl(ours.get(), F_SETFL, ::fcntl(ours.get(), F_GETFL) | O_NONBLOCK);
     slot.socket = std::move(ours);
     slot.tasks = 0;
     slot.init_error = nullptr;
@@ -655,30 +679,31 @@ class ProcessEngine {
   std::atomic<bool> terminating_{false};
 };
 
-bool ProcessEngine::encode_chunk(ChunkCodec& codec, ChunkEntry entry, std::uintptr_t fn, std::size_t first,
-                                 std::size_t& last, std::string& payload) {
-  payload.clear();
-  codec::Writer out{payload};
+bool ProcessEngine::encode_batch(ChunkCodec& codec, ChunkEntry entry, std::uintptr_t fn, std::size_t first,
+                                 std::size_t& last, std::string& frame) {
+  frame.assign(sizeof(FrameHeader), '\0');
+  codec::Writer out{frame};
   out(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(entry)), static_cast<std::uint64_t>(fn),
       static_cast<std::uint64_t>(first), std::uint64_t{0});
-  const auto set_count = [&](std::size_t count) {
-    const auto n = static_cast<std::uint64_t>(count);
-    std::memcpy(payload.data() + 3 * sizeof(std::uint64_t), &n, sizeof n);
-  };
-  for (std::size_t i = first; i < last; ++i) {
-    const std::size_t mark = payload.size();
+  bool ok = true;
+  std::size_t i = first;
+  for (; i < last && (i == first || frame.size() < batch_bytes); ++i) {
+    const std::size_t mark = frame.size();
     try {
       codec.encode(i, i + 1, out);
     } catch (...) {
-      payload.resize(mark);
+      frame.resize(mark);
       codec.error(i, std::current_exception());
-      set_count(i - first);
-      last = i;
-      return false;
+      ok = false;
+      break;
     }
   }
-  set_count(last - first);
-  return true;
+  last = i;
+  const auto count = static_cast<std::uint64_t>(last - first);
+  std::memcpy(frame.data() + sizeof(FrameHeader) + 3 * sizeof(std::uint64_t), &count, sizeof count);
+  const FrameHeader header{Kind::chunk, 0, frame.size() - sizeof(FrameHeader)};
+  std::memcpy(frame.data(), &header, sizeof header);
+  return ok;
 }
 
 void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t fn, std::size_t begin,
@@ -704,7 +729,6 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
   while (!todo.empty()) {
     Range r = todo.front();
     todo.pop_front();
-    const std::size_t todo_end = r.last;
     if (terminating_.load()) {
       fail_all(r, std::make_exception_ptr(PoolTerminated("parlab: task dropped by ProcessPool::terminate()")));
       continue;
@@ -728,33 +752,72 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
       }
     }
 
-    if (!encode_chunk(codec, entry, fn, r.first, r.last, payload)) {
-      // Argument r.last could not be encoded (its serialize() threw): it failed alone; what came
-      // before it goes now, what comes after it later.
-      push_front(r.last + 1, todo_end);
-      if (r.first == r.last) continue;
-    }
-    slot.page->running.store(0);
+    // Stream the range in batches: while the worker runs one, the next is encoded and written.
+    const int fd = slot.socket.get();
     const long pid = slot.pid.load();
-    std::size_t done = r.first;  // tasks before this have their outcome
-    bool dead = !write_frame(slot.socket.get(), Kind::chunk, payload);
-    bool timed_out = false;
+    slot.page->running.store(0);
+    std::size_t done = r.first;   // tasks before this have their outcome
+    std::size_t next = r.first;   // the first task not encoded yet
+    std::size_t written = 0;      // bytes of `payload` (the current frame) written
+    bool writing = false;         // `payload` holds a frame not fully written
+    std::deque<std::size_t> unsendable;  // tasks that failed to encode (and were not sent), in order
+    bool dead = false, timed_out = false;
     auto last_progress = Clock::now();
+    const auto skip_unsendable = [&] {
+      while (!unsendable.empty() && unsendable.front() == done) {
+        unsendable.pop_front();
+        ++done;
+      }
+    };
+    skip_unsendable();
     while (!dead && done < r.last) {
+      if (!writing && next < r.last) {
+        std::size_t last = r.last;
+        const bool ok = encode_batch(codec, entry, fn, next, last, payload);
+        writing = last > next;
+        written = 0;
+        next = ok ? last : last + 1;
+        if (!ok) unsendable.push_back(last);
+        skip_unsendable();
+        continue;
+      }
       const auto deadline = options_.task_timeout.count() > 0 ? last_progress + options_.task_timeout
                                                                : Clock::time_point::max();
-      Kind kind{};
-      ReadStatus st = ReadStatus::closed;
-      try {
-        st = read_frame(slot.socket.get(), kind, frame, deadline);
-      } catch (...) {  // a frame too large to hold: the worker is not speaking our protocol
-        ::kill(static_cast<pid_t>(pid), SIGKILL);
+      pollfd pfd{fd, static_cast<short>(POLLIN | (writing ? POLLOUT : 0)), 0};
+      int wait_ms = -1;
+      if (deadline != Clock::time_point::max())
+        wait_ms = static_cast<int>(std::max<long long>(
+            0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+      const int ready = ::poll(&pfd, 1, wait_ms);
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        dead = true;
+        break;
       }
-      if (st == ReadStatus::timeout) {
+      if (ready == 0) {
         timed_out = true;
         break;
       }
-      if (st == ReadStatus::closed || kind != Kind::results) {
+      if (writing && (pfd.revents & POLLOUT)) {
+        const ssize_t n = ::send(fd, payload.data() + written, payload.size() - written, MSG_NOSIGNAL);
+        if (n > 0) {
+          written += static_cast<std::size_t>(n);
+          writing = written < payload.size();
+          last_progress = Clock::now();  // the worker is reading: it is between tasks
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          dead = true;
+          break;
+        }
+      }
+      if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Kind kind{};
+      ReadStatus st = ReadStatus::closed;
+      try {
+        st = read_frame(fd, kind, frame, Clock::time_point::max());
+      } catch (...) {  // a frame too large to hold: the worker is not speaking our protocol
+        ::kill(static_cast<pid_t>(pid), SIGKILL);
+      }
+      if (st != ReadStatus::ok || kind != Kind::results) {
         dead = true;
         break;
       }
@@ -763,7 +826,7 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
         codec::Reader in{frame};
         std::uint64_t count = 0;
         in(count);
-        for (std::uint64_t k = 0; k < count && done < r.last; ++k, ++done) {
+        for (std::uint64_t k = 0; k < count && done < r.last; ++k) {
           std::uint8_t tag = 0;
           in(tag);
           if (tag == 0) {
@@ -773,11 +836,14 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
             in(type, message);
             codec.error(done, std::make_exception_ptr(RemoteError(std::move(type), message)));
           }
+          ++done;
+          skip_unsendable();
         }
       } catch (...) {
         // A result that does not decode: the worker's state cannot be trusted any more.
         codec.error(done, std::current_exception());
         ++done;
+        skip_unsendable();
         ::kill(static_cast<pid_t>(pid), SIGKILL);
         dead = true;
       }

@@ -483,6 +483,42 @@ TEST(ProcessPool, RandomCrashesNeverHangAndEveryCrashIsReported) {
   EXPECT_GT(expected_crashes, 20U);
 }
 
+/// A task with a large argument (so that a chunk spans many frames) that may crash its worker.
+std::size_t crash_with_payload(const std::pair<int, std::string>& item) {
+  crash(item.first);
+  return item.second.size();
+}
+
+TEST(ProcessPool, CrashesInsideChunksThatSpanManyFramesAreEachReported) {
+  ProcessPool pool{2};
+  std::mt19937 rng{777};
+  std::bernoulli_distribution crashes{0.05};
+  std::vector<std::pair<int, std::string>> items(400);
+  std::size_t expected_crashes = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    items[i] = {crashes(rng) ? sigkill : none, std::string(20'000 + i, 'x')};
+    expected_crashes += items[i].first != none;
+  }
+  auto outcomes = pool.map_outcomes(crash_with_payload, items, {.chunksize = 200});
+  std::size_t crashed = 0;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].first == none) {
+      ASSERT_TRUE(outcomes[i].ok()) << i << ": " << parlab::describe(outcomes[i].error());
+      EXPECT_EQ(outcomes[i].value(), items[i].second.size());
+    } else {
+      ASSERT_FALSE(outcomes[i].ok()) << i;
+      try {
+        outcomes[i].rethrow();
+      } catch (const parlab::WorkerCrashed& e) {
+        EXPECT_EQ(e.index(), i);
+        ++crashed;
+      }
+    }
+  }
+  EXPECT_EQ(crashed, expected_crashes);
+  EXPECT_GT(expected_crashes, 5U);
+}
+
 }  // namespace
 
 namespace {

@@ -40,7 +40,9 @@ class Writer : public cereal::OutputArchive<Writer, cereal::AllowEmptyClassElisi
  public:
   explicit Writer(std::string& out) : cereal::OutputArchive<Writer, cereal::AllowEmptyClassElision>(this), out_(out) {}
   /// Raw bytes (cereal's archive interface).
-  void saveBinary(const void* data, std::size_t size) { out_.append(static_cast<const char*>(data), size); }
+  void saveBinary(const void* data, std::size_t size) {
+    if (size != 0) out_.append(static_cast<const char*>(data), size);  // an empty vector's data() may be null
+  }
 
  private:
   std::string& out_;
@@ -60,6 +62,7 @@ class Reader : public cereal::InputArchive<Reader, cereal::AllowEmptyClassElisio
     if (size > remaining())
       throw cereal::Exception("parlab: codec: input ends " + std::to_string(size - remaining()) +
                               " bytes too early");
+    if (size == 0) return;  // an empty vector's data() may be null
     std::memcpy(data, next_, size);
     next_ += size;
   }
