@@ -285,7 +285,7 @@ struct HostPool {
 
 struct ClientState {
   ClientState(asio::any_io_executor ex, ClientOptions opts)
-      : executor(std::move(ex)), options(std::move(opts)), tls(ssl::context::tls_client) {
+      : executor(std::move(ex)), options(std::move(opts)) {
     if (options.max_attempts < 1) {
       throw std::invalid_argument("parlab::http: max_attempts must be at least 1");
     }
@@ -293,24 +293,33 @@ struct ClientState {
       throw std::invalid_argument("parlab::http: max_connections_per_host must be at least 1");
     }
     if (options.max_redirects < 0) throw std::invalid_argument("parlab::http: max_redirects must be >= 0");
-    tls.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
-    tls.set_verify_mode(ssl::verify_peer);
+    if (!options.ca_file.empty()) (void)tls_context();  // a bad ca_file is an error now, not at first use
+    rng.seed(options.jitter_seed ? *options.jitter_seed
+                                 : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
+  }
+
+  /// The TLS context, made at the first https request (loading the system's CA bundle costs
+  /// milliseconds, which a client that only speaks http should not pay).
+  ssl::context& tls_context() {
+    if (tls) return *tls;
+    ssl::context context{ssl::context::tls_client};
+    context.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                        ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+    context.set_verify_mode(ssl::verify_peer);
     boost::system::error_code ec;
     if (options.ca_file.empty()) {
-      tls.set_default_verify_paths(ec);
+      context.set_default_verify_paths(ec);
       if (ec) {
         throw std::runtime_error("parlab::http: cannot use the system's CA certificates: " + ec.message());
       }
     } else {
-      tls.load_verify_file(options.ca_file, ec);
+      context.load_verify_file(options.ca_file, ec);
       if (ec) {
         throw std::invalid_argument("parlab::http: cannot load ca_file '" + options.ca_file +
                                     "': " + ec.message());
       }
     }
-    rng.seed(options.jitter_seed ? *options.jitter_seed
-                                 : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
+    return tls.emplace(std::move(context));
   }
 
   HostPool& pool(const std::string& key) {
@@ -321,7 +330,7 @@ struct ClientState {
 
   asio::any_io_executor executor;
   ClientOptions options;
-  ssl::context tls;
+  std::optional<ssl::context> tls;
   std::map<std::string, std::unique_ptr<HostPool>> pools;
   std::mt19937_64 rng;
   ClientStats stats;
@@ -515,7 +524,7 @@ asio::awaitable<Opened> open_connection(std::shared_ptr<ClientState> state, Targ
     co_return out;
   }
 
-  auto conn = std::make_unique<Connection>(state->executor, target.https ? &state->tls : nullptr);
+  auto conn = std::make_unique<Connection>(state->executor, target.https ? &state->tls_context() : nullptr);
   conn->tcp().expires_at(connect_deadline);
   co_await conn->tcp().async_connect(lookup->endpoints, asio::redirect_error(asio::use_awaitable, ec));
   throw_if_aborted(ec);
