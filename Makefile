@@ -1,5 +1,6 @@
 # The two commands of the README, and the pieces they are made of.
-#   make run   — install what is missing, build, run the main job (parlab lab → out/soln.json)
+#   make run   — install what is missing, build, run the main job (parlab lab → out/soln.json,
+#                parlab brewery against the embedded replica → out/async.json)
 #   make test  — install what is missing, build, run every test, then the sanitizer suites
 JOBS ?= $(shell nproc)
 BUILD := build/release
@@ -17,7 +18,8 @@ build: deps
 
 run: build
 	$(BUILD)/apps/parlab/parlab lab --out out
-	@echo "make run: soln.json is in $(CURDIR)/out/soln.json"
+	$(BUILD)/apps/parlab/parlab brewery --api embedded --out out
+	@echo "make run: soln.json and async.json are in $(CURDIR)/out/"
 
 examples: build
 	bash examples/run_all.sh $(BUILD)/examples
@@ -42,10 +44,15 @@ test-tsan: deps
 # parlab bench: every backend against serial C++, OpenMP, oneTBB, std::execution::par and the
 # Python notebook -> out/bench.json, out/report.md, out/speedup.png, out/python-vs-cpp.png
 # (about 6 minutes; BENCH_FLAGS=--quick: under 2). Then the bench_pool micro-benchmarks -> out/bench/.
+# Then bench_brewery: the brewery task over 51 states, parlab vs the seed's Python and aiohttp, and
+# the HTTP client vs wrk -> out/brewery-bench.json, out/brewery-bench.md (about 2 minutes;
+# BREWERY_BENCH_FLAGS=--quick: under 1).
 BENCH_FLAGS ?=
+BREWERY_BENCH_FLAGS ?=
 bench: build
 	$(BUILD)/apps/parlab/parlab bench --out out $(BENCH_FLAGS)
 	bash bench/run.sh $(BUILD) out/bench
+	$(BUILD)/bench/brewery/bench_brewery --out out $(BREWERY_BENCH_FLAGS)
 
 format:
 	git ls-files '*.hpp' '*.cpp' | xargs clang-format -i

@@ -1,5 +1,6 @@
 // The `parlab` command: runs the lab's workloads.
 #include "bench.hpp"
+#include "brewery.hpp"
 #include "serve.hpp"
 #include "lab/console.hpp"
 #include "lab/runner.hpp"
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
   parlab::cli::add_bench_command(app, bench_options);
   parlab::cli::ServeOptions serve_options;
   parlab::cli::add_serve_command(app, serve_options);
+  parlab::cli::BreweryOptions brewery_options;
+  parlab::cli::add_brewery_command(app, brewery_options);
 
   try {
     app.parse(argc, argv);
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
   }
   if (parlab::cli::bench_selected(bench_options)) return parlab::cli::run_bench_command(bench_options);
   if (parlab::cli::serve_selected(serve_options)) return parlab::cli::run_serve_command(serve_options);
+  if (parlab::cli::brewery_selected(brewery_options)) return parlab::cli::run_brewery_command(brewery_options);
 
   parlab::lab::LabConfig config;
   try {

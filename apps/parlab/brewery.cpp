@@ -1,0 +1,385 @@
+#include "brewery.hpp"
+
+#include "lab/brewery/client.hpp"
+#include "lab/brewery/dataset.hpp"
+#include "lab/brewery/replica_server.hpp"
+#include "lab/brewery/states.hpp"
+#include "lab/runner.hpp"
+
+#include <parlab/http.hpp>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+
+namespace parlab::cli {
+
+namespace {
+
+namespace brewery = parlab::brewery;
+using namespace std::chrono_literals;
+
+/// The replica that `--api embedded` starts: the real API's latency, no rate limit (see docs/brewery.md).
+constexpr auto embedded_latency = 80ms;
+constexpr auto embedded_jitter = 20ms;
+constexpr std::size_t embedded_threads = 2;
+/// Per connection attempt; an unreachable API fails fast instead of hanging.
+constexpr auto connect_timeout = 5s;
+/// The probe before timing: bounded so that a wrong --api is a quick error.
+constexpr auto probe_connect_timeout = 3s;
+constexpr auto probe_total_timeout = 10s;
+
+/// Bad command-line input: one line on stderr, exit status 2.
+class UsageError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+int fail(int status, const std::string& message) {
+  std::cerr << "parlab: error: " << message << std::endl;
+  return status;
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
+  std::string out;
+  for (const auto& item : items)
+    out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+/// What the command will do, once the flags are checked.
+struct Plan {
+  std::vector<std::string> states;
+  std::vector<brewery::Mode> modes;
+  std::size_t concurrency = 0;
+  bool embedded = false;
+  brewery::CountOptions count;
+  std::filesystem::path out;
+};
+
+std::vector<std::string> check_states(const BreweryOptions& o) {
+  if (o.states.empty()) {
+    if (o.command->count("--states") > 0) throw UsageError{"--states needs at least one state"};
+    std::vector<std::string> states;
+    for (const auto s : brewery::seed_states())
+      states.emplace_back(s);
+    return states;
+  }
+  std::vector<std::string> states;
+  for (const auto& name : o.states) {
+    if (brewery::fold_state(name).empty()) throw UsageError{"--states has an empty state name"};
+    if (brewery::is_us_state(name)) {
+      states.push_back(brewery::fold_state(name));
+      continue;
+    }
+    if (o.allow_unknown) {
+      states.push_back(name);
+      continue;
+    }
+    std::string message = "unknown state '" + name + "'";
+    if (auto suggestion = brewery::suggest_state(name)) message += " (did you mean '" + *suggestion + "'?)";
+    message +=
+        ": --states takes US states and district_of_columbia, e.g. new_york or \"new york\" "
+        "(--allow-unknown sends any by_state value as given)";
+    throw UsageError{message};
+  }
+  return states;
+}
+
+std::vector<brewery::Mode> check_modes(const BreweryOptions& o) {
+  if (o.modes.empty()) throw UsageError{"--modes needs at least one of serial, to_thread, async"};
+  std::vector<brewery::Mode> modes;
+  for (const auto& name : o.modes) {
+    const auto mode = brewery::parse_mode(name);
+    if (!mode)
+      throw UsageError{"unknown mode '" + name + "' in --modes (choose from serial, to_thread, async)"};
+    if (std::find(modes.begin(), modes.end(), *mode) != modes.end())
+      throw UsageError{"--modes lists '" + name + "' twice"};
+    modes.push_back(*mode);
+  }
+  return modes;
+}
+
+Plan check(const BreweryOptions& o) {
+  Plan plan;
+  plan.states = check_states(o);
+  plan.modes = check_modes(o);
+  if (o.command->count("--concurrency") > 0 && o.concurrency < 1)
+    throw UsageError{"--concurrency must be at least 1 (got " + std::to_string(o.concurrency) + ")"};
+  plan.concurrency = static_cast<std::size_t>(o.concurrency);
+
+  plan.embedded = o.api == "embedded";
+  plan.count.exact = o.exact;
+  plan.count.http.connect_timeout = connect_timeout;
+  if (!plan.embedded) {
+    plan.count.api = o.api.empty() ? std::string{brewery::public_api_url} : o.api;
+    try {
+      (void)http::build_url(plan.count.api);
+    } catch (const std::invalid_argument&) {
+      throw UsageError{"--api '" + plan.count.api +
+                       "' is neither an http(s) URL nor 'embedded' (e.g. https://api.openbrewerydb.org/v1)"};
+    }
+    if (!o.data.empty())
+      throw UsageError{"--data goes with --api embedded (it is the replica's breweries.csv)"};
+  }
+  if (!o.cacert.empty()) {
+    if (plan.embedded || !plan.count.api.starts_with("https://"))
+      throw UsageError{"--cacert applies to an https --api (got --api " +
+                       (plan.embedded ? o.api : plan.count.api) + ")"};
+    if (::access(o.cacert.c_str(), R_OK) != 0 || !std::filesystem::is_regular_file(o.cacert))
+      throw UsageError{"--cacert " + o.cacert + ": no such readable file"};
+    plan.count.http.ca_file = o.cacert;
+  }
+  return plan;
+}
+
+/// Creates --out if missing; it must be a writable folder.
+void check_out(Plan& plan, const BreweryOptions& o) {
+  plan.out = o.out;
+  std::error_code ec;
+  std::filesystem::create_directories(plan.out, ec);
+  if (ec || !std::filesystem::is_directory(plan.out))
+    throw UsageError{"--out " + plan.out.string() + ": cannot create the folder" +
+                     (ec ? " (" + ec.message() + ")" : std::string{})};
+  if (::access(plan.out.c_str(), W_OK) != 0)
+    throw UsageError{"--out " + plan.out.string() + ": folder is not writable (" + std::strerror(errno) +
+                     ")"};
+}
+
+std::string seconds_text(double seconds) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f s", seconds);
+  return buf;
+}
+
+std::string pad(std::string text, std::size_t width, bool right = false) {
+  if (text.size() >= width) return text;
+  const std::string fill(width - text.size(), ' ');
+  return right ? fill + text : text + fill;
+}
+
+/// "parlab: error: ..." advice for an API that cannot be used.
+std::string unavailable_message(const brewery::ApiUnavailable& e, const Plan& plan) {
+  const std::string& api = plan.count.api;
+  switch (e.reason()) {
+    case brewery::ProbeFailure::unreachable:
+    case brewery::ProbeFailure::timeout:
+      if (plan.embedded) return "the embedded replica at " + api + " does not answer: " + e.what();
+      return "cannot reach the API at " + api + " (" + e.what() +
+             "); without internet, --api embedded counts against a local replica of it";
+    case brewery::ProbeFailure::tls:
+      return "TLS with " + api + " failed (" + e.what() +
+             "); a server with a private CA needs --cacert FILE, or use --api embedded";
+    case brewery::ProbeFailure::not_the_api:
+      break;
+  }
+  return api + " does not answer as the Open Brewery DB v1 API: " + e.what() +
+         " (--api takes the v1 base URL, e.g. https://api.openbrewerydb.org/v1, or embedded)";
+}
+
+}  // namespace
+
+void add_brewery_command(CLI::App& app, BreweryOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "brewery",
+      "Count breweries per state through the Open Brewery DB API: serial, to_thread, async; async.json");
+  o.command = cmd;
+  cmd->add_option("--states", o.states,
+                  "Comma-separated US states (default: district_of_columbia,maryland,new_york,virginia)")
+      ->delimiter(',');
+  cmd->add_option(
+      "--api", o.api,
+      "The v1 API's URL (default https://api.openbrewerydb.org/v1), or 'embedded': a local replica "
+      "started in-process");
+  cmd->add_option("--modes", o.modes, "Comma-separated modes: serial,to_thread,async (default: all three)")
+      ->delimiter(',');
+  cmd->add_option("--concurrency", o.concurrency,
+                  "At most N states in flight in the async mode (default: all)");
+  cmd->add_flag("--exact", o.exact,
+                "Also count only the rows whose state_province is the state (by_state is a substring match)");
+  cmd->add_option("--cacert", o.cacert, "PEM file of the CAs to trust for an https --api (curl's --cacert)");
+  cmd->add_flag("--allow-unknown", o.allow_unknown, "Accept --states that are not US states (sent as given)");
+  cmd->add_option("--out", o.out, "Folder for async.json (default: the current folder)");
+  cmd->add_option("--data", o.data,
+                  "breweries.csv for --api embedded (default: $PARLAB_BREWERY_CSV, ./breweries.csv, "
+                  "$XDG_DATA_HOME/parlab, ~/.local/share/parlab, /usr/local/share/parlab, the build's copy)");
+}
+
+bool brewery_selected(const BreweryOptions& o) { return o.command != nullptr && o.command->parsed(); }
+
+namespace {
+
+int run_brewery(const BreweryOptions& o) {
+  Plan plan;
+  std::unique_ptr<brewery::ReplicaServer> server;
+  try {
+    plan = check(o);
+    if (plan.embedded) {
+      auto search = brewery::DataSearch::from_environment();
+      search.flag = o.data;
+      std::shared_ptr<const brewery::Dataset> data;
+      try {
+        data =
+            std::make_shared<const brewery::Dataset>(brewery::Dataset::load(brewery::locate_dataset(search)));
+      } catch (const brewery::DatasetError& e) {
+        std::string message = std::string{"--api embedded needs the Open Brewery DB data: "} + e.what();
+        if (message.find("fetch-brewery-data") == std::string::npos)
+          message += " (scripts/fetch-brewery-data downloads it)";
+        throw UsageError{message};
+      }
+      check_out(plan, o);
+      brewery::ServerOptions server_options;
+      server_options.data = data;
+      server_options.threads = embedded_threads;
+      server_options.latency = embedded_latency;
+      server_options.jitter = embedded_jitter;
+      server_options.rate_limit = std::nullopt;
+      ::signal(SIGPIPE, SIG_IGN);
+      server = std::make_unique<brewery::ReplicaServer>(server_options);
+      server->start();
+      plan.count.api = server->url() + "/v1";
+      std::cout << "parlab brewery: embedded replica at " << plan.count.api << " (" << data->size()
+                << " breweries from " << data->source() << "; latency " << embedded_latency.count()
+                << " ms ± " << embedded_jitter.count() << " ms, no rate limit)" << std::endl;
+    } else {
+      check_out(plan, o);
+    }
+  } catch (const UsageError& e) {
+    return fail(2, e.what());
+  } catch (const brewery::ServerError& e) {
+    return fail(1, std::string{"cannot start the embedded replica: "} + e.what());
+  }
+
+  try {
+    brewery::CountOptions probe = plan.count;
+    probe.http.connect_timeout =
+        std::min<std::chrono::milliseconds>(probe.http.connect_timeout, probe_connect_timeout);
+    probe.http.total_timeout = probe_total_timeout;
+    brewery::probe_api(probe);
+  } catch (const brewery::ApiUnavailable& e) {
+    return fail(1, unavailable_message(e, plan));
+  } catch (const std::invalid_argument& e) {
+    // The HTTP client refused its options: with ours, only a --cacert that holds no certificate.
+    return fail(2, (o.cacert.empty() ? std::string{} : "--cacert " + o.cacert + ": ") + e.what());
+  }
+
+  std::vector<std::string> mode_names;
+  for (const auto mode : plan.modes)
+    mode_names.emplace_back(brewery::mode_name(mode));
+  std::cout << "parlab brewery: " << plan.states.size() << " state" << (plan.states.size() == 1 ? "" : "s")
+            << ", modes " << join(mode_names) << ", against " << plan.count.api;
+  if (plan.concurrency > 0) std::cout << " (async: at most " << plan.concurrency << " states at once)";
+  std::cout << std::endl;
+
+  std::vector<brewery::ModeRun> runs;
+  bool failed = false;
+  for (const auto mode : plan.modes) {
+    auto run = brewery::run_mode(mode, plan.states, plan.count, plan.concurrency);
+    std::size_t errors = 0;
+    for (const auto& r : run.results) {
+      if (r.ok()) continue;
+      ++errors;
+      try {
+        r.rethrow();
+      } catch (const std::exception& e) {
+        std::cerr << "parlab: error: " << brewery::mode_name(mode) << ": " << e.what() << std::endl;
+      }
+    }
+    std::cout << pad(std::string{brewery::mode_name(mode)}, 10)
+              << pad(seconds_text(run.elapsed.count()), 10, true) << "  (" << run.pages()
+              << (run.pages() == 1 ? " page" : " pages");
+    if (errors > 0) std::cout << "; " << errors << " of " << plan.states.size() << " states failed";
+    std::cout << ")" << std::endl;
+    failed = failed || errors > 0;
+    runs.push_back(std::move(run));
+  }
+
+  // One table of counts: a state's count from the first mode that got it; the modes must agree.
+  std::cout << pad("state", 22) << pad(o.exact ? "by_state" : "breweries", 10, true)
+            << (o.exact ? "   exact" : "") << std::endl;
+  for (std::size_t i = 0; i < plan.states.size(); ++i) {
+    const brewery::StateCount* first = nullptr;
+    std::string first_mode;
+    for (const auto& run : runs) {
+      if (!run.results[i].ok()) continue;
+      const auto& counted = run.results[i].value();
+      if (first == nullptr) {
+        first = &counted;
+        first_mode = brewery::mode_name(run.mode);
+      } else if (counted.brewery_count != first->brewery_count || counted.exact_count != first->exact_count) {
+        std::cerr << "parlab: error: the modes disagree on " << plan.states[i] << ": " << first_mode
+                  << " counted " << first->brewery_count << ", " << brewery::mode_name(run.mode) << " "
+                  << counted.brewery_count << std::endl;
+        failed = true;
+      }
+    }
+    std::cout << pad(plan.states[i], 22);
+    if (first == nullptr) {
+      std::cout << pad("error", 10, true) << std::endl;
+      continue;
+    }
+    std::cout << pad(std::to_string(first->brewery_count), 10, true);
+    if (first->exact_count) std::cout << pad(std::to_string(*first->exact_count), 8, true);
+    std::cout << std::endl;
+  }
+
+  const auto find_run = [&](brewery::Mode mode) -> const brewery::ModeRun* {
+    for (const auto& run : runs)
+      if (run.mode == mode) return &run;
+    return nullptr;
+  };
+  const auto* serial = find_run(brewery::Mode::serial);
+  const auto* native = find_run(brewery::Mode::async);
+  const auto* threaded = find_run(brewery::Mode::to_thread);
+  if (failed) {
+    std::cerr << "parlab: error: some counts failed; async.json not written" << std::endl;
+    return 1;
+  }
+  if (serial == nullptr || native == nullptr) {
+    std::cout << "async.json not written: it compares the serial and async modes (--modes "
+              << join(mode_names, ",") << ")" << std::endl;
+    return 0;
+  }
+  const double serial_seconds = serial->elapsed.count();
+  const std::string sentence = brewery::result_sentence(serial_seconds, native->elapsed.count());
+  std::cout << sentence;
+  if (threaded != nullptr) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f",
+                  brewery::percent_faster(serial_seconds, threaded->elapsed.count()));
+    std::cout << " (to_thread, the seed's way: " << buf << "% faster)";
+  }
+  std::cout << std::endl;
+  const auto path = plan.out / "async.json";
+  try {
+    lab::write_file_atomically(path, brewery::async_json(sentence, lab::host_name()));
+  } catch (const std::exception& e) {
+    return fail(1, e.what());
+  }
+  std::cout << "wrote " << path.string() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int run_brewery_command(const BreweryOptions& o) {
+  try {
+    return run_brewery(o);
+  } catch (const std::exception& e) {
+    return fail(1, e.what());
+  }
+}
+
+}  // namespace parlab::cli

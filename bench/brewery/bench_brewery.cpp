@@ -1,0 +1,492 @@
+// bench_brewery: the brewery task over all 51 states (50 + DC) against the in-process replica with
+// the real API's latency (80 ms ± 20 ms, rate limit off): parlab serial, to_thread + gather (the
+// seed's shape) and native async (unlimited and capped), the slowest single state's page chain,
+// the seed's Python (requests + run_in_executor) and Python's aiohttp; then the HTTP client's
+// requests/s against wrk's on one endpoint of a replica without latency. Writes
+// out/brewery-bench.json and out/brewery-bench.md. Reports the targets as met or missed; it asserts
+// nothing (exit 0 unless it could not run, or the contenders disagree on a count).
+#include "lab/brewery/client.hpp"
+#include "lab/brewery/dataset.hpp"
+#include "lab/brewery/replica_server.hpp"
+#include "lab/brewery/states.hpp"
+#include "lab/runner.hpp"
+
+#include <parlab/aio.hpp>
+#include <parlab/cpu.hpp>
+#include <parlab/http.hpp>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace brewery = parlab::brewery;
+namespace aio = parlab::aio;
+namespace http = parlab::http;
+using Json = nlohmann::ordered_json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+struct Config {
+  std::string out = "out";
+  int reps = 3;
+  std::int64_t concurrency = 8;
+  std::string python = "/usr/bin/python3";
+  std::string wrk = "wrk";
+  std::string data;
+  std::int64_t duration = 3;  ///< seconds per throughput run (wrk takes whole seconds)
+  std::int64_t connections = 8;
+  bool quick = false;
+};
+
+/// One contender's timings over the repetitions.
+struct Row {
+  std::string key;
+  std::string label;
+  std::vector<double> seconds;
+  std::string note;  ///< why there are no timings, if none
+};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string fixed(double value, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+std::array<double, 3> load_average() {
+  std::array<double, 3> load{};
+  if (::getloadavg(load.data(), 3) != 3) load = {-1, -1, -1};
+  return load;
+}
+
+std::string load_text(const std::array<double, 3>& load) {
+  return fixed(load[0], 2) + ", " + fixed(load[1], 2) + ", " + fixed(load[2], 2);
+}
+
+/// Runs a shell command; its stdout and exit status.
+std::pair<std::string, int> capture(const std::string& command) {
+  std::string output;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {"", -1};
+  char buf[4096];
+  while (const auto n = std::fread(buf, 1, sizeof buf, pipe))
+    output.append(buf, n);
+  const int status = ::pclose(pipe);
+  return {output, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)};
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s)
+    out += c == '\'' ? std::string{"'\\''"} : std::string(1, c);
+  return out + "'";
+}
+
+std::string join(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items)
+    out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+/// Counts of a run by state; throws if a state failed.
+std::map<std::string, std::size_t> counts_of(const brewery::ModeRun& run) {
+  std::map<std::string, std::size_t> counts;
+  for (const auto& r : run.results)
+    counts[r.value().state] = r.value().brewery_count;
+  return counts;
+}
+
+// --- throughput ---
+
+aio::Task<void> hammer(http::Client* client, std::string url, Clock::time_point end, std::size_t* done,
+                       std::size_t* failed) {
+  while (Clock::now() < end) {
+    auto get = client->get(url);
+    const http::Response response = co_await std::move(get);
+    ++*(response.ok() ? done : failed);
+  }
+}
+
+/// Requests per second of one http::Client on the loop: `connections` requests in flight, each
+/// connection kept alive (what wrk -c does), for `duration`.
+aio::Task<double> client_throughput(std::string url, std::size_t connections,
+                                    std::chrono::milliseconds duration) {
+  http::ClientOptions options;
+  options.max_connections_per_host = connections;
+  http::Client client{co_await aio::this_loop(), options};
+  std::size_t done = 0;
+  std::size_t failed = 0;
+  const auto start = Clock::now();
+  std::vector<aio::Task<void>> workers;
+  for (std::size_t i = 0; i < connections; ++i)
+    workers.push_back(hammer(&client, url, start + duration, &done, &failed));
+  auto all = aio::gather(std::move(workers));
+  co_await std::move(all);
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  if (failed > 0)
+    throw std::runtime_error(std::to_string(failed) + " requests failed during the throughput run");
+  co_return static_cast<double>(done) / elapsed;
+}
+
+std::optional<double> wrk_throughput(const Config& config, const std::string& url, std::string* note) {
+  const auto [out, status] =
+      capture(shell_quote(config.wrk) + " -t1 -c" + std::to_string(config.connections) + " -d" +
+              std::to_string(config.duration) + "s " + shell_quote(url) + " 2>&1");
+  std::smatch m;
+  static const std::regex rps{R"(Requests/sec:\s+([0-9.]+))"};
+  if (status != 0 || !std::regex_search(out, m, rps)) {
+    *note = status == 127
+                ? "wrk not found (apt-get install wrk)"
+                : "wrk failed (status " + std::to_string(status) + "): " + out.substr(0, out.find('\n'));
+    return std::nullopt;
+  }
+  if (out.find("Non-2xx") != std::string::npos) {
+    *note = "wrk saw non-2xx answers";
+    return std::nullopt;
+  }
+  return std::stod(m[1]);
+}
+
+std::unique_ptr<brewery::ReplicaServer> start_replica(std::shared_ptr<const brewery::Dataset> data,
+                                                      std::chrono::milliseconds latency,
+                                                      std::chrono::milliseconds jitter) {
+  brewery::ServerOptions o;
+  o.data = std::move(data);
+  o.threads = 2;
+  o.latency = latency;
+  o.jitter = jitter;
+  o.rate_limit = std::nullopt;
+  auto server = std::make_unique<brewery::ReplicaServer>(std::move(o));
+  server->start();
+  return server;
+}
+
+int run(const Config& config) {
+  ::signal(SIGPIPE, SIG_IGN);
+  const auto load_start = load_average();
+  auto search = brewery::DataSearch::from_environment();
+  search.flag = config.data;
+  const auto data =
+      std::make_shared<const brewery::Dataset>(brewery::Dataset::load(brewery::locate_dataset(search)));
+  const std::vector<std::string> states(brewery::us_states().begin(), brewery::us_states().end());
+  const std::string state_list = join(states, ",");
+  const std::size_t concurrency = static_cast<std::size_t>(config.concurrency);
+
+  auto server = start_replica(data, 80ms, 20ms);
+  brewery::CountOptions options;
+  options.api = server->url() + "/v1";
+  std::cerr << "bench_brewery: " << states.size() << " states against the replica at " << options.api
+            << " (80 ms ± 20 ms, no rate limit), " << config.reps << " repetitions; load average "
+            << load_text(load_start) << std::endl;
+
+  std::vector<Row> rows{
+      {"cpp_serial", "parlab serial: count() one state after the other", {}, ""},
+      {"cpp_to_thread", "parlab to_thread + gather (the seed's shape)", {}, ""},
+      {"cpp_async", "parlab native async, all states at once", {}, ""},
+      {"cpp_async_capped", "parlab native async, --concurrency " + std::to_string(concurrency), {}, ""},
+      {"cpp_slowest_state", "", {}, ""},
+      {"py_serial", "Python serial (the seed: requests)", {}, ""},
+      {"py_to_thread", "Python run_in_executor + gather (the seed)", {}, ""},
+      {"py_aiohttp", "Python aiohttp + gather", {}, ""},
+  };
+  const auto row = [&](const std::string& key) -> Row& {
+    return *std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.key == key; });
+  };
+
+  // The reference counts, and the state with the longest page chain.
+  const auto reference_run = brewery::run_mode(brewery::Mode::async, states, options);
+  if (!reference_run.ok()) {
+    std::cerr << "bench_brewery: the reference run failed" << std::endl;
+    return 1;
+  }
+  const auto reference = counts_of(reference_run);
+  std::size_t pages_per_run = reference_run.pages();
+  std::string slowest = states.front();
+  std::size_t slowest_pages = 0;
+  for (const auto& r : reference_run.results) {
+    if (r.value().pages > slowest_pages) {
+      slowest_pages = r.value().pages;
+      slowest = r.value().state;
+    }
+  }
+  row("cpp_slowest_state").label = "parlab native async, the slowest single state alone (" + slowest + ", " +
+                                   std::to_string(slowest_pages) + " pages)";
+
+  bool disagree = false;
+  const auto check = [&](const std::string& who, const std::map<std::string, std::size_t>& counts) {
+    if (counts != reference) {
+      std::cerr << "bench_brewery: " << who << " counted differently from the reference run" << std::endl;
+      disagree = true;
+    }
+  };
+
+  for (int rep = 0; rep < config.reps; ++rep) {
+    std::cerr << "  repetition " << rep + 1 << "/" << config.reps << std::endl;
+    for (const auto& [mode, key, cap] :
+         {std::tuple{brewery::Mode::serial, "cpp_serial", std::size_t{0}},
+          std::tuple{brewery::Mode::to_thread, "cpp_to_thread", std::size_t{0}},
+          std::tuple{brewery::Mode::async, "cpp_async", std::size_t{0}},
+          std::tuple{brewery::Mode::async, "cpp_async_capped", concurrency}}) {
+      const auto run_result = brewery::run_mode(mode, states, options, cap);
+      if (!run_result.ok()) {
+        std::cerr << "bench_brewery: " << key << " had failures" << std::endl;
+        return 1;
+      }
+      check(key, counts_of(run_result));
+      row(key).seconds.push_back(run_result.elapsed.count());
+    }
+    {
+      const auto alone = brewery::run_mode(brewery::Mode::async, {slowest}, options);
+      row("cpp_slowest_state").seconds.push_back(alone.elapsed.count());
+    }
+
+    // The seed's Python.
+    if (::access(config.python.c_str(), X_OK) != 0) {
+      row("py_serial").note = row("py_to_thread").note = config.python + " not found";
+    } else {
+      const auto [out, status] =
+          capture(shell_quote(config.python) + " " +
+                  shell_quote(std::string{PARLAB_BENCH_BREWERY_DIR} + "/seed_brewery.py") + " " +
+                  shell_quote(options.api) + " " + shell_quote(state_list));
+      const auto parsed = Json::parse(out, nullptr, false);
+      if (status != 0 || parsed.is_discarded()) {
+        row("py_serial").note = row("py_to_thread").note =
+            "seed_brewery.py failed (status " + std::to_string(status) + ")";
+      } else {
+        row("py_serial").seconds.push_back(parsed["serial"].get<double>());
+        row("py_to_thread").seconds.push_back(parsed["to_thread"].get<double>());
+        check("the seed's Python", parsed["counts"].get<std::map<std::string, std::size_t>>());
+      }
+      const auto [aio_out, aio_status] =
+          capture(shell_quote(config.python) + " " +
+                  shell_quote(std::string{PARLAB_BENCH_BREWERY_DIR} + "/aiohttp_brewery.py") + " " +
+                  shell_quote(options.api) + " " + shell_quote(state_list) + " 0");
+      const auto aio_parsed = Json::parse(aio_out, nullptr, false);
+      if (aio_status == 3) {
+        row("py_aiohttp").note = "aiohttp not installed (python3-aiohttp)";
+      } else if (aio_status != 0 || aio_parsed.is_discarded()) {
+        row("py_aiohttp").note = "aiohttp_brewery.py failed (status " + std::to_string(aio_status) + ")";
+      } else {
+        row("py_aiohttp").seconds.push_back(aio_parsed["async"].get<double>());
+        check("Python aiohttp", aio_parsed["counts"].get<std::map<std::string, std::size_t>>());
+      }
+    }
+  }
+  server->stop();
+
+  // Throughput: the client vs wrk, same endpoint, same number of kept-alive connections.
+  auto fast = start_replica(data, 0ms, 0ms);
+  const std::string endpoint = "/v1/breweries/" + data->breweries().front().id;
+  const std::string url = fast->url() + endpoint;
+  const auto duration = std::chrono::seconds{config.duration};
+  const auto conns = static_cast<std::size_t>(config.connections);
+  std::cerr << "  throughput: GET " << endpoint << ", " << conns << " connections, " << config.duration
+            << " s per run" << std::endl;
+  (void)aio::run(client_throughput(url, conns, 300ms));  // warm-up
+  std::vector<double> client_rps;
+  std::vector<double> wrk_rps;
+  std::string wrk_note;
+  for (int rep = 0; rep < config.reps; ++rep) {
+    client_rps.push_back(aio::run(client_throughput(url, conns, duration)));
+    if (wrk_note.empty()) {
+      if (const auto w = wrk_throughput(config, url, &wrk_note)) wrk_rps.push_back(*w);
+    }
+  }
+  fast->stop();
+  const auto load_end = load_average();
+
+  // Targets (reported, never asserted).
+  struct Target {
+    std::string name;
+    std::optional<double> value;
+    std::string unit;
+    std::string goal;
+    bool met = false;
+  };
+  std::vector<Target> targets;
+  const auto med = [&](const std::string& key) -> std::optional<double> {
+    const auto& r = row(key);
+    if (r.seconds.empty()) return std::nullopt;
+    return median(r.seconds);
+  };
+  {
+    const auto a = med("cpp_async");
+    const auto s = med("cpp_slowest_state");
+    Target t{
+        "native async over " + std::to_string(states.size()) + " states / the slowest state's chain alone",
+        std::nullopt, "x", "<= 1.5x"};
+    if (a && s) t.value = *a / *s;
+    t.met = t.value && *t.value <= 1.5;
+    targets.push_back(t);
+  }
+  {
+    const auto a = med("cpp_async");
+    const auto p = med("py_to_thread");
+    Target t{"the seed's Python to_thread / parlab native async", std::nullopt, "x", ">= 3x"};
+    if (a && p) t.value = *p / *a;
+    t.met = t.value && *t.value >= 3;
+    targets.push_back(t);
+  }
+  {
+    Target t{"parlab http::Client requests/s / wrk's", std::nullopt, "", ">= 50%"};
+    if (!client_rps.empty() && !wrk_rps.empty()) t.value = 100 * median(client_rps) / median(wrk_rps);
+    t.unit = "%";
+    t.met = t.value && *t.value >= 50;
+    targets.push_back(t);
+  }
+
+  // out/brewery-bench.json
+  Json json;
+  json["host"] = parlab::lab::host_name();
+  json["cpu_count"] = parlab::cpu_count();
+  json["load_average_start"] = load_start;
+  json["load_average_end"] = load_end;
+  json["replica"] = {{"latency_ms", 80}, {"jitter_ms", 20}, {"rate_limit", "off"}, {"threads", 2}};
+  json["states"] = states.size();
+  json["pages_per_run"] = pages_per_run;
+  json["repetitions"] = config.reps;
+  Json contenders = Json::array();
+  const double serial_median = med("cpp_serial").value_or(0);
+  for (const auto& r : rows) {
+    Json c{{"key", r.key}, {"label", r.label}, {"seconds", r.seconds}};
+    if (!r.seconds.empty()) {
+      c["median"] = median(r.seconds);
+      if (serial_median > 0 && r.key != "cpp_slowest_state")
+        c["speedup_vs_cpp_serial"] = serial_median / median(r.seconds);
+    } else {
+      c["median"] = nullptr;
+      c["note"] = r.note;
+    }
+    contenders.push_back(c);
+  }
+  json["contenders"] = contenders;
+  json["throughput"] = {{"endpoint", endpoint},
+                        {"connections", conns},
+                        {"seconds_per_run", config.duration},
+                        {"parlab_requests_per_second", client_rps},
+                        {"wrk_requests_per_second", wrk_rps}};
+  if (!wrk_note.empty()) json["throughput"]["wrk_note"] = wrk_note;
+  Json target_json = Json::array();
+  for (const auto& t : targets)
+    target_json.push_back({{"name", t.name},
+                           {"value", t.value ? Json(*t.value) : Json(nullptr)},
+                           {"target", t.goal},
+                           {"status", !t.value ? "not measured"
+                                      : t.met  ? "met"
+                                               : "MISSED"}});
+  json["targets"] = target_json;
+  json["counts_agree"] = !disagree;
+
+  // out/brewery-bench.md
+  std::string md = "Brewery task, " + std::to_string(states.size()) + " states (" +
+                   std::to_string(pages_per_run) +
+                   " pages per run), replica 80 ms ± 20 ms latency, no rate limit; median of " +
+                   std::to_string(config.reps) + " runs on " + json["host"].get<std::string>() + " (" +
+                   std::to_string(parlab::cpu_count()) + " CPUs, load average " + load_text(load_start) +
+                   " at the start, " + load_text(load_end) + " at the end).\n\n";
+  md += "| contender | median | runs | vs parlab serial |\n| --- | ---: | --- | ---: |\n";
+  for (const auto& r : rows) {
+    if (r.seconds.empty()) {
+      md += "| " + r.label + " | n/a | " + r.note + " | |\n";
+      continue;
+    }
+    std::vector<std::string> runs;
+    for (const double s : r.seconds)
+      runs.push_back(fixed(s, 3));
+    const bool comparable = serial_median > 0 && r.key != "cpp_slowest_state";  // one state, not 51
+    md += "| " + r.label + " | " + fixed(median(r.seconds), 3) + " s | " + join(runs, ", ") + " | " +
+          (comparable ? fixed(serial_median / median(r.seconds), 2) + "x" : "") + " |\n";
+  }
+  md += "\nThroughput, GET " + endpoint + " on a replica without latency, " + std::to_string(conns) +
+        " kept-alive connections, " + std::to_string(config.duration) + " s per run:\n\n";
+  md += "| client | requests/s (median) | runs |\n| --- | ---: | --- |\n";
+  const auto rps_row = [&](const std::string& label, const std::vector<double>& v, const std::string& note) {
+    if (v.empty()) return "| " + label + " | n/a | " + note + " |\n";
+    std::vector<std::string> runs;
+    for (const double x : v)
+      runs.push_back(fixed(x, 0));
+    return "| " + label + " | " + fixed(median(v), 0) + " | " + join(runs, ", ") + " |\n";
+  };
+  md += rps_row("parlab http::Client (one event loop)", client_rps, "");
+  md += rps_row("wrk -t1 -c" + std::to_string(conns), wrk_rps, wrk_note);
+  md += "\n| target | measured | goal | status |\n| --- | ---: | --- | --- |\n";
+  for (const auto& t : targets)
+    md += "| " + t.name + " | " + (t.value ? fixed(*t.value, 2) + t.unit : std::string{"n/a"}) + " | " +
+          t.goal + " | " +
+          (!t.value ? "not measured"
+           : t.met  ? "met"
+                    : "MISSED") +
+          " |\n";
+  if (disagree) md += "\n**The contenders disagreed on some counts** (see the messages of the run).\n";
+
+  std::filesystem::create_directories(config.out);
+  const auto json_path = std::filesystem::path{config.out} / "brewery-bench.json";
+  const auto md_path = std::filesystem::path{config.out} / "brewery-bench.md";
+  parlab::lab::write_file_atomically(json_path, json.dump(2) + "\n");
+  parlab::lab::write_file_atomically(md_path, md);
+  std::cout << md << "\n(" << json_path.string() << ", " << md_path.string() << ")" << std::endl;
+  return disagree ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "bench_brewery: the brewery task over 51 states, parlab vs the seed's Python, and the HTTP "
+      "client vs wrk"};
+  Config config;
+  app.add_option("--out", config.out, "Folder for brewery-bench.json and brewery-bench.md (default out)");
+  app.add_option("--reps", config.reps, "Repetitions of every contender (default 3)")
+      ->check(CLI::Range(1, 100));
+  app.add_option("--concurrency", config.concurrency, "States in flight of the capped async row (default 8)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--python", config.python,
+                 "Python for the seed and aiohttp rows (default /usr/bin/python3)");
+  app.add_option("--wrk", config.wrk, "wrk for the throughput row (default: wrk in PATH)");
+  app.add_option("--data", config.data, "breweries.csv (default: the search order of docs/brewery.md)");
+  app.add_option("--duration", config.duration, "Whole seconds per throughput run (default 3)")
+      ->check(CLI::Range(1, 600));
+  app.add_option("--connections", config.connections, "Connections of the throughput runs (default 8)")
+      ->check(CLI::Range(1, 1000));
+  app.add_flag("--quick", config.quick, "One repetition and 1 s throughput runs");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (config.quick) {
+    config.reps = 1;
+    config.duration = 1;
+  }
+  try {
+    return run(config);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_brewery: error: " << e.what() << std::endl;
+    return 1;
+  }
+}

@@ -1,0 +1,392 @@
+#include "lab/brewery/client.hpp"
+
+#include "lab/brewery/states.hpp"
+#include "lab/runner.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <utility>
+
+namespace parlab::brewery {
+
+namespace {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+/// Counts the elements of a top-level JSON array of objects without building the document, and
+/// those whose "state_province" is the state.
+class PageSax final : public nlohmann::json_sax<Json> {
+ public:
+  explicit PageSax(std::string_view state) : state_(state) {}
+
+  bool null() override { return value("null"); }
+  bool boolean(bool /*val*/) override { return value("a boolean"); }
+  bool number_integer(number_integer_t /*val*/) override { return value("a number"); }
+  bool number_unsigned(number_unsigned_t /*val*/) override { return value("a number"); }
+  bool number_float(number_float_t /*val*/, const string_t& /*s*/) override { return value("a number"); }
+  bool string(string_t& val) override {
+    if (depth_ == 2 && state_next_) {
+      state_next_ = false;
+      if (same_state(val, state_)) ++count_.exact_rows;
+      return true;
+    }
+    return value("a string");
+  }
+  bool binary(binary_t& /*val*/) override { return value("binary data"); }
+  bool start_object(std::size_t /*elements*/) override {
+    if (!open("an object")) return false;
+    if (depth_ == 1) ++count_.rows;
+    ++depth_;
+    return true;
+  }
+  bool key(string_t& val) override {
+    state_next_ = depth_ == 2 && val == "state_province";
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t /*elements*/) override {
+    if (depth_ == 0) {
+      depth_ = 1;
+      return true;
+    }
+    if (!open("an array")) return false;
+    ++depth_;
+    return true;
+  }
+  bool end_array() override {
+    --depth_;
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& ex) override {
+    std::string what = ex.what();
+    if (const auto bracket = what.find("] ");
+        what.starts_with("[json.exception") && bracket != std::string::npos)
+      what.erase(0, bracket + 2);
+    error_ = "malformed JSON: " + what;
+    return false;
+  }
+
+  [[nodiscard]] const std::string& error() const { return error_; }
+  [[nodiscard]] PageCount count() const { return count_; }
+
+ private:
+  /// A scalar at the current depth.
+  bool value(const char* what) {
+    if (depth_ == 2 && state_next_) {
+      state_next_ = false;
+      if (std::string_view{what} == "null") return true;
+      return fail(std::string{"brewery "} + std::to_string(count_.rows) + " has a state_province that is " +
+                  what + ", not a string");
+    }
+    if (depth_ >= 2) return true;
+    return container_error(what);
+  }
+  /// An object or array starting at the current depth.
+  bool open(const char* what) {
+    if (depth_ == 2 && state_next_) {
+      state_next_ = false;
+      return fail(std::string{"brewery "} + std::to_string(count_.rows) + " has a state_province that is " +
+                  what + ", not a string");
+    }
+    if (depth_ == 1 && std::string_view{what} == "an object") return true;
+    if (depth_ >= 2) return true;
+    return container_error(what);
+  }
+  bool container_error(const char* what) {
+    if (depth_ == 0) return fail(std::string{"the body is "} + what + ", not a JSON array of breweries");
+    return fail("element " + std::to_string(count_.rows + 1) + " of the array is " + what +
+                ", not a brewery object");
+  }
+  bool fail(std::string message) {
+    error_ = std::move(message);
+    return false;
+  }
+
+  std::string_view state_;
+  PageCount count_{};
+  int depth_ = 0;
+  bool state_next_ = false;
+  std::string error_;
+};
+
+std::string shorten(std::string_view text, std::size_t limit = 200) {
+  std::string out{text.substr(0, limit)};
+  for (auto& c : out)
+    if (c == '\n' || c == '\r') c = ' ';
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
+/// "HTTP 503 Service Unavailable after 4 attempts: <the API's message>".
+std::string status_detail(const http::Response& response) {
+  std::string detail = "HTTP " + std::to_string(response.status);
+  if (!response.reason.empty()) detail += " " + response.reason;
+  if (response.attempts > 1) detail += " after " + std::to_string(response.attempts) + " attempts";
+  std::string message;
+  const Json body = Json::parse(response.body, nullptr, false);
+  if (body.is_object() && body.contains("message") && body["message"].is_string())
+    message = body["message"].get<std::string>();
+  else if (!response.body.empty())
+    message = response.body;
+  if (!message.empty()) detail += ": " + shorten(message);
+  return detail;
+}
+
+/// The running count of one state, page by page.
+class Tally {
+ public:
+  Tally(std::string state, bool exact) {
+    result_.state = std::move(state);
+    if (exact) result_.exact_count = 0;
+  }
+  /// Adds page `result_.pages + 1`; true when it was the last one. Throws CountError.
+  bool add(const http::Response& response) {
+    const std::size_t page = ++result_.pages;
+    if (!response.ok()) throw CountError(result_.state, page, status_detail(response));
+    PageCount counted;
+    try {
+      counted = count_page(response.body, result_.state);
+    } catch (const std::invalid_argument& e) {
+      throw CountError(result_.state, page, e.what());
+    }
+    if (counted.rows > page_size)
+      throw CountError(
+          result_.state, page,
+          std::to_string(counted.rows) + " breweries on a page of per_page=" + std::to_string(page_size));
+    result_.brewery_count += counted.rows;
+    if (result_.exact_count) *result_.exact_count += counted.exact_rows;
+    return counted.rows < page_size;
+  }
+  [[nodiscard]] std::size_t next_page() const { return result_.pages + 1; }
+  [[nodiscard]] const std::string& state() const { return result_.state; }
+  [[nodiscard]] StateCount take() { return std::move(result_); }
+
+ private:
+  StateCount result_;
+};
+
+std::string breweries_url(const CountOptions& options) {
+  std::string base = options.api;
+  while (base.ends_with('/'))
+    base.pop_back();
+  return base + "/breweries";
+}
+
+aio::Task<std::vector<Outcome<StateCount>>> to_thread_all(std::vector<std::string> states,
+                                                          CountOptions options) {
+  std::vector<aio::Task<StateCount>> tasks;
+  tasks.reserve(states.size());
+  for (auto& state : states)
+    tasks.push_back(async_get_brewery_count(std::move(state), options));
+  auto all = aio::gather(std::move(tasks), aio::return_exceptions);
+  co_return co_await std::move(all);
+}
+
+aio::Task<StateCount> limited_count(std::string state, http::Client* client, aio::Semaphore* limit,
+                                    CountOptions options) {
+  std::optional<aio::Semaphore::Guard> permit;
+  if (limit != nullptr) {
+    auto hold = limit->hold();
+    permit.emplace(co_await std::move(hold));
+  }
+  auto counting = count_async(std::move(state), client, std::move(options));
+  co_return co_await std::move(counting);
+}
+
+}  // namespace
+
+CountError::CountError(std::string state, std::size_t page, const std::string& detail)
+    : std::runtime_error(state + ": page " + std::to_string(page) + ": " + detail),
+      state_(std::move(state)),
+      page_(page) {}
+
+http::Params page_params(const std::string& state, std::size_t page) {
+  return {{"by_state", state}, {"per_page", std::to_string(page_size)}, {"page", std::to_string(page)}};
+}
+
+PageCount count_page(std::string_view body, std::string_view state) {
+  PageSax sax{state};
+  const bool parsed = Json::sax_parse(body, &sax);
+  if (!parsed) throw std::invalid_argument(sax.error().empty() ? "malformed JSON" : sax.error());
+  return sax.count();
+}
+
+StateCount count(const std::string& state, const CountOptions& options) {
+  http::SyncClient client{options.http};
+  const std::string url = breweries_url(options);
+  Tally tally{state, options.exact};
+  for (;;) {
+    http::Response response;
+    try {
+      response = client.get(url, page_params(state, tally.next_page()));
+    } catch (const http::HttpError& e) {
+      throw CountError(state, tally.next_page(), e.what());
+    } catch (const http::TimeoutError& e) {
+      throw CountError(state, tally.next_page(), e.what());
+    }
+    if (tally.add(response)) return tally.take();
+  }
+}
+
+aio::Task<StateCount> count_async(std::string state, http::Client* client, CountOptions options) {
+  const std::string url = breweries_url(options);
+  Tally tally{state, options.exact};
+  for (;;) {
+    std::optional<http::Response> response;
+    std::string failure;
+    try {
+      auto get = client->get(url, page_params(state, tally.next_page()));
+      response = co_await std::move(get);
+    } catch (const http::HttpError& e) {
+      failure = e.what();
+    } catch (const http::TimeoutError& e) {
+      failure = e.what();
+    }
+    if (!response) throw CountError(state, tally.next_page(), failure);
+    if (tally.add(*response)) co_return tally.take();
+  }
+}
+
+aio::Task<StateCount> count_async(std::string state, CountOptions options) {
+  http::Client client{co_await aio::this_loop(), options.http};
+  auto counting = count_async(std::move(state), &client, std::move(options));
+  co_return co_await std::move(counting);
+}
+
+aio::Task<StateCount> async_get_brewery_count(std::string state, CountOptions options) {
+  return aio::to_thread([](const std::string& s, const CountOptions& o) { return count(s, o); },
+                        std::move(state), std::move(options));
+}
+
+aio::Task<std::vector<StateCount>> get_brewery_counts_for_states(std::vector<std::string> states,
+                                                                 CountOptions options) {
+  std::vector<aio::Task<StateCount>> tasks;
+  tasks.reserve(states.size());
+  for (auto& state : states)
+    tasks.push_back(async_get_brewery_count(std::move(state), options));
+  auto all = aio::gather(std::move(tasks));
+  co_return co_await std::move(all);
+}
+
+aio::Task<std::vector<Outcome<StateCount>>> count_states_async(std::vector<std::string> states,
+                                                               CountOptions options,
+                                                               std::size_t concurrency) {
+  const std::size_t in_flight = concurrency == 0 ? states.size() : std::min(concurrency, states.size());
+  options.http.max_connections_per_host = std::max<std::size_t>(1, in_flight);
+  http::Client client{co_await aio::this_loop(), options.http};
+  std::optional<aio::Semaphore> limit;
+  if (concurrency != 0) limit.emplace(concurrency);
+  std::vector<aio::Task<StateCount>> tasks;
+  tasks.reserve(states.size());
+  for (auto& state : states)
+    tasks.push_back(limited_count(std::move(state), &client, limit ? &*limit : nullptr, options));
+  auto all = aio::gather(std::move(tasks), aio::return_exceptions);
+  co_return co_await std::move(all);
+}
+
+std::string_view mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::serial:
+      return "serial";
+    case Mode::to_thread:
+      return "to_thread";
+    case Mode::async:
+      return "async";
+  }
+  return "?";
+}
+
+std::optional<Mode> parse_mode(std::string_view name) {
+  for (const Mode mode : {Mode::serial, Mode::to_thread, Mode::async})
+    if (mode_name(mode) == name) return mode;
+  return std::nullopt;
+}
+
+bool ModeRun::ok() const {
+  return std::all_of(results.begin(), results.end(), [](const Outcome<StateCount>& r) { return r.ok(); });
+}
+
+std::size_t ModeRun::pages() const {
+  std::size_t n = 0;
+  for (const auto& r : results)
+    if (r.ok()) n += r.value().pages;
+  return n;
+}
+
+ModeRun run_mode(Mode mode, const std::vector<std::string>& states, const CountOptions& options,
+                 std::size_t concurrency) {
+  ModeRun run;
+  run.mode = mode;
+  const auto start = Clock::now();
+  switch (mode) {
+    case Mode::serial:
+      run.results.reserve(states.size());
+      for (const auto& state : states) {
+        try {
+          run.results.push_back(Outcome<StateCount>::success(count(state, options)));
+        } catch (...) {
+          run.results.push_back(Outcome<StateCount>::failure(std::current_exception()));
+        }
+      }
+      break;
+    case Mode::to_thread:
+      run.results = aio::run(to_thread_all(states, options));
+      break;
+    case Mode::async:
+      run.results = aio::run(count_states_async(states, options, concurrency));
+      break;
+  }
+  run.elapsed = Clock::now() - start;
+  return run;
+}
+
+void probe_api(const CountOptions& options) {
+  const std::string url = breweries_url(options);
+  http::Response response;
+  try {
+    response = http::SyncClient{options.http}.get(url, {{"per_page", "1"}});
+  } catch (const http::TimeoutError& e) {
+    throw ApiUnavailable(ProbeFailure::timeout, e.what());
+  } catch (const http::HttpError& e) {
+    const auto reason = e.kind() == http::ErrorKind::tls       ? ProbeFailure::tls
+                        : e.kind() == http::ErrorKind::connect ? ProbeFailure::unreachable
+                                                               : ProbeFailure::not_the_api;
+    throw ApiUnavailable(reason, e.what());
+  }
+  if (!response.ok())
+    throw ApiUnavailable(ProbeFailure::not_the_api, "GET " + url + " answered " + status_detail(response));
+  try {
+    (void)count_page(response.body, "");
+  } catch (const std::invalid_argument& e) {
+    throw ApiUnavailable(ProbeFailure::not_the_api, "GET " + url + " answered " + e.what());
+  }
+}
+
+double percent_faster(double serial_seconds, double async_seconds) {
+  if (!(serial_seconds > 0))
+    throw std::invalid_argument("percent_faster: the serial time must be positive (got " +
+                                std::to_string(serial_seconds) + ")");
+  return 100 * (serial_seconds - async_seconds) / serial_seconds;
+}
+
+std::string result_sentence(double serial_seconds, double async_seconds) {
+  const double faster = percent_faster(serial_seconds, async_seconds);
+  char number[64];
+  std::snprintf(number, sizeof number, "%.2f", faster);
+  return std::string{"async version was "} + number + "% faster than the serial version";
+}
+
+std::string async_json(std::string_view result, std::string_view host) {
+  return "{\"result\": " + lab::py_json_string(result) + ", \"host\": " + lab::py_json_string(host) + "}";
+}
+
+}  // namespace parlab::brewery
