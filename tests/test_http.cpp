@@ -5,6 +5,7 @@
 
 #include "support/files.hpp"
 #include "support/http_server.hpp"
+#include "support/ports.hpp"
 #include "support/self_signed.hpp"
 
 #include <parlab/aio.hpp>
@@ -77,18 +78,7 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then closed).
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using parlab::test::closed_port;
 
 /// A listening socket that never accepts, with its accept queue filled: a connect to it hangs
 /// (the kernel drops the SYN), which is a connect timeout without any network.

@@ -452,35 +452,53 @@ TEST(ProcessPool, StartsSafelyWhileAThreadPoolIsBusy) {
   (void)busy.get();
 }
 
-TEST(ProcessPool, RandomCrashesNeverHangAndEveryCrashIsReported) {
-  ProcessPool pool{2, {.retries = 0}};
-  std::mt19937 rng{12345};
-  std::vector<int> items(1000);
-  std::bernoulli_distribution crashes{0.05};
-  std::uniform_int_distribution<int> kind{segv, terminate_call};
-  std::size_t expected_crashes = 0;
-  for (auto& item : items) {
-    item = crashes(rng) ? kind(rng) : none;
-    expected_crashes += item != none;
-  }
-  auto outcomes = pool.map_outcomes(crash, items, {.chunksize = 10});
+/// Checks a map_outcomes run where `kinds[i]` says whether task i crashed its worker: every other
+/// task has `expected(i)`, every crash is a WorkerCrashed with its index. Returns the crashes.
+template <class R, class Expected>
+std::size_t check_crash_outcomes(const std::vector<int>& kinds, const std::vector<parlab::Outcome<R>>& outcomes,
+                                 Expected expected) {
+  EXPECT_EQ(outcomes.size(), kinds.size());
   std::size_t crashed = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (items[i] == none) {
-      ASSERT_TRUE(outcomes[i].ok()) << i << ": " << parlab::describe(outcomes[i].error());
-      EXPECT_EQ(outcomes[i].value(), none);
-    } else {
-      ASSERT_FALSE(outcomes[i].ok()) << i;
-      try {
-        outcomes[i].rethrow();
-      } catch (const parlab::WorkerCrashed& e) {
-        EXPECT_EQ(e.index(), i);
-        ++crashed;
+  for (std::size_t i = 0; i < kinds.size() && i < outcomes.size(); ++i) {
+    if (kinds[i] == none) {
+      EXPECT_TRUE(outcomes[i].ok()) << i << ": " << parlab::describe(outcomes[i].error());
+      if (outcomes[i].ok()) {
+        EXPECT_EQ(outcomes[i].value(), expected(i));
       }
+      continue;
+    }
+    EXPECT_FALSE(outcomes[i].ok()) << i;
+    try {
+      outcomes[i].rethrow();
+    } catch (const parlab::WorkerCrashed& e) {
+      EXPECT_EQ(e.index(), i);
+      ++crashed;
     }
   }
-  EXPECT_EQ(crashed, expected_crashes);
-  EXPECT_GT(expected_crashes, 20U);
+  return crashed;
+}
+
+/// Task kinds: a crash of a random kind with probability 5%, else none.
+std::vector<int> random_kinds(std::size_t n, unsigned seed, int first_kind, int last_kind) {
+  std::mt19937 rng{seed};
+  std::bernoulli_distribution crashes{0.05};
+  std::uniform_int_distribution<int> kind{first_kind, last_kind};
+  std::vector<int> kinds(n);
+  for (auto& k : kinds)
+    k = crashes(rng) ? kind(rng) : none;
+  return kinds;
+}
+
+std::size_t count_crashes(const std::vector<int>& kinds) {
+  return static_cast<std::size_t>(std::count_if(kinds.begin(), kinds.end(), [](int k) { return k != none; }));
+}
+
+TEST(ProcessPool, RandomCrashesNeverHangAndEveryCrashIsReported) {
+  ProcessPool pool{2, {.retries = 0}};
+  const auto kinds = random_kinds(1000, 12345, segv, terminate_call);
+  auto outcomes = pool.map_outcomes(crash, kinds, {.chunksize = 10});
+  EXPECT_EQ(check_crash_outcomes(kinds, outcomes, [](std::size_t) { return int{none}; }), count_crashes(kinds));
+  EXPECT_GT(count_crashes(kinds), 20U);
 }
 
 /// A task with a large argument (so that a chunk spans many frames) that may crash its worker.
@@ -491,32 +509,14 @@ std::size_t crash_with_payload(const std::pair<int, std::string>& item) {
 
 TEST(ProcessPool, CrashesInsideChunksThatSpanManyFramesAreEachReported) {
   ProcessPool pool{2};
-  std::mt19937 rng{777};
-  std::bernoulli_distribution crashes{0.05};
-  std::vector<std::pair<int, std::string>> items(400);
-  std::size_t expected_crashes = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    items[i] = {crashes(rng) ? sigkill : none, std::string(20'000 + i, 'x')};
-    expected_crashes += items[i].first != none;
-  }
+  const auto kinds = random_kinds(400, 777, sigkill, sigkill);
+  std::vector<std::pair<int, std::string>> items(kinds.size());
+  for (std::size_t i = 0; i < items.size(); ++i)
+    items[i] = {kinds[i], std::string(20'000 + i, 'x')};
   auto outcomes = pool.map_outcomes(crash_with_payload, items, {.chunksize = 200});
-  std::size_t crashed = 0;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (items[i].first == none) {
-      ASSERT_TRUE(outcomes[i].ok()) << i << ": " << parlab::describe(outcomes[i].error());
-      EXPECT_EQ(outcomes[i].value(), items[i].second.size());
-    } else {
-      ASSERT_FALSE(outcomes[i].ok()) << i;
-      try {
-        outcomes[i].rethrow();
-      } catch (const parlab::WorkerCrashed& e) {
-        EXPECT_EQ(e.index(), i);
-        ++crashed;
-      }
-    }
-  }
-  EXPECT_EQ(crashed, expected_crashes);
-  EXPECT_GT(expected_crashes, 5U);
+  EXPECT_EQ(check_crash_outcomes(kinds, outcomes, [&](std::size_t i) { return items[i].second.size(); }),
+            count_crashes(kinds));
+  EXPECT_GT(count_crashes(kinds), 5U);
 }
 
 }  // namespace

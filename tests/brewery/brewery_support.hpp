@@ -2,6 +2,10 @@
 // Helpers of the brewery tests: where breweries.csv is, an independent reading of it (the oracle
 // the API's answers are checked against), and small blocking HTTP clients with timeouts.
 
+#include "lab/brewery/dataset.hpp"
+#include "lab/brewery/replica_server.hpp"
+
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -20,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -220,5 +225,46 @@ inline std::string raw_exchange(unsigned short port, const std::string& bytes,
   }
   return received;
 }
+
+/// A fixture whose suite loads the dataset once (and skips without it) and starts replicas.
+class ReplicaTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (const auto path = csv_path()) {
+      data_ = new std::shared_ptr<const parlab::brewery::Dataset>(
+          std::make_shared<const parlab::brewery::Dataset>(parlab::brewery::Dataset::load(*path)));
+      rows_ = new std::vector<Row>(read_rows(*path));
+    }
+  }
+  static void TearDownTestSuite() {
+    delete data_;
+    delete rows_;
+    data_ = nullptr;
+    rows_ = nullptr;
+  }
+  void SetUp() override {
+    if (data_ == nullptr)
+      GTEST_SKIP() << "breweries.csv not found: set PARLAB_BREWERY_CSV or run scripts/fetch-brewery-data";
+  }
+
+  /// A quick replica: no latency, no rate limit, no faults; tests change what they exercise.
+  static parlab::brewery::ServerOptions quick() {
+    parlab::brewery::ServerOptions o;
+    o.data = *data_;
+    o.threads = 2;
+    o.latency = std::chrono::milliseconds{0};
+    o.jitter = std::chrono::milliseconds{0};
+    o.rate_limit = std::nullopt;
+    return o;
+  }
+  static std::unique_ptr<parlab::brewery::ReplicaServer> start(parlab::brewery::ServerOptions o) {
+    auto server = std::make_unique<parlab::brewery::ReplicaServer>(std::move(o));
+    server->start();
+    return server;
+  }
+
+  static inline std::shared_ptr<const parlab::brewery::Dataset>* data_ = nullptr;
+  static inline std::vector<Row>* rows_ = nullptr;
+};
 
 }  // namespace parlab::test::brewery

@@ -8,6 +8,7 @@
 #include "lab/runner.hpp"
 #include "support/cli.hpp"
 #include "support/files.hpp"
+#include "support/ports.hpp"
 #include "support/self_signed.hpp"
 
 #include <arpa/inet.h>
@@ -39,17 +40,7 @@ using ::testing::Not;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using parlab::test::closed_port;
 
 /// The files in `dir` (names only).
 std::vector<std::string> listing(const fs::path& dir) {

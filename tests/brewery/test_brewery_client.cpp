@@ -11,6 +11,7 @@
 #include "lab/runner.hpp"
 #include "support/files.hpp"
 #include "support/http_server.hpp"
+#include "support/ports.hpp"
 #include "support/self_signed.hpp"
 
 #include <arpa/inet.h>
@@ -50,18 +51,7 @@ using ::testing::HasSubstr;
 
 const std::vector<std::string> seed_four{"district_of_columbia", "maryland", "new_york", "virginia"};
 
-/// A port on 127.0.0.1 where nothing listens (bound, then closed).
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using parlab::test::closed_port;
 
 /// Fast retries: the replica's Retry-After: 1 and back-off shrink to milliseconds.
 http::ClientOptions quick_http(int max_attempts = 4) {
@@ -218,40 +208,8 @@ TEST(BreweryPage, RejectsWhatIsNotAnArrayOfBreweries) {
 
 // --- against the replica ---
 
-class BreweryClientTest : public ::testing::Test {
+class BreweryClientTest : public tb::ReplicaTest {
  protected:
-  static void SetUpTestSuite() {
-    if (const auto path = tb::csv_path()) {
-      data_ = new std::shared_ptr<const Dataset>(std::make_shared<const Dataset>(Dataset::load(*path)));
-      rows_ = new std::vector<tb::Row>(tb::read_rows(*path));
-    }
-  }
-  static void TearDownTestSuite() {
-    delete data_;
-    delete rows_;
-    data_ = nullptr;
-    rows_ = nullptr;
-  }
-  void SetUp() override {
-    if (data_ == nullptr)
-      GTEST_SKIP() << "breweries.csv not found: set PARLAB_BREWERY_CSV or run scripts/fetch-brewery-data";
-  }
-
-  /// A quick replica: no latency, no rate limit, no faults.
-  static ServerOptions quick() {
-    ServerOptions o;
-    o.data = *data_;
-    o.threads = 2;
-    o.latency = 0ms;
-    o.jitter = 0ms;
-    o.rate_limit = std::nullopt;
-    return o;
-  }
-  static std::unique_ptr<ReplicaServer> start(ServerOptions o) {
-    auto server = std::make_unique<ReplicaServer>(std::move(o));
-    server->start();
-    return server;
-  }
   static std::string api(const ReplicaServer& server) { return server.url() + "/v1"; }
   /// The oracle: rows whose state_province is LIKE '%state%'.
   static std::size_t like_count(const std::string& state) {
@@ -286,13 +244,7 @@ class BreweryClientTest : public ::testing::Test {
     }
     return errors;
   }
-
-  static std::shared_ptr<const Dataset>* data_;
-  static std::vector<tb::Row>* rows_;
 };
-
-std::shared_ptr<const Dataset>* BreweryClientTest::data_ = nullptr;
-std::vector<tb::Row>* BreweryClientTest::rows_ = nullptr;
 
 TEST_F(BreweryClientTest, TheSeedsFourStatesMatchTheCsvAndTheKnownFacts) {
   auto server = start(quick());

@@ -40,48 +40,10 @@ using Json = nlohmann::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-class ReplicaServerTest : public ::testing::Test {
+class ReplicaServerTest : public tb::ReplicaTest {
  protected:
-  static void SetUpTestSuite() {
-    if (const auto path = tb::csv_path()) {
-      data_ = new std::shared_ptr<const Dataset>(std::make_shared<const Dataset>(Dataset::load(*path)));
-      rows_ = new std::vector<tb::Row>(tb::read_rows(*path));
-    }
-  }
-  static void TearDownTestSuite() {
-    delete data_;
-    delete rows_;
-    data_ = nullptr;
-    rows_ = nullptr;
-  }
-  void SetUp() override {
-    if (data_ == nullptr)
-      GTEST_SKIP() << "breweries.csv not found: set PARLAB_BREWERY_CSV or run scripts/fetch-brewery-data";
-  }
-
-  /// Options for a quick, unlimited server; tests change what they exercise.
-  static ServerOptions quick() {
-    ServerOptions o;
-    o.data = *data_;
-    o.threads = 2;
-    o.latency = 0ms;
-    o.jitter = 0ms;
-    o.rate_limit = std::nullopt;
-    return o;
-  }
-  static std::unique_ptr<ReplicaServer> start(ServerOptions o) {
-    auto server = std::make_unique<ReplicaServer>(std::move(o));
-    server->start();
-    return server;
-  }
   static const tb::Row& row(std::size_t i) { return (*rows_)[i % rows_->size()]; }
-
-  static std::shared_ptr<const Dataset>* data_;
-  static std::vector<tb::Row>* rows_;
 };
-
-std::shared_ptr<const Dataset>* ReplicaServerTest::data_ = nullptr;
-std::vector<tb::Row>* ReplicaServerTest::rows_ = nullptr;
 
 std::string status_line(const std::string& reply) { return reply.substr(0, reply.find("\r\n")); }
 
