@@ -395,7 +395,7 @@ class Bench {
     for (const auto& k : run_.contenders)
       if (k.status == Status::not_built)
         console_.line("not built: " + std::string{spec(k.id).title} + " - " + k.reason);
-    console_.line("not built: workload " + brewery_info().title + " - " + brewery_info().reason);
+    console_.line("elsewhere: workload " + brewery_info().title + " - " + brewery_info().reason);
     const double load = m.value("load_average_1m", -1.0);
     const int cpus = m.value("logical_cpus", 1);
     if (load > 0.5 * cpus) {
