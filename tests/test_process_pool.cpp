@@ -298,12 +298,20 @@ TEST(ProcessPool, MapRaisesTheFirstFailureByIndexAfterTheOthersFinished) {
   }
 }
 
+/// Creates `marker` (so the test knows the task runs), then sleeps.
+int mark_then_sleep(std::string marker, int ms) {
+  std::ofstream{marker} << "running";
+  return sleep_ms(ms);
+}
+
 TEST(ProcessPool, AWorkerKilledFromOutsideFailsItsTaskAndIsReplaced) {
+  parlab::test::TempDir dir;
+  const auto marker = dir.path() / "running";
   ProcessPool pool{1};
   const long before = pool.pids().at(0);
   ASSERT_GT(before, 0);
-  auto running = pool.apply_async(sleep_ms, 10'000);
-  std::this_thread::sleep_for(200ms);
+  auto running = pool.apply_async(mark_then_sleep, marker.string(), 60'000);
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(marker); }, 30s));
   ASSERT_EQ(::kill(static_cast<pid_t>(before), SIGKILL), 0);
   try {
     (void)running.get(30s);
@@ -348,7 +356,7 @@ TEST(ProcessPool, RetriesRunATransientCrashAgain) {
 }
 
 TEST(ProcessPool, ATaskPastItsTimeoutIsKilledAndFailsWithTimeoutError) {
-  ProcessPool pool{2, {.task_timeout = 300ms}};
+  ProcessPool pool{2, {.task_timeout = 1000ms}};
   const auto start = std::chrono::steady_clock::now();
   auto outcomes = pool.map_outcomes(sleep_ms, std::vector<int>{1, 60'000, 2, 3}, {.chunksize = 1});
   EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);  // not the 60 s the task wanted
