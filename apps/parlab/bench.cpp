@@ -1,4 +1,5 @@
 #include "bench.hpp"
+#include "cli_error.hpp"
 
 #include "bench/harness/model.hpp"
 #include "bench/harness/report.hpp"
@@ -42,10 +43,6 @@ constexpr std::size_t max_workers = 1024;
 constexpr std::int64_t max_repeat = 1000;
 
 /// Bad command-line input: one line on stderr, exit status 2.
-class UsageError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
 
 /// A run's settings, validated.
 struct Config {
@@ -784,8 +781,7 @@ int run_bench_command(const BenchOptions& options) {
   try {
     config = make_config(options);
   } catch (const UsageError& e) {
-    std::cerr << "parlab: error: " << e.what() << '\n';
-    return 2;
+    return report_error(2, e.what());
   }
   try {
     // The ProcessPool rows fork their workers from a fork server: start it now, while this
@@ -799,8 +795,7 @@ int run_bench_command(const BenchOptions& options) {
     Bench bench{std::move(config), console};
     return bench.run();
   } catch (const std::exception& e) {
-    std::cerr << "parlab: error: " << e.what() << '\n';
-    return 1;
+    return report_error(1, e.what());
   }
 }
 

@@ -1,5 +1,6 @@
 #include "brewery.hpp"
 
+#include "cli_error.hpp"
 #include "lab/brewery/client.hpp"
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"
@@ -42,15 +43,7 @@ constexpr auto probe_connect_timeout = 3s;
 constexpr auto probe_total_timeout = 10s;
 
 /// Bad command-line input: one line on stderr, exit status 2.
-class UsageError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
 
-int fail(int status, const std::string& message) {
-  std::cerr << "parlab: error: " << message << std::endl;
-  return status;
-}
 
 std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
   std::string out;
@@ -257,9 +250,9 @@ int run_brewery(const BreweryOptions& o) {
       check_out(plan, o);
     }
   } catch (const UsageError& e) {
-    return fail(2, e.what());
+    return report_error(2, e.what());
   } catch (const brewery::ServerError& e) {
-    return fail(1, std::string{"cannot start the embedded replica: "} + e.what());
+    return report_error(1, std::string{"cannot start the embedded replica: "} + e.what());
   }
 
   try {
@@ -269,10 +262,10 @@ int run_brewery(const BreweryOptions& o) {
     probe.http.total_timeout = probe_total_timeout;
     brewery::probe_api(probe);
   } catch (const brewery::ApiUnavailable& e) {
-    return fail(1, unavailable_message(e, plan));
+    return report_error(1, unavailable_message(e, plan));
   } catch (const std::invalid_argument& e) {
     // The HTTP client refused its options: with ours, only a --cacert that holds no certificate.
-    return fail(2, (o.cacert.empty() ? std::string{} : "--cacert " + o.cacert + ": ") + e.what());
+    return report_error(2, (o.cacert.empty() ? std::string{} : "--cacert " + o.cacert + ": ") + e.what());
   }
 
   std::vector<std::string> mode_names;
@@ -366,7 +359,7 @@ int run_brewery(const BreweryOptions& o) {
   try {
     lab::write_file_atomically(path, brewery::async_json(sentence, lab::host_name()));
   } catch (const std::exception& e) {
-    return fail(1, e.what());
+    return report_error(1, e.what());
   }
   std::cout << "wrote " << path.string() << std::endl;
   return 0;
@@ -378,7 +371,7 @@ int run_brewery_command(const BreweryOptions& o) {
   try {
     return run_brewery(o);
   } catch (const std::exception& e) {
-    return fail(1, e.what());
+    return report_error(1, e.what());
   }
 }
 

@@ -1,5 +1,6 @@
 // The `parlab` command: runs the lab's workloads.
 #include "bench.hpp"
+#include "cli_error.hpp"
 #include "brewery.hpp"
 #include "serve.hpp"
 #include "lab/console.hpp"
@@ -15,12 +16,7 @@
 
 namespace {
 
-constexpr int exit_usage = 2;
-
-int usage_error(const std::string& message) {
-  std::cerr << "parlab: error: " << message << '\n';
-  return exit_usage;
-}
+int usage_error(const std::string& message) { return parlab::cli::report_error(2, message); }
 
 }  // namespace
 
@@ -92,8 +88,7 @@ int main(int argc, char** argv) {
     auto record = parlab::lab::run_lab(config, console);
     if (json) std::cout << record.dump(2) << std::endl;
   } catch (const std::exception& e) {
-    std::cerr << "parlab: error: " << e.what() << '\n';
-    return 1;
+    return parlab::cli::report_error(1, e.what());
   }
   return 0;
 }

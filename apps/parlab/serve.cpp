@@ -1,5 +1,6 @@
 #include "serve.hpp"
 
+#include "cli_error.hpp"
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"
 
@@ -29,10 +30,6 @@ using parlab::brewery::ServerOptions;
 constexpr std::int64_t max_threads = 1024;
 
 /// Bad command-line input: one line on stderr, exit status 2.
-class UsageError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
 
 /// "80ms", "1.5s", "2min" or "0" as milliseconds (rounded); throws UsageError naming `flag`.
 std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text) {
@@ -134,10 +131,6 @@ ServerOptions make_options(const ServeOptions& o) {
   return s;
 }
 
-int fail(int status, const std::string& message) {
-  std::cerr << "parlab: error: " << message << std::endl;
-  return status;
-}
 
 }  // namespace
 
@@ -181,9 +174,9 @@ int run_serve_command(const ServeOptions& o) {
     const auto file = parlab::brewery::locate_dataset(search);
     data = std::make_shared<const parlab::brewery::Dataset>(parlab::brewery::Dataset::load(file));
   } catch (const UsageError& e) {
-    return fail(2, e.what());
+    return report_error(2, e.what());
   } catch (const parlab::brewery::DatasetError& e) {
-    return fail(2, e.what());
+    return report_error(2, e.what());
   }
   options.data = data;
 
@@ -214,9 +207,9 @@ int run_serve_command(const ServeOptions& o) {
     std::cout << "parlab serve: stopped by " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << " after "
               << stats.requests << " requests on " << stats.connections << " connections" << std::endl;
   } catch (const parlab::brewery::ServerError& e) {
-    return fail(1, e.what());
+    return report_error(1, e.what());
   } catch (const std::exception& e) {
-    return fail(1, e.what());
+    return report_error(1, e.what());
   }
   return 0;
 }

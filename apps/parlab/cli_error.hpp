@@ -1,0 +1,21 @@
+#pragma once
+// How every `parlab` subcommand reports a failure: one line on stderr, and an exit status.
+
+#include "lab/runner.hpp"
+
+#include <iostream>
+#include <string_view>
+
+namespace parlab::cli {
+
+/// Bad input (a flag, a value): reported with exit status 2.
+using UsageError = lab::UsageError;
+
+/// Prints "parlab: error: <message>" on stderr and returns `status`, the exit status to use
+/// (2: bad input, 1: the work failed).
+inline int report_error(int status, std::string_view message) {
+  std::cerr << "parlab: error: " << message << std::endl;
+  return status;
+}
+
+}  // namespace parlab::cli
