@@ -86,19 +86,10 @@ struct FrameHeader {
   std::uint64_t size;
 };
 
-/// Waits until `fd` is ready for `events` or `deadline` passes; false on timeout.
-bool wait_ready(int fd, short events, Clock::time_point deadline) {
-  for (;;) {
-    int wait_ms = -1;
-    if (deadline != Clock::time_point::max()) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return false;
-      wait_ms = static_cast<int>(std::min<long long>(left, 1 << 30));
-    }
-    pollfd pfd{fd, events, 0};
-    const int r = ::poll(&pfd, 1, wait_ms);
-    if (r > 0) return true;
-    if (r < 0 && errno != EINTR) return true;  // let the next call report the error
+/// Waits until a non-blocking `fd` is ready for `events` (or has an error to report).
+void wait_ready(int fd, short events) {
+  pollfd pfd{fd, events, 0};
+  while (::poll(&pfd, 1, -1) < 0 && errno == EINTR) {
   }
 }
 
@@ -111,7 +102,7 @@ bool write_all(int fd, const void* data, std::size_t size) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        wait_ready(fd, POLLOUT, Clock::time_point::max());
+        wait_ready(fd, POLLOUT);
         continue;
       }
       return false;
@@ -127,35 +118,35 @@ bool write_frame(int fd, Kind kind, const std::string& payload) {
   return write_all(fd, &header, sizeof header) && write_all(fd, payload.data(), payload.size());
 }
 
-enum class ReadStatus { ok, closed, timeout };
-
-/// Reads exactly `size` bytes unless the peer closes or `deadline` passes first.
-ReadStatus read_all(int fd, void* data, std::size_t size, Clock::time_point deadline) {
+/// Reads exactly `size` bytes (waiting while a non-blocking socket is empty); false when the
+/// peer closes first.
+bool read_all(int fd, void* data, std::size_t size) {
   char* p = static_cast<char*>(data);
   while (size > 0) {
     const ssize_t n = ::recv(fd, p, size, 0);
-    if (n == 0) return ReadStatus::closed;
+    if (n == 0) return false;
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!wait_ready(fd, POLLIN, deadline)) return ReadStatus::timeout;
+        wait_ready(fd, POLLIN);
         continue;
       }
-      return ReadStatus::closed;
+      return false;
     }
     p += n;
     size -= static_cast<std::size_t>(n);
   }
-  return ReadStatus::ok;
+  return true;
 }
 
-ReadStatus read_frame(int fd, Kind& kind, std::string& payload, Clock::time_point deadline) {
+/// Reads one frame; false when the peer is gone. Throws std::bad_alloc for a frame too large
+/// to hold.
+bool read_frame(int fd, Kind& kind, std::string& payload) {
   FrameHeader header{};
-  if (auto st = read_all(fd, &header, sizeof header, deadline); st != ReadStatus::ok) return st;
+  if (!read_all(fd, &header, sizeof header)) return false;
   kind = header.kind;
   payload.resize(header.size);
-  // Once a frame has started, the rest of it follows: only a dead worker stops it.
-  return read_all(fd, payload.data(), payload.size(), Clock::time_point::max());
+  return read_all(fd, payload.data(), payload.size());
 }
 
 /// The page a worker shares with the program.
@@ -259,7 +250,7 @@ void flush_stdio() {
   Kind kind{};
   std::string payload, results;  // kept across chunks: their memory is reused
   for (;;) {
-    if (read_frame(fd, kind, payload, Clock::time_point::max()) != ReadStatus::ok) break;
+    if (!read_frame(fd, kind, payload)) break;
     if (kind == Kind::exit) break;
     if (kind == Kind::init) {
       std::uint64_t bits = 0;
@@ -633,7 +624,7 @@ class ProcessEngine {
     Kind kind{};
     std::string reply;
     if (write_frame(slot.socket.get(), Kind::init, payload) &&
-        read_frame(slot.socket.get(), kind, reply, Clock::time_point::max()) == ReadStatus::ok) {
+        read_frame(slot.socket.get(), kind, reply)) {
       if (kind == Kind::ready) return;
       if (kind == Kind::init_failed) {
         std::string type, message;
@@ -811,13 +802,13 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
       }
       if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR))) continue;
       Kind kind{};
-      ReadStatus st = ReadStatus::closed;
+      bool read = false;
       try {
-        st = read_frame(fd, kind, frame, Clock::time_point::max());
+        read = read_frame(fd, kind, frame);
       } catch (...) {  // a frame too large to hold: the worker is not speaking our protocol
         ::kill(static_cast<pid_t>(pid), SIGKILL);
       }
-      if (st != ReadStatus::ok || kind != Kind::results) {
+      if (!read || kind != Kind::results) {
         dead = true;
         break;
       }
