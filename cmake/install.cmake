@@ -2,12 +2,20 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS parlab EXPORT parlabTargets
+set(parlab_installed_targets parlab)
+if(PARLAB_WITH_MPI)
+  list(APPEND parlab_installed_targets parlab_mpi)
+endif()
+install(TARGETS ${parlab_installed_targets} EXPORT parlabTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(DIRECTORY include/parlab DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+if(PARLAB_WITH_MPI)
+  install(DIRECTORY include/parlab DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+else()
+  install(DIRECTORY include/parlab DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN mpi_pool.hpp EXCLUDE)
+endif()
 
 set(parlab_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/parlab)
 install(EXPORT parlabTargets NAMESPACE parlab:: DESTINATION ${parlab_cmake_dir})

@@ -694,6 +694,7 @@ class BasicPool {
     auto state = std::make_shared<detail::ResultState<Output>>(&scheduler_, std::move(callbacks));
     const auto n = static_cast<std::size_t>(std::ranges::size(source));
     scheduler_.check_accepting();
+    check_callable(fn);
     if (n == 0) {
       if constexpr (std::is_void_v<Output>) {
         state->set_value();
@@ -725,6 +726,7 @@ class BasicPool {
 
   template <class R, class Fn, class Args>
   AsyncResult<R> submit_apply(Fn fn, Args args, Callbacks<R> callbacks) {
+    check_callable(fn);
     auto state = std::make_shared<detail::ResultState<R>>(&scheduler_, std::move(callbacks));
     scheduler_.submit(
         std::make_shared<detail::ApplyJob<Backend, Fn, Args, R>>(&backend_, std::move(fn), std::move(args), state));
@@ -733,6 +735,13 @@ class BasicPool {
 
   template <class F, class Range>
   auto make_imap(F f, Range&& items, bool ordered, MapOptions options);
+
+  /// A backend that must find the function in another process checks it here, on the caller's
+  /// thread, before any work is queued.
+  template <class Fn>
+  void check_callable(const Fn& fn) const {
+    if constexpr (requires { backend_.check_callable(fn); }) backend_.check_callable(fn);
+  }
 
   // Declared first: destroyed after the scheduler has joined the workers that use it.
   Backend backend_;
@@ -810,6 +819,7 @@ template <class F, class Range>
 auto BasicPool<Backend>::make_imap(F f, Range&& items, bool ordered, MapOptions options) {
   using R = detail::map_result_t<F, Range>;
   static_assert(!std::is_void_v<R>, "imap needs a function that returns a value");
+  check_callable(f);
   auto view = std::views::all(std::forward<Range>(items));
   using View = decltype(view);
   const std::size_t chunk = options.chunksize != 0 ? options.chunksize : 1;

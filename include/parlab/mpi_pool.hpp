@@ -1,0 +1,130 @@
+#pragma once
+/// \file
+/// parlab::MpiPool — the Pool API over MPI ranks (Open MPI), for work that outgrows one machine.
+///
+/// Run the program under mpirun. Rank 0 runs main() and drives the pool; every other rank
+/// serves tasks from MpiPool::start() (or the first MpiPool) until rank 0's program ends, then
+/// exits. Functions reach the other ranks by name: register each plain function with
+/// PARLAB_MPI_TASK(fn) at namespace scope; captureless lambdas need nothing (they are found by
+/// type). Arguments and results travel through codec.hpp, as with ProcessPool.
+///
+/// Failures follow MPI: an exception in a task comes back to rank 0 (RemoteError, with the
+/// item's index in TaskError); a rank that dies aborts the whole job (mpirun ends every rank).
+
+#include "parlab/pool.hpp"
+#include "parlab/detail/remote_call.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <typeinfo>
+
+namespace parlab {
+
+/// How an MpiPool splits its work.
+struct MpiOptions {
+  /// Items per chunk for map-likes that give none (0: Python's rule, ceil(n / (4 * workers))).
+  std::size_t chunksize = 0;
+};
+
+namespace detail {
+
+/// Registers a plain function under `name` (PARLAB_MPI_TASK); every process of the program
+/// registers the same names, so a name identifies the function on every rank.
+bool register_mpi_function(const char* name, std::uintptr_t address);
+/// The registered id of the function at `address`; throws std::invalid_argument if it is not
+/// registered.
+[[nodiscard]] std::uint64_t mpi_function_id(std::uintptr_t address);
+/// Registers the worker loop for one (function type, item, result) combination under its type
+/// name; returns its id.
+std::uint64_t register_mpi_entry(const char* type_name, ChunkEntry entry);
+
+template <class Call, class Item, class R>
+struct MpiEntryKey {};
+
+/// The id of serve_chunk<Call, Item, R>. Initialized before main in every process of the
+/// program, since every process has the same instantiations.
+template <class Call, class Item, class R>
+inline const std::uint64_t mpi_entry_id =
+    register_mpi_entry(typeid(MpiEntryKey<Call, Item, R>).name(), &serve_chunk<Call, Item, R>);
+
+/// The MPI backend: each pool thread drives one worker rank; a rank that finishes its chunk
+/// early is sent the next one.
+class MpiBackend {
+ public:
+  MpiBackend(std::size_t workers, MpiOptions options);
+  MpiBackend(const MpiBackend&) = delete;
+  MpiBackend& operator=(const MpiBackend&) = delete;
+
+  [[nodiscard]] std::size_t default_chunksize(std::size_t items, std::size_t workers) const {
+    return chunksize_ != 0 ? chunksize_ : ThreadBackend::default_chunksize(items, workers);
+  }
+
+  /// Throws std::invalid_argument, before any work is queued, for a function other ranks cannot
+  /// find (a plain function not registered with PARLAB_MPI_TASK).
+  template <class Fn>
+  void check_callable(const Fn& fn) const {
+    using Remote = RemoteFn<Fn>;
+    if constexpr (Remote::sendable && Remote::by_address) (void)mpi_function_id(Remote::encode(fn));
+  }
+
+  template <class Fn, class At, class Sink>
+  void run(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
+    run_remote(*this, fn, at, begin, end, sink);
+  }
+
+  /// Sends one chunk (run_remote's hand-off): `fn` is the function's RemoteFn bits.
+  template <class Remote, class Item, class R>
+  void send_chunk(std::uintptr_t fn, std::size_t begin, std::size_t end, ChunkCodec& codec) {
+    const std::uint64_t entry = mpi_entry_id<typename Remote::type, Item, R>;
+    run_chunk(entry, Remote::by_address ? mpi_function_id(fn) : 0, begin, end, codec);
+  }
+
+  /// Tasks already sent to a rank cannot be stopped: they finish (as in a thread Pool).
+  void terminate() {}
+  void shutdown() {}
+
+ private:
+  void run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end, ChunkCodec& codec);
+
+  std::size_t chunksize_;
+};
+
+/// The worker count of an MpiPool asking for `workers` (0: all): at most one per rank but 0.
+std::size_t mpi_pool_workers(std::size_t workers);
+
+}  // namespace detail
+
+/// Python's multiprocessing.Pool API (see BasicPool) over MPI ranks: rank 0 drives, ranks 1..N-1
+/// run the tasks. Functions must be registered plain functions (PARLAB_MPI_TASK) or captureless
+/// lambdas; arguments and results travel through codec.hpp. Make MpiPools on rank 0 only, as
+/// local variables (not statics): rank 0 ends the worker ranks when its program exits.
+class MpiPool : public BasicPool<detail::MpiBackend> {
+ public:
+  /// A pool over `workers` worker ranks (0, or more than there are: every rank but 0). Starts
+  /// MPI if start() has not; on ranks other than 0 this does not return (see start()). Throws
+  /// std::runtime_error when the job has a single rank.
+  explicit MpiPool(std::size_t workers = 0, MpiOptions options = {})
+      : BasicPool(detail::mpi_pool_workers(workers), options) {}
+
+  /// Initializes MPI. On rank 0 it returns; on every other rank it serves tasks until rank 0's
+  /// program ends, then exits the process with status 0. Call it at the top of main(), so that
+  /// worker ranks skip the program's own work; the first MpiPool calls it otherwise. MPI is
+  /// finalized when rank 0's program exits.
+  static void start();
+  /// This process's rank in MPI_COMM_WORLD (starts MPI).
+  [[nodiscard]] static int rank();
+  /// The number of ranks in the job (starts MPI).
+  [[nodiscard]] static int ranks();
+};
+
+}  // namespace parlab
+
+#define PARLAB_MPI_CONCAT_INNER(a, b) a##b
+#define PARLAB_MPI_CONCAT(a, b) PARLAB_MPI_CONCAT_INNER(a, b)
+
+/// Makes the plain function `fn` callable by MpiPool: write it once at namespace scope, in a file
+/// linked into the program (e.g. `PARLAB_MPI_TASK(count_words);`). The name as written
+/// identifies the function on every rank.
+#define PARLAB_MPI_TASK(fn)                                                  \
+  [[maybe_unused]] static const bool PARLAB_MPI_CONCAT(parlab_mpi_task_, __COUNTER__) = \
+      ::parlab::detail::register_mpi_function(#fn, reinterpret_cast<std::uintptr_t>(&fn))

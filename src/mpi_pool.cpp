@@ -1,0 +1,435 @@
+#include "parlab/mpi_pool.hpp"
+
+#include "parlab/errors.hpp"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <mpi.h>
+
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+namespace parlab::detail {
+namespace {
+
+// ---- names: functions and chunk entries, the same in every process of the program ----
+
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h | 1;  // 0 means "no function" (a lambda, found by type)
+}
+
+struct Registry {
+  std::mutex mutex;
+  std::unordered_map<std::uint64_t, std::pair<std::string, std::uintptr_t>> functions;
+  std::unordered_map<std::uintptr_t, std::uint64_t> function_ids;
+  std::unordered_map<std::uint64_t, ChunkEntry> entries;
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+[[noreturn]] void fatal(const std::string& message) {
+  std::fprintf(stderr, "parlab::MpiPool: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+/// The symbol name of a function, if the dynamic symbol table has it ("" otherwise).
+std::string symbol_name(std::uintptr_t address) {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(address), &info) == 0 || info.dli_sname == nullptr) return {};
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> demangled{abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status),
+                                                   std::free};
+  std::string name = status == 0 && demangled ? demangled.get() : info.dli_sname;
+  if (const auto paren = name.find('('); paren != std::string::npos) name.resize(paren);
+  return name;
+}
+
+// ---- messages ----
+// task   (rank 0 -> worker): [request u64][entry u64][function u64][base u64][count u64][items...]
+// result (worker -> rank 0): [request u64] then per item [0][value] or [1][type][message]
+// stop   (rank 0 -> worker): empty; the worker finalizes MPI and exits.
+constexpr int tag_task = 1;
+constexpr int tag_result = 2;
+constexpr int tag_stop = 3;
+constexpr std::size_t task_header = 5 * sizeof(std::uint64_t);
+
+/// Waits between polls: a few quick looks after activity, then sleeps growing to `longest`, so
+/// an idle rank costs no CPU the ranks doing work could use (MPI's blocking calls spin).
+class Backoff {
+ public:
+  explicit Backoff(std::chrono::microseconds longest) : longest_(longest) {}
+  void reset() { idle_ = 0; }
+  void wait() {
+    if (++idle_ < 64) {
+      std::this_thread::yield();
+      return;
+    }
+    const std::chrono::microseconds step{10LL << std::min<std::uint64_t>(idle_ - 64, 10)};
+    std::this_thread::sleep_for(std::min(step, longest_));
+  }
+
+ private:
+  std::chrono::microseconds longest_;
+  std::uint64_t idle_ = 0;
+};
+
+/// Writes a worker's outcomes into the reply.
+class ReplyWriter final : public ResultWriter {
+ public:
+  explicit ReplyWriter(codec::Writer& out) : out_(out) {}
+  void begin(std::uint64_t /*index*/) override {}
+  codec::Writer& ok() override {
+    out_(std::uint8_t{0});
+    return out_;
+  }
+  void fail(const std::exception_ptr& error) override {
+    auto [type, message] = exception_parts(error);
+    out_(std::uint8_t{1}, type, message);
+  }
+  void end() override { ++done_; }
+  [[nodiscard]] std::uint64_t done() const { return done_; }
+
+ private:
+  codec::Writer& out_;
+  std::uint64_t done_ = 0;
+};
+
+/// Runs one task message on a worker rank, writing the outcomes into `reply`.
+void serve_task(const std::string& task, int rank, std::string& reply) {
+  reply.clear();
+  codec::Writer out{reply};
+  codec::Reader in{task};
+  std::uint64_t request = 0, entry_id = 0, fn_id = 0, base = 0, count = 0;
+  in(request, entry_id, fn_id, base, count);
+  out(request);
+  ReplyWriter writer{out};
+  const auto fail_rest = [&](const std::exception_ptr& error) {
+    while (writer.done() < count) {
+      writer.fail(error);
+      writer.end();
+    }
+  };
+  ChunkEntry entry = nullptr;
+  std::uintptr_t fn = 0;
+  {
+    auto& r = registry();
+    std::lock_guard lock{r.mutex};
+    if (const auto it = r.entries.find(entry_id); it != r.entries.end()) entry = it->second;
+    if (const auto it = r.functions.find(fn_id); it != r.functions.end()) fn = it->second.second;
+  }
+  if (entry == nullptr || (fn_id != 0 && fn == 0)) {
+    fail_rest(std::make_exception_ptr(std::runtime_error(
+        "parlab::MpiPool: rank " + std::to_string(rank) +
+        " does not know this task; every rank must run the same program binary")));
+    return;
+  }
+  try {
+    entry(fn, base, count, in, writer);
+  } catch (...) {  // an item that does not decode: it and the rest of the chunk fail
+    fail_rest(std::current_exception());
+  }
+}
+
+void check(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  fatal(std::string(what) + " failed: " + std::string(text, static_cast<std::size_t>(length)));
+}
+
+/// MPI for this process: initialized once, finalized at exit. On rank 0 a communication thread
+/// makes every MPI call while pools run; pool threads hand it tasks and wait for the replies.
+class Runtime {
+ public:
+  static Runtime& get() {
+    static Runtime runtime;
+    return runtime;
+  }
+
+  [[nodiscard]] int rank() const { return rank_; }
+  [[nodiscard]] int size() const { return size_; }
+
+  /// Worker ranks: serve tasks until rank 0 says stop, then finalize and exit.
+  [[noreturn]] void serve() {
+    Backoff backoff{std::chrono::milliseconds{1}};
+    std::string task, reply;
+    while (true) {
+      int ready = 0;
+      MPI_Status status{};
+      check(MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
+      if (ready == 0) {
+        backoff.wait();
+        continue;
+      }
+      backoff.reset();
+      int bytes = 0;
+      MPI_Get_count(&status, MPI_BYTE, &bytes);
+      task.resize(static_cast<std::size_t>(bytes));
+      check(MPI_Recv(task.data(), bytes, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+      if (status.MPI_TAG == tag_stop) break;
+      serve_task(task, rank_, reply);
+      if (reply.size() > INT_MAX) fatal("a chunk's results are over MPI's 2 GiB message limit; use a smaller chunksize");
+      check(MPI_Send(reply.data(), static_cast<int>(reply.size()), MPI_BYTE, 0, tag_result, MPI_COMM_WORLD),
+            "MPI_Send");
+    }
+    finalized_ = true;
+    MPI_Finalize();
+    std::exit(0);
+  }
+
+  /// Rank 0: sends `task` to `rank` and returns its reply.
+  std::string call(int rank, std::string task) {
+    if (task.size() > INT_MAX)
+      throw std::length_error("parlab::MpiPool: a chunk of " + std::to_string(task.size()) +
+                              " bytes is over MPI's 2 GiB message limit; pass a smaller chunksize");
+    Waiter waiter;
+    {
+      std::lock_guard lock{mutex_};
+      const std::uint64_t request = ++last_request_;
+      std::memcpy(task.data(), &request, sizeof request);
+      waiting_.emplace(request, &waiter);
+      outbox_.push_back({rank, std::move(task)});
+      if (!comm_.joinable()) comm_ = std::thread([this] { communicate(); });
+    }
+    wake_.notify_one();
+    std::unique_lock lock{mutex_};
+    waiter.done.wait(lock, [&] { return waiter.finished; });
+    return std::move(waiter.reply);
+  }
+
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+ private:
+  struct Waiter {
+    std::condition_variable done;
+    bool finished = false;
+    std::string reply;
+  };
+  struct Outgoing {
+    int rank;
+    std::string bytes;
+  };
+  struct Sending {
+    std::string bytes;
+    MPI_Request request;
+  };
+
+  Runtime() {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (initialized != 0)
+      fatal("MPI was initialized before parlab's; call parlab::MpiPool::start() instead of MPI_Init");
+    int provided = 0;
+    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
+    if (provided < MPI_THREAD_SERIALIZED) fatal("this MPI does not allow calls from a thread other than main");
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+    MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  }
+
+  ~Runtime() {
+    if (finalized_) return;
+    {
+      std::lock_guard lock{mutex_};
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    if (comm_.joinable()) comm_.join();
+    if (rank_ == 0)
+      for (int r = 1; r < size_; ++r)
+        MPI_Send(nullptr, 0, MPI_BYTE, r, tag_stop, MPI_COMM_WORLD);
+    MPI_Finalize();
+  }
+
+  /// The communication thread: sends queued tasks, takes replies, hands them to their waiters.
+  void communicate() {
+    Backoff backoff{std::chrono::microseconds{200}};
+    std::list<Sending> sending;
+    std::deque<Outgoing> batch;
+    while (true) {
+      {
+        std::unique_lock lock{mutex_};
+        if (outbox_.empty() && waiting_.empty() && sending.empty()) {
+          if (stopping_) return;
+          wake_.wait(lock, [&] { return stopping_ || !outbox_.empty(); });
+          continue;
+        }
+        batch.swap(outbox_);
+      }
+      bool active = !batch.empty();
+      for (auto& out : batch) {
+        auto& s = sending.emplace_back(Sending{std::move(out.bytes), MPI_REQUEST_NULL});
+        check(MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, out.rank, tag_task,
+                        MPI_COMM_WORLD, &s.request),
+              "MPI_Isend");
+      }
+      batch.clear();
+      for (auto it = sending.begin(); it != sending.end();) {
+        int sent = 0;
+        check(MPI_Test(&it->request, &sent, MPI_STATUS_IGNORE), "MPI_Test");
+        it = sent != 0 ? sending.erase(it) : std::next(it);
+      }
+      int ready = 0;
+      MPI_Status status{};
+      check(MPI_Iprobe(MPI_ANY_SOURCE, tag_result, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
+      if (ready != 0) {
+        active = true;
+        int bytes = 0;
+        MPI_Get_count(&status, MPI_BYTE, &bytes);
+        std::string reply(static_cast<std::size_t>(bytes), '\0');
+        check(MPI_Recv(reply.data(), bytes, MPI_BYTE, status.MPI_SOURCE, tag_result, MPI_COMM_WORLD,
+                       MPI_STATUS_IGNORE),
+              "MPI_Recv");
+        std::uint64_t request = 0;
+        if (reply.size() < sizeof request) fatal("a reply without a request id from rank " + std::to_string(status.MPI_SOURCE));
+        std::memcpy(&request, reply.data(), sizeof request);
+        std::lock_guard lock{mutex_};
+        const auto it = waiting_.find(request);
+        if (it == waiting_.end()) fatal("a reply to an unknown request from rank " + std::to_string(status.MPI_SOURCE));
+        it->second->reply = std::move(reply);
+        it->second->finished = true;
+        it->second->done.notify_one();
+        waiting_.erase(it);
+      }
+      if (active) {
+        backoff.reset();
+      } else {
+        backoff.wait();
+      }
+    }
+  }
+
+  int rank_ = 0;
+  int size_ = 1;
+  bool finalized_ = false;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::uint64_t last_request_ = 0;
+  std::deque<Outgoing> outbox_;
+  std::unordered_map<std::uint64_t, Waiter*> waiting_;
+  std::thread comm_;
+};
+
+}  // namespace
+
+bool register_mpi_function(const char* name, std::uintptr_t address) {
+  auto& r = registry();
+  std::lock_guard lock{r.mutex};
+  const std::uint64_t id = fnv1a(name);
+  const auto [it, added] = r.functions.try_emplace(id, name, address);
+  if (!added && it->second.second != address)
+    fatal(std::string("PARLAB_MPI_TASK(") + name + ") names two different functions (or two names collide: " +
+          it->second.first + "); register each function once, under a unique name");
+  r.function_ids.try_emplace(address, id);
+  return true;
+}
+
+std::uint64_t mpi_function_id(std::uintptr_t address) {
+  {
+    auto& r = registry();
+    std::lock_guard lock{r.mutex};
+    if (const auto it = r.function_ids.find(address); it != r.function_ids.end()) return it->second;
+  }
+  const std::string name = symbol_name(address);
+  throw std::invalid_argument(
+      "parlab::MpiPool: the function" + (name.empty() ? std::string{} : " " + name) +
+      " is not registered, so the other ranks cannot find it: add PARLAB_MPI_TASK(" +
+      (name.empty() ? std::string("your_function") : name) +
+      ") at namespace scope in the program (a captureless lambda needs no registration)");
+}
+
+std::uint64_t register_mpi_entry(const char* type_name, ChunkEntry entry) {
+  auto& r = registry();
+  std::lock_guard lock{r.mutex};
+  const std::uint64_t id = fnv1a(type_name);
+  const auto [it, added] = r.entries.try_emplace(id, entry);
+  if (!added && it->second != entry) fatal(std::string("two task types share the id of ") + type_name);
+  return id;
+}
+
+std::size_t mpi_pool_workers(std::size_t workers) {
+  MpiPool::start();
+  auto& runtime = Runtime::get();
+  if (runtime.size() < 2)
+    throw std::runtime_error(
+        "parlab::MpiPool needs at least 2 ranks (rank 0 drives, the others work): run the program with "
+        "mpirun -np N, N >= 2");
+  const auto available = static_cast<std::size_t>(runtime.size() - 1);
+  return workers == 0 ? available : std::min(workers, available);
+}
+
+MpiBackend::MpiBackend(std::size_t /*workers*/, MpiOptions options) : chunksize_(options.chunksize) {}
+
+void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
+                           ChunkCodec& codec) {
+  auto& runtime = Runtime::get();
+  const int rank = 1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
+  std::string task(sizeof(std::uint64_t), '\0');  // the request id, filled in by call()
+  {
+    codec::Writer out{task};
+    out(entry, fn, static_cast<std::uint64_t>(begin), static_cast<std::uint64_t>(end - begin));
+    try {
+      codec.encode(begin, end, out);
+    } catch (...) {  // an argument that does not encode: the chunk fails here, nothing is sent
+      for (std::size_t i = begin; i < end; ++i)
+        codec.error(i, std::current_exception());
+      return;
+    }
+  }
+  const std::string reply = runtime.call(rank, std::move(task));
+  codec::Reader in{reply};
+  std::size_t index = begin;
+  try {
+    std::uint64_t request = 0;
+    in(request);
+    for (; index < end; ++index) {
+      std::uint8_t tag = 0;
+      in(tag);
+      if (tag == 0) {
+        codec.value(index, in);
+      } else {
+        std::string type, message;
+        in(type, message);
+        codec.error(index, std::make_exception_ptr(RemoteError(std::move(type), message)));
+      }
+    }
+  } catch (...) {  // a reply that does not decode: the items not delivered fail with why
+    for (; index < end; ++index)
+      codec.error(index, std::current_exception());
+  }
+}
+
+}  // namespace parlab::detail
+
+void parlab::MpiPool::start() {
+  auto& runtime = detail::Runtime::get();
+  if (runtime.rank() != 0) runtime.serve();
+}
+
+int parlab::MpiPool::rank() { return detail::Runtime::get().rank(); }
+
+int parlab::MpiPool::ranks() { return detail::Runtime::get().size(); }

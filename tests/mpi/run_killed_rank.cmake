@@ -1,0 +1,15 @@
+# Runs killed_rank under mpirun: a rank killed by SIGKILL must end the whole job with a failure,
+# promptly (within TIMEOUT seconds), never hang.
+string(REPLACE "|" ";" mpirun "${MPIRUN}")
+string(TIMESTAMP start "%s")
+execute_process(COMMAND ${mpirun} ${PROGRAM} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
+                TIMEOUT ${TIMEOUT})
+string(TIMESTAMP stop "%s")
+math(EXPR took "${stop} - ${start}")
+if(rc MATCHES "timeout")
+  message(FATAL_ERROR "the job still ran after ${TIMEOUT} s: a killed rank made it hang\n${out}\n${err}")
+endif()
+if(rc EQUAL 0)
+  message(FATAL_ERROR "the job succeeded although a rank was killed\n${out}\n${err}")
+endif()
+message(STATUS "mpirun ended with status ${rc} after ${took} s:\n${err}")

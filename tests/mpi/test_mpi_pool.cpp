@@ -1,0 +1,194 @@
+// MpiPool under mpirun (-np 2 and -np 4 in ctest): rank 0 runs these tests; the other ranks
+// serve tasks from MpiPool::start() in main() and exit when rank 0 ends.
+#include <parlab/mpi_pool.hpp>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <algorithm>
+#include <cmath>
+#include <future>
+#include <map>
+#include <numeric>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+long square(long x) { return x * x; }
+long between(long lo, long x, long hi) { return lo <= x && x <= hi ? 1 : 0; }
+double mean(const std::vector<double>& row) {
+  return std::accumulate(row.begin(), row.end(), 0.0) / static_cast<double>(row.size());
+}
+int checked_sqrt(int x) {
+  if (x < 0) throw std::domain_error("negative input " + std::to_string(x));
+  return static_cast<int>(std::sqrt(x));
+}
+long pid_of_worker(int /*unused*/) { return static_cast<long>(::getpid()); }
+int rank_after(int millis) {
+  std::this_thread::sleep_for(std::chrono::milliseconds{millis});
+  return parlab::MpiPool::rank();
+}
+long not_registered(long x) { return x + 1; }
+
+}  // namespace
+
+PARLAB_MPI_TASK(square);
+PARLAB_MPI_TASK(between);
+PARLAB_MPI_TASK(mean);
+PARLAB_MPI_TASK(checked_sqrt);
+PARLAB_MPI_TASK(pid_of_worker);
+PARLAB_MPI_TASK(rank_after);
+
+namespace {
+
+std::vector<long> iota(long n) {
+  std::vector<long> v(static_cast<std::size_t>(n));
+  std::iota(v.begin(), v.end(), 0L);
+  return v;
+}
+
+TEST(MpiPool, UsesEveryRankButZero) {
+  parlab::MpiPool pool;
+  EXPECT_EQ(pool.size(), static_cast<std::size_t>(parlab::MpiPool::ranks() - 1));
+  EXPECT_EQ(parlab::MpiPool::rank(), 0);
+}
+
+TEST(MpiPool, MapKeepsInputOrder) {
+  parlab::MpiPool pool;
+  const auto xs = iota(10'000);
+  const auto out = pool.map(square, xs);
+  ASSERT_EQ(out.size(), xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    ASSERT_EQ(out[i], xs[i] * xs[i]) << "at " << i;
+}
+
+TEST(MpiPool, TasksRunInOtherProcesses) {
+  parlab::MpiPool pool;
+  const auto pids = pool.map(pid_of_worker, std::vector<int>(64, 0), {.chunksize = 1});
+  for (const long pid : pids)
+    EXPECT_NE(pid, static_cast<long>(::getpid()));
+}
+
+TEST(MpiPool, StarmapUnpacksTuples) {
+  parlab::MpiPool pool;
+  std::vector<std::tuple<long, long, long>> rows;
+  for (long x = 0; x < 100; ++x)
+    rows.emplace_back(10, x, 20);
+  const auto in_range = pool.starmap(between, rows);
+  EXPECT_EQ(std::accumulate(in_range.begin(), in_range.end(), 0L), 11);
+}
+
+TEST(MpiPool, LambdasNeedNoRegistration) {
+  parlab::MpiPool pool;
+  const auto out = pool.map([](const std::string& s) { return s + "!"; }, std::vector<std::string>{"a", "bc"});
+  EXPECT_EQ(out, (std::vector<std::string>{"a!", "bc!"}));
+}
+
+TEST(MpiPool, LargeArgumentsAndResults) {
+  parlab::MpiPool pool;
+  std::vector<std::vector<double>> rows(8, std::vector<double>(250'000));
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    std::iota(rows[r].begin(), rows[r].end(), static_cast<double>(r));
+  const auto means = pool.map(mean, rows, {.chunksize = 4});
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    EXPECT_DOUBLE_EQ(means[r], mean(rows[r]));
+  const auto echoed = pool.map([](const std::vector<double>& row) { return row; }, rows);
+  EXPECT_EQ(echoed, rows);
+}
+
+TEST(MpiPool, ExceptionComesBackWithIndexTypeAndMessage) {
+  parlab::MpiPool pool;
+  std::vector<int> xs{4, 9, -3, 16, -5};
+  try {
+    (void)pool.map(checked_sqrt, xs, {.chunksize = 2});
+    FAIL() << "map did not throw";
+  } catch (const parlab::TaskError& e) {
+    EXPECT_EQ(e.index(), 2U);
+    try {
+      e.rethrow_original();
+    } catch (const parlab::RemoteError& remote) {
+      EXPECT_EQ(remote.type_name(), "std::domain_error");
+      EXPECT_EQ(remote.message(), "negative input -3");
+    }
+  }
+  const auto outcomes = pool.map_outcomes(checked_sqrt, xs);
+  ASSERT_EQ(outcomes.size(), xs.size());
+  EXPECT_EQ(outcomes[1].value(), 3);
+  EXPECT_FALSE(outcomes[4].ok());
+}
+
+TEST(MpiPool, UnregisteredFunctionIsAnErrorOnRankZero) {
+  parlab::MpiPool pool;
+  try {
+    (void)pool.map(not_registered, iota(3));
+    FAIL() << "map of an unregistered function did not throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("PARLAB_MPI_TASK("), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)pool.apply_async(not_registered, 1L), std::invalid_argument);
+  EXPECT_THROW((void)pool.imap(not_registered, iota(3)), std::invalid_argument);
+  EXPECT_EQ(pool.apply(square, 7L), 49);  // the pool still works
+}
+
+TEST(MpiPool, ApplyAndAsyncForms) {
+  parlab::MpiPool pool;
+  EXPECT_EQ(pool.apply(square, 12L), 144);
+  std::promise<long> called;
+  auto r = pool.apply_async(parlab::Callbacks<long>{.callback = [&](const long& v) { called.set_value(v); }},
+                            square, 5L);
+  EXPECT_EQ(r.get(std::chrono::seconds{30}), 25);
+  EXPECT_EQ(called.get_future().get(), 25);
+  auto m = pool.map_async(square, iota(100));
+  EXPECT_EQ(m.get(std::chrono::seconds{30})[99], 99L * 99L);
+  auto s = pool.starmap_async(between, std::vector<std::tuple<long, long, long>>{{0, 1, 2}, {0, 5, 2}});
+  EXPECT_EQ(s.get(std::chrono::seconds{30}), (std::vector<long>{1, 0}));
+}
+
+TEST(MpiPool, ImapInOrderAndUnordered) {
+  parlab::MpiPool pool;
+  std::vector<long> ordered;
+  for (long v : pool.imap(square, iota(500), {.chunksize = 7}))
+    ordered.push_back(v);
+  ASSERT_EQ(ordered.size(), 500U);
+  for (std::size_t i = 0; i < ordered.size(); ++i)
+    ASSERT_EQ(ordered[i], static_cast<long>(i * i));
+  std::multiset<long> unordered;
+  for (long v : pool.imap_unordered(square, iota(500)))
+    unordered.insert(v);
+  EXPECT_EQ(unordered, std::multiset<long>(ordered.begin(), ordered.end()));
+}
+
+TEST(MpiPool, IdleRanksTakeTheNextChunk) {
+  if (parlab::MpiPool::ranks() < 3) GTEST_SKIP() << "needs two worker ranks";
+  parlab::MpiPool pool{2};
+  // Item 0 keeps one rank busy while the other rank runs nearly everything else.
+  std::vector<int> millis(41, 5);
+  millis[0] = 600;
+  const auto ranks = pool.map(rank_after, millis, {.chunksize = 1});
+  const int slow_rank = ranks[0];
+  const auto on_slow = std::count(ranks.begin(), ranks.end(), slow_rank);
+  EXPECT_LT(on_slow, 10) << "the rank busy with the long item also ran " << on_slow - 1 << " others";
+  EXPECT_EQ(std::set<int>(ranks.begin(), ranks.end()).size(), 2U);
+}
+
+TEST(MpiPool, SeveralPoolsAtOnce) {
+  parlab::MpiPool a, b;
+  auto ra = a.map_async(square, iota(2'000));
+  auto rb = b.map_async(checked_sqrt, std::vector<int>(2'000, 81));
+  EXPECT_EQ(ra.get()[1999], 1999L * 1999L);
+  EXPECT_EQ(rb.get()[0], 9);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  parlab::MpiPool::start();  // worker ranks serve here and exit when rank 0 is done
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
