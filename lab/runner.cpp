@@ -5,6 +5,9 @@
 
 #include <parlab/pool.hpp>
 #include <parlab/process_pool.hpp>
+#ifdef PARLAB_HAS_MPI
+#include <parlab/mpi_pool.hpp>
+#endif
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -138,6 +141,15 @@ struct Prob2 {
   nlohmann::json record;
 };
 
+/// The size a pool of type P gets when asked for `n` workers (an MpiPool has one per worker rank).
+template <class P>
+std::size_t pool_size_for(std::size_t n) {
+#ifdef PARLAB_HAS_MPI
+  if constexpr (std::is_same_v<P, MpiPool>) return std::min(n, static_cast<std::size_t>(MpiPool::ranks() - 1));
+#endif
+  return n;
+}
+
 template <class P>
 Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
   const std::vector<double> work{1, 2, 4, 6};
@@ -145,6 +157,7 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
   const double longest = *std::max_element(work.begin(), work.end());
   const std::size_t cores = cpu_count();
   const bool spin = mode == BusyMode::spin;
+  const std::size_t part_c = pool_size_for<P>(work.size());  // one worker per task, where it can
   console.line(printf_string("== Problem 2: do_busy_work over [1, 2, 4, 6] (%s), cpu_count = %zu ==",
                              spin ? "spin: burns CPU" : "sleep: waits", cores));
   std::ostream& log = console.stream();
@@ -187,31 +200,31 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
   const double part1 = run_part("Part A", 0);
   console.line(printf_string("  Part B: Pool(%zu).map", workers));
   const double part2 = run_part("Part B", workers);
-  console.line(printf_string("  Part C: Pool(%zu).map (one worker per task)", work.size()));
-  const double part3 = run_part("Part C", work.size());
+  console.line(printf_string("  Part C: Pool(%zu).map (one worker per task)", part_c));
+  const double part3 = run_part("Part C", part_c);
 
-  const double bound_a = total, bound_b = bound(workers), bound_c = bound(work.size());
+  const double bound_a = total, bound_b = bound(workers), bound_c = bound(part_c);
   console.line(printf_string("  Part A serial          %7.3f s   lower bound %6.3f s (all work in a row)",
                              part1, bound_a));
   console.line(printf_string("  Part B Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx",
                              workers, part2, bound_b, part1 / part2));
   console.line(printf_string("  Part C Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx",
-                             work.size(), part3, bound_c, part1 / part3));
+                             part_c, part3, bound_c, part1 / part3));
   if (!spin && workers < work.size())
     console.line(
         printf_string("  Part B: %zu workers run 4 tasks with chunksize 1, so the 6 s task starts only when a"
                       " worker frees up",
                       workers));
-  if (spin && work.size() > cores)
+  if (spin && part_c > cores)
     console.line(printf_string("  Part C: %zu busy workers share %zu CPUs, so total work / cores bounds it",
-                               work.size(), cores));
+                               part_c, cores));
   nlohmann::json record{{"mode", spin ? "spin" : "sleep"},
                         {"work", work},
                         {"part1", part1},
                         {"part2", part2},
                         {"part3", part3},
                         {"workers_part2", workers},
-                        {"workers_part3", work.size()},
+                        {"workers_part3", part_c},
                         {"lower_bound", {bound_a, bound_b, bound_c}},
                         {"speedup_part2", part1 / part2},
                         {"speedup_part3", part1 / part3}};
@@ -307,20 +320,49 @@ std::optional<Step> parse_step(std::string_view name) {
   return std::nullopt;
 }
 
-std::vector<std::string> available_backends() { return {"threads", "processes"}; }
+#ifdef PARLAB_HAS_MPI
+// The notebook's functions, by name on every rank (the lab's lambdas are found by type).
+PARLAB_MPI_TASK(howmany_within_range);
+PARLAB_MPI_TASK(howmany_within_range_rowonly);
+PARLAB_MPI_TASK(common_items);
+#endif
+
+std::vector<std::string> available_backends() {
+#ifdef PARLAB_HAS_MPI
+  return {"threads", "processes", "mpi"};
+#else
+  return {"threads", "processes"};
+#endif
+}
 
 void validate(LabConfig& config) {
-  if (config.workers == 0) config.workers = cpu_count();
+  if (config.workers == 0 && config.backend != "mpi") config.workers = cpu_count();  // mpi: the job's ranks
   if (config.workers > max_workers)
     throw UsageError("--workers " + std::to_string(config.workers) + " is absurd (at most " +
                      std::to_string(max_workers) + ")");
   const auto backends = available_backends();
   if (std::find(backends.begin(), backends.end(), config.backend) == backends.end()) {
+    std::string names;
+    for (const auto& name : backends)
+      names += (names.empty() ? "" : ", ") + name;
     if (config.backend == "mpi")
-      throw UsageError("--backend mpi is not built in this version of parlab (available: threads, processes)");
-    throw UsageError("unknown --backend '" + config.backend + "' (available: threads, processes)");
+      throw UsageError("--backend mpi is not built in this version of parlab (available: " + names + ")");
+    throw UsageError("unknown --backend '" + config.backend + "' (available: " + names + ")");
   }
   if (config.steps.empty()) throw UsageError("--step needs at least one step");
+#ifdef PARLAB_HAS_MPI
+  if (config.backend == "mpi") {
+    MpiPool::start();  // the other ranks serve the pools from here, and exit when rank 0 ends
+    const auto worker_ranks = static_cast<std::size_t>(MpiPool::ranks() - 1);
+    if (worker_ranks == 0)
+      throw UsageError("--backend mpi needs worker ranks: run it as mpirun -np N parlab lab --backend mpi, N >= 2");
+    if (config.workers == 0) config.workers = worker_ranks;
+    if (config.workers > worker_ranks)
+      throw UsageError("--workers " + std::to_string(config.workers) + " but the job has " +
+                       std::to_string(worker_ranks) + " worker ranks (mpirun -np " +
+                       std::to_string(config.workers + 1) + " for that many)");
+  }
+#endif
   std::error_code ec;
   std::filesystem::create_directories(config.out_dir, ec);
   if (ec || !std::filesystem::is_directory(config.out_dir))
@@ -365,6 +407,11 @@ nlohmann::json run_lab(const LabConfig& config, Console& console) {
   if (config.backend == "processes") {
     ProcessPool pool{config.workers};
     run_steps(pool);
+#ifdef PARLAB_HAS_MPI
+  } else if (config.backend == "mpi") {
+    MpiPool pool{config.workers};
+    run_steps(pool);
+#endif
   } else {
     Pool pool{config.workers};
     run_steps(pool);

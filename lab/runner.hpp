@@ -33,7 +33,7 @@ class UsageError : public std::invalid_argument {
 /// What `parlab lab` runs and where it writes.
 struct LabConfig {
   std::vector<Step> steps{Step::example, Step::prob1, Step::prob2, Step::prob3};
-  std::size_t workers = 0;  ///< 0: cpu_count()
+  std::size_t workers = 0;  ///< 0: cpu_count() (mpi: every rank but 0)
   std::string backend = "threads";
   BusyMode busy = BusyMode::sleep;
   std::filesystem::path out_dir = ".";

@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   auto* lab = app.add_subcommand("lab", "Run the notebook's steps and write soln.json");
   lab->add_option("--step", steps, "Steps to run: example,prob1,prob2,prob3 (default: all)")->delimiter(',');
   lab->add_option("--workers", workers, "Pool size (default: cpu_count())");
-  lab->add_option("--backend", backend, "threads or processes (mpi when built)");
+  lab->add_option("--backend", backend, "threads, processes or mpi (mpi: run under mpirun -np N, N >= 2)");
   lab->add_option("--busy", busy, "Problem 2's do_busy_work: sleep (as the lab) or spin (burns CPU)");
   lab->add_option("--out", out_dir, "Folder for soln.json (default: the current folder)");
   lab->add_flag("--json", json, "Print all timings as JSON on stdout (the narration goes to stderr)");

@@ -94,6 +94,31 @@ TEST(LabCli, ProcessesBackendRunsEveryStepWithTheThreadsAnswers) {
   EXPECT_NE(processes.err.find("all four agree"), std::string::npos);
 }
 
+#ifdef PARLAB_MPIRUN
+TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
+  TempDir threads_dir, mpi_dir;
+  auto threads = parlab({"lab", "--step", "prob1,prob3", "--out", threads_dir.path().string()}, threads_dir.path());
+  ASSERT_EQ(threads.status, 0) << threads.err;
+  auto mpi = parlab::test::run_program(PARLAB_MPIRUN,
+                                       {"--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader,tcp",
+                                        "--mca", "btl_vader_single_copy_mechanism", "none", "-np", "3", PARLAB_CLI,
+                                        "lab", "--backend", "mpi", "--json", "--out", mpi_dir.path().string()},
+                                       mpi_dir.path());
+  ASSERT_EQ(mpi.status, 0) << mpi.err;
+  const auto a = nlohmann::json::parse(read_file(threads_dir.path() / "soln.json"));
+  const auto b = nlohmann::json::parse(read_file(mpi_dir.path() / "soln.json"));
+  EXPECT_EQ(b["prob1"], a["prob1"]);
+  EXPECT_EQ(b["prob3"], a["prob3"]);
+  EXPECT_GT(b["prob2"]["part1"].get<double>(), 0.0);
+  // Only rank 0 runs the lab: one record on stdout, for two worker ranks.
+  const auto record = nlohmann::json::parse(mpi.out);
+  EXPECT_EQ(record["backend"], "mpi");
+  EXPECT_EQ(record["workers"], 2);
+  EXPECT_EQ(record["example"]["rows"], 1000000);
+  EXPECT_NE(mpi.err.find("all four agree"), std::string::npos);
+}
+#endif
+
 struct BadInput {
   std::vector<std::string> args;
   std::string message;
@@ -123,7 +148,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, LabCliBadInput,
                                            BadInput{{"--workers", "-4"}, "--workers must be at least 1"},
                                            BadInput{{"--workers", "100000"}, "absurd"},
                                            BadInput{{"--workers", "two"}, "--workers"},
-                                           BadInput{{"--backend", "mpi"}, "not built"},
+                                           BadInput{{"--backend", "mpi"}, "mpirun -np N parlab lab --backend mpi"},
                                            BadInput{{"--backend", "gpu"}, "unknown --backend 'gpu'"},
                                            BadInput{{"--busy", "nap"}, "--busy must be sleep or spin"},
                                            BadInput{{"--out", "/proc/version/sub"},
