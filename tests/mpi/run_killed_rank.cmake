@@ -1,8 +1,9 @@
-# Runs killed_rank under mpirun: a rank killed by SIGKILL must end the whole job with a failure,
+# Runs killed_rank (PROGRAM: "path|mode") under mpirun: a rank killed by SIGKILL must end the whole job with a failure,
 # promptly (within TIMEOUT seconds), never hang.
 string(REPLACE "|" ";" mpirun "${MPIRUN}")
+string(REPLACE "|" ";" program "${PROGRAM}")
 string(TIMESTAMP start "%s")
-execute_process(COMMAND ${mpirun} ${PROGRAM} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
+execute_process(COMMAND ${mpirun} ${program} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err
                 TIMEOUT ${TIMEOUT})
 string(TIMESTAMP stop "%s")
 math(EXPR took "${stop} - ${start}")
