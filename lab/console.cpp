@@ -56,7 +56,10 @@ Console::~Console() {
 
 bool Console::live_for(int fd) {
   const char* no_color = std::getenv("NO_COLOR");
-  return isatty(fd) == 1 && (no_color == nullptr || *no_color == '\0');
+  // Under mpirun a rank's output is a pseudo-terminal even when mpirun's own output is a file:
+  // whether the user sees a terminal cannot be known there, so no live lines.
+  const bool under_mpirun = std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr;
+  return isatty(fd) == 1 && !under_mpirun && (no_color == nullptr || *no_color == '\0');
 }
 
 void Console::line(const std::string& text) {
