@@ -1,6 +1,7 @@
-# cmake -DPROGRAM=<exe> -DEXPECTED=<file> [-DACTUAL=<file>] -P check_output.cmake
+# cmake -DPROGRAM=<exe> -DEXPECTED=<file> [-DACTUAL=<file>] [-DLAUNCHER=<a|b|c>] -P check_output.cmake
 #
-# Runs PROGRAM and compares its standard output with the file EXPECTED exactly. Fails when the
+# Runs PROGRAM (through LAUNCHER, a "|"-separated command such as mpirun and its flags, if given)
+# and compares its standard output with the file EXPECTED exactly. Fails when the
 # program exits non-zero or when any byte differs, printing a unified diff (expected -> actual).
 
 cmake_minimum_required(VERSION 3.25)
@@ -14,7 +15,8 @@ if(NOT EXISTS "${EXPECTED}")
   message(FATAL_ERROR "check_output.cmake: expected output ${EXPECTED} does not exist")
 endif()
 
-execute_process(COMMAND "${PROGRAM}"
+string(REPLACE "|" ";" launcher "${LAUNCHER}")
+execute_process(COMMAND ${launcher} "${PROGRAM}"
                 RESULT_VARIABLE rc
                 OUTPUT_VARIABLE actual
                 ERROR_VARIABLE errors)

@@ -243,6 +243,9 @@ class Runtime {
     MPI_Initialized(&initialized);
     if (initialized != 0)
       fatal("MPI was initialized before parlab's; call parlab::MpiPool::start() instead of MPI_Init");
+    // Open MPI: an idle rank yields the CPU rather than spinning at full speed, unless the user
+    // says otherwise (ranks often share cores with the work).
+    ::setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     int provided = 0;
     check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
     if (provided < MPI_THREAD_SERIALIZED) fatal("this MPI does not allow calls from a thread other than main");

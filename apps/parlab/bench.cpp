@@ -11,6 +11,9 @@
 
 #include <parlab/cpu.hpp>
 #include <parlab/process_pool.hpp>
+#if defined(PARLAB_HAS_MPI)
+#include <parlab/mpi_pool.hpp>
+#endif
 
 #include <malloc.h>
 #include <unistd.h>
@@ -85,7 +88,8 @@ std::string python_dir() {
   return PARLAB_BENCH_PYTHON_DIR;
 }
 
-Config make_config(const BenchOptions& o) {
+/// The settings that follow from --tiny / --quick and --repeat (shared with --mpi-child).
+Config mode_config(const BenchOptions& o) {
   Config c;
   c.mode = o.tiny ? "tiny" : (o.quick ? "quick" : "full");
   if (o.tiny) {
@@ -116,7 +120,11 @@ Config make_config(const BenchOptions& o) {
     c.latency_calls = 1000;
     c.latency_warmup = 100;
   }
+  return c;
+}
 
+Config make_config(const BenchOptions& o) {
+  Config c = mode_config(o);
   c.main_workers = parlab::cpu_count();
   if (o.command->count("--workers") > 0) {
     std::set<std::size_t> seen;
@@ -264,6 +272,55 @@ std::vector<Point> plan(const Workload& w, const Config& c) {
   return points;
 }
 
+/// One timed run of `p` into `r`; a wrong output or an exception marks the row.
+void run_once(Workload& w, const Point& p, Team& team, Result& r, bool warmup) {
+  if (r.status == Status::failed) return;
+  try {
+    const auto outcome = w.run(p.id, team, p.chunksize);
+    (warmup ? r.warmup_s : r.samples_s).push_back(outcome.seconds);
+    if (!outcome.correct && r.status == Status::ok) {
+      r.status = Status::wrong;
+      r.verified = false;
+      r.note = outcome.problem;
+    }
+  } catch (const std::exception& e) {
+    r.status = Status::failed;
+    r.verified = false;
+    r.note = e.what();
+  }
+}
+
+/// Warm-up runs of `p` until the block is in its steady state (two runs in a row within 10% of
+/// each other, at least `warmup` and at most `warmup_max`: first calls fault in fresh memory,
+/// start threads, fill caches), then `runs` timed runs; `tick` after each run.
+template <class Tick>
+void warm_and_time(Workload& w, const Point& p, Team& team, Result& r, std::size_t warmup,
+                   std::size_t warmup_max, std::size_t runs, Tick&& tick) {
+  const std::size_t before = r.warmup_s.size();
+  for (;;) {
+    run_once(w, p, team, r, true);
+    tick();
+    const std::size_t n = r.warmup_s.size() - before;
+    if (r.status == Status::failed || n >= warmup_max) break;
+    if (n >= warmup) {
+      const double a = r.warmup_s[r.warmup_s.size() - 1], b = r.warmup_s[r.warmup_s.size() - 2];
+      if (std::abs(a - b) <= 0.1 * std::max(a, b)) break;
+    }
+  }
+  for (std::size_t i = 0; i < runs; ++i) {
+    run_once(w, p, team, r, false);
+    tick();
+  }
+}
+
+/// The most warm-up runs of an MpiPool row: as the other rows, but only the least in a short run
+/// (--quick, --tiny), where the MPI jobs would otherwise double the time of their rows.
+std::size_t mpi_warmup_max(const Config& c) { return c.mode == "full" ? c.warmup_max : c.warmup; }
+
+/// The note of a row whose function cannot be sent to another process.
+constexpr const char* cannot_send_note =
+    "this workload's function captures state, so it cannot be sent to a worker process";
+
 class Bench {
  public:
   Bench(Config config, lab::Console& console) : c_(std::move(config)), console_(console) {}
@@ -293,6 +350,10 @@ class Bench {
         k.status = Status::skipped;
         k.reason = c_.python_skipped;
       }
+      if (mpi_ranks(s.id) != 0 && k.status == Status::ok && !find_executable(mpiexec())) {
+        k.status = Status::skipped;
+        k.reason = mpiexec() + " (parlab's mpirun when it was configured) is not an executable any more";
+      }
       run_.contenders.push_back(std::move(k));
     }
 
@@ -305,11 +366,14 @@ class Bench {
     for (const auto& w : workloads)
       total += plan(*w, c_).size() + (c_.python ? 1 : 0);
     if (c_.latency) total += 2 + (c_.python ? 1 : 0);
+    const auto mpi_ids = mpi_contenders();
+    if (!workloads.empty()) total += mpi_ids.size();
 
     run_.settings = settings_json();
     header(workloads.size(), total);
 
     std::size_t done = 0;
+    std::vector<std::string> keys;  // the workloads measured, for the MpiPool child jobs
     for (auto& w : workloads) {
       const auto& info = w->info();
       console_.line("");
@@ -326,8 +390,12 @@ class Bench {
       if (c_.python) python(*w, ++done, total);
       not_measured(*w);
       run_.workloads.push_back(w->info());
+      keys.push_back(w->info().key);
       w->release();
     }
+    if (!keys.empty())
+      for (const Cid id : mpi_ids)
+        mpi(id, keys, ++done, total);
     if (c_.workloads.empty()) run_.workloads.push_back(brewery_info());
     if (c_.latency) latency(done, total);
 
@@ -421,24 +489,6 @@ class Bench {
     return r;
   }
 
-  /// One timed run of `p` into `r`; a wrong output or an exception marks the row.
-  static void run_once(Workload& w, const Point& p, Team& team, Result& r, bool warmup) {
-    if (r.status == Status::failed) return;
-    try {
-      const auto outcome = w.run(p.id, team, p.chunksize);
-      (warmup ? r.warmup_s : r.samples_s).push_back(outcome.seconds);
-      if (!outcome.correct && r.status == Status::ok) {
-        r.status = Status::wrong;
-        r.verified = false;
-        r.note = outcome.problem;
-      }
-    } catch (const std::exception& e) {
-      r.status = Status::failed;
-      r.verified = false;
-      r.note = e.what();
-    }
-  }
-
   /// Idle time between two contenders.
   static constexpr std::chrono::milliseconds settle{20};
 
@@ -452,24 +502,8 @@ class Bench {
     console_.start_progress(label + ", warm-up and runs", c_.warmup_max + runs);
     try {
       Team team{{p.id}, p.workers};
-      // Warm up until the block is in its steady state: two runs in a row within 10% of each
-      // other (first calls fault in fresh memory, start threads, fill caches).
       std::size_t done = 0;
-      const std::size_t before = r.warmup_s.size();
-      for (;;) {
-        run_once(w, p, team, r, true);
-        console_.update_progress(++done);
-        const std::size_t n = r.warmup_s.size() - before;
-        if (r.status == Status::failed || n >= c_.warmup_max) break;
-        if (n >= c_.warmup) {
-          const double a = r.warmup_s[r.warmup_s.size() - 1], b = r.warmup_s[r.warmup_s.size() - 2];
-          if (std::abs(a - b) <= 0.1 * std::max(a, b)) break;
-        }
-      }
-      for (std::size_t i = 0; i < runs; ++i) {
-        run_once(w, p, team, r, false);
-        console_.update_progress(++done);
-      }
+      warm_and_time(w, p, team, r, c_.warmup, c_.warmup_max, runs, [&] { console_.update_progress(++done); });
     } catch (const std::exception& e) {  // the team itself could not be built
       r.status = Status::failed;
       r.verified = false;
@@ -568,6 +602,122 @@ class Bench {
     run_.results.push_back(std::move(pool));
   }
 
+  /// The MpiPool contenders this run measures (in this build, with mpirun there).
+  std::vector<Cid> mpi_contenders() const {
+    std::vector<Cid> ids;
+    for (const auto& k : run_.contenders)
+      if (mpi_ranks(k.id) != 0 && k.status == Status::ok) ids.push_back(k.id);
+    return ids;
+  }
+
+  /// The MpiPool rows of contender `id` on the workloads `keys`, measured as the Python rows are:
+  /// in a child job, `mpirun -np N parlab bench --mpi-child --workload ...`, whose rank 0 builds
+  /// each workload's input as this process does, runs pool.map (warm-ups, then the timed runs),
+  /// checks every output against serial C++ and prints the rows as JSON; ranks 1..N-1 serve.
+  /// One job per -np for all workloads: starting an MPI job costs about a second.
+  void mpi(Cid id, const std::vector<std::string>& keys, std::size_t index, std::size_t total) {
+    const std::size_t np = mpi_ranks(id);
+    std::string joined;
+    for (const auto& k : keys)
+      joined += (joined.empty() ? "" : ",") + k;
+    std::error_code ec;
+    const auto self = fs::read_symlink("/proc/self/exe", ec);
+    std::vector<std::string> argv{mpiexec(), "--allow-run-as-root", "--oversubscribe", "--mca", "btl",
+                                  "self,vader,tcp", "--mca", "btl_vader_single_copy_mechanism", "none",
+                                  // An idle rank yields its core rather than spinning (Open MPI's
+                                  // choice when oversubscribed, as -np 3 on 2 cores is): at -np 2
+                                  // on 2 cores a spinning idle rank halved the throughput.
+                                  "--mca", "mpi_yield_when_idle", "1", "-np", std::to_string(np),
+                                  self.string(), "bench", "--mpi-child", "--workload", joined, "--repeat",
+                                  std::to_string(c_.repeat)};
+    if (c_.mode != "full") argv.push_back("--" + c_.mode);
+    std::vector<Result> rows;
+    for (const auto& k : keys) {
+      Result r = row(k, id, np - 1);
+      r.chunksize_auto = true;
+      rows.push_back(std::move(r));
+    }
+    console_.start_progress(
+        strf("[%3zu/%zu] %s, all workloads (mpirun -np %zu, %zu-%zu warm-up + %zu runs each)", index, total,
+             std::string{spec(id).title}.c_str(), np, c_.warmup, mpi_warmup_max(c_), c_.repeat),
+        1);
+    const auto job_start = std::chrono::steady_clock::now();
+    std::string problem;
+    try {
+      if (ec) throw std::runtime_error("cannot find this program (/proc/self/exe): " + ec.message());
+      ::malloc_trim(0);
+      const auto r = run_process(argv, std::chrono::seconds{3600});
+      // The last line that is a JSON object: rank 0's report (MPI may print notices around it).
+      std::optional<Json> report;
+      std::size_t end = r.out.size();
+      while (!report && end > 0) {
+        const std::size_t begin = r.out.rfind('\n', end - 1);
+        const std::size_t from = begin == std::string::npos ? 0 : begin + 1;
+        const std::string text = r.out.substr(from, end - from);
+        if (!text.empty() && text.front() == '{') report = Json::parse(text, nullptr, false);
+        if (report && report->is_discarded()) report.reset();
+        end = begin == std::string::npos ? 0 : begin;
+      }
+      if (r.timed_out) {
+        problem = "mpirun -np " + std::to_string(np) + " took more than an hour";
+      } else if (r.exit_code != 0 || !report) {
+        problem = "mpirun -np " + std::to_string(np) + " parlab bench --mpi-child exited with status " +
+                  std::to_string(r.exit_code) + (report ? "" : " without its report") + ": " +
+                  last_line(r.err.empty() ? r.out : r.err);
+      } else if (report->contains("error")) {
+        problem = "mpirun -np " + std::to_string(np) + ": " + report->value("error", std::string{});
+      } else {
+        for (auto& res : rows) {
+          const Json* side = nullptr;
+          for (const auto& j : report->at("results"))
+            if (j.value("workload", std::string{}) == res.workload) side = &j;
+          if (!side) {
+            res.status = Status::failed;
+            res.note = "the MPI job did not report this workload";
+            continue;
+          }
+          const auto status = side->value("status", std::string{"failed"});
+          res.status = status == "ok"        ? Status::ok
+                       : status == "wrong"   ? Status::wrong
+                       : status == "skipped" ? Status::skipped
+                                             : Status::failed;
+          res.note = side->value("note", std::string{});
+          res.warmup_s = side->value("warmup_s", std::vector<double>{});
+          res.samples_s = side->value("samples_s", std::vector<double>{});
+          res.workers = side->value("workers", np - 1);
+          res.verified = res.status == Status::ok;
+          if (res.status == Status::ok && res.samples_s.size() != c_.repeat) {
+            res.status = Status::failed;
+            res.verified = false;
+            res.note = "the MPI job returned " + std::to_string(res.samples_s.size()) + " timed runs for " +
+                       std::to_string(c_.repeat);
+          }
+          if (res.status != Status::ok && res.note.empty()) res.note = "the MPI job gave no reason";
+          if (res.status == Status::failed || res.status == Status::skipped) res.samples_s.clear();
+        }
+      }
+    } catch (const std::exception& e) {
+      problem = "mpirun -np " + std::to_string(np) + ": " + e.what();
+    }
+    console_.end_progress();
+    console_.line(strf(
+        "[%3zu/%zu] mpirun -np %zu parlab bench --mpi-child: %s from start to end", index, total, np,
+        duration_text(std::chrono::duration<double>(std::chrono::steady_clock::now() - job_start).count())
+            .c_str()));
+    for (auto& res : rows) {
+      if (!problem.empty()) {
+        res.status = Status::failed;
+        res.verified = false;
+        res.note = problem;
+        res.warmup_s.clear();
+        res.samples_s.clear();
+      }
+      line(index, total, res);
+      run_.results.push_back(std::move(res));
+    }
+    std::this_thread::sleep_for(settle);
+  }
+
   /// Round-trip latency of apply_async(f, x).get(): parlab's Pool, parlab's ProcessPool and, in
   /// a fresh interpreter, Python's multiprocessing.Pool, each at cpu_count() workers.
   void latency(std::size_t& done, std::size_t total) {
@@ -661,14 +811,15 @@ class Bench {
       if (k.id == Cid::process_pool && k.status == Status::ok && !w.runs(k.id)) {
         Result r = row(w.info().key, k.id, c_.main_workers);
         r.status = Status::skipped;
-        r.note = "this workload's function captures state, so it cannot be sent to a worker process";
+        r.note = cannot_send_note;
         run_.results.push_back(std::move(r));
         continue;
       }
       if (k.status == Status::ok) continue;         // measured, or does not apply here
       if (s.into && !w.has_into_rows()) continue;   // "into" rows are for the map workloads
       if (run_.main(w.info().key, k.id)) continue;  // already recorded (python())
-      Result r = row(w.info().key, k.id, s.parallel ? c_.main_workers : 1);
+      Result r = row(w.info().key, k.id,
+                     mpi_ranks(k.id) != 0 ? mpi_ranks(k.id) - 1 : (s.parallel ? c_.main_workers : 1));
       r.status = k.status;
       r.note = k.reason;
       run_.results.push_back(std::move(r));
@@ -748,6 +899,79 @@ class Bench {
 
 }  // namespace
 
+namespace {
+
+/// `parlab bench --mpi-child`: one process of the MpiPool rows' child job. Every rank but 0
+/// serves tasks in MpiPool::start() and exits when rank 0 ends. Rank 0 measures each workload of
+/// --workload as the parent measures its own rows (the same input, warm-ups until steady, the
+/// timed runs, every output checked against serial C++) and prints one line of JSON:
+/// {"ranks": N, "workers": N - 1, "results": [{"workload", "status", "note", "workers",
+/// "warmup_s", "samples_s"}, ...]} (or {"error": "..."}); the parent turns it into rows.
+int run_mpi_child(const BenchOptions& o) {
+#if defined(PARLAB_HAS_MPI)
+  parlab::MpiPool::start();  // worker ranks serve from here and never return
+  Json out = Json::object();
+  try {
+    const Config c = mode_config(o);
+    const auto ranks = static_cast<std::size_t>(parlab::MpiPool::ranks());
+    if (ranks < 2)
+      throw std::runtime_error("--mpi-child needs worker ranks: run it under mpirun -np N, N >= 2");
+    const std::size_t workers = ranks - 1;
+    const Cid id = ranks == 2 ? Cid::mpi_pool_np2 : Cid::mpi_pool_np3;
+    out["ranks"] = ranks;
+    out["workers"] = workers;
+    Json results = Json::array();
+    auto workloads = make_workloads(c.sizes);
+    for (const auto& key : o.workloads) {
+      const auto it = std::find_if(workloads.begin(), workloads.end(),
+                                   [&](const auto& w) { return w->info().key == key; });
+      if (it == workloads.end()) throw std::runtime_error("--mpi-child: unknown workload '" + key + "'");
+      Workload& w = **it;
+      Result r;
+      r.workload = key;
+      r.contender = id;
+      r.workers = workers;
+      r.verified = true;
+      if (!w.runs(id)) {
+        r.status = Status::skipped;
+        r.note = cannot_send_note;
+      } else {
+        w.prepare();
+        try {
+          Team serial_team{{Cid::serial}, 1};
+          Result reference;
+          run_once(w, {Cid::serial, 1, 0, true}, serial_team, reference, true);  // the reference output
+          if (reference.status != Status::ok)
+            throw std::runtime_error("serial C++ reference: " + reference.note);
+          Team team{{id}, workers};
+          warm_and_time(w, {id, workers, 0, true}, team, r, c.warmup, mpi_warmup_max(c), c.repeat, [] {});
+        } catch (const std::exception& e) {
+          r.status = Status::failed;
+          r.note = e.what();
+        }
+        w.release();
+      }
+      results.push_back({{"workload", key},
+                         {"status", status_name(r.status)},
+                         {"note", r.note},
+                         {"workers", workers},
+                         {"warmup_s", r.warmup_s},
+                         {"samples_s", r.samples_s}});
+    }
+    out["results"] = std::move(results);
+  } catch (const std::exception& e) {
+    out = Json{{"error", e.what()}};
+  }
+  std::cout << out.dump() << std::endl;
+  return 0;
+#else
+  static_cast<void>(o);
+  return report_error(2, "--mpi-child: MpiPool is not in this build of parlab");
+#endif
+}
+
+}  // namespace
+
 void add_bench_command(CLI::App& app, BenchOptions& o) {
   auto* cmd = app.add_subcommand(
       "bench",
@@ -772,11 +996,20 @@ void add_bench_command(CLI::App& app, BenchOptions& o) {
   cmd->add_flag("--no-python", o.no_python, "Skip the Python notebook's rows");
   cmd->add_flag("--tiny", o.tiny,
                 "Smallest sizes, for tests: checks everything in seconds, the figures mean nothing");
+  // Hidden (no group): the MpiPool rows' child job, started by `parlab bench` under mpirun.
+  cmd->add_flag("--mpi-child", o.mpi_child, "One rank of the MpiPool rows' child job (internal)")->group("");
 }
 
 bool bench_selected(const BenchOptions& o) { return o.command != nullptr && o.command->parsed(); }
 
 int run_bench_command(const BenchOptions& options) {
+  if (options.mpi_child) {
+    try {
+      return run_mpi_child(options);
+    } catch (const std::exception& e) {  // MPI could not start
+      return report_error(1, e.what());
+    }
+  }
   Config config;
   try {
     config = make_config(options);

@@ -21,6 +21,9 @@ struct BenchOptions {
   std::string out = "out";
   std::string python;  ///< interpreter; empty: PARLAB_BENCH_PYTHON, /usr/bin/python3, python3 on PATH
   bool no_python = false;
+  /// Hidden: this process is rank 0 (or a worker rank) of the MpiPool rows' child job,
+  /// `mpirun -np N parlab bench --mpi-child --workload ...`; rank 0 prints the rows as JSON.
+  bool mpi_child = false;
 };
 
 /// Adds the `bench` subcommand to `app`; CLI11 fills `options` when it parses.

@@ -10,6 +10,9 @@
 #include <parlab/codec.hpp>
 #include <parlab/pool.hpp>
 #include <parlab/process_pool.hpp>
+#if defined(PARLAB_HAS_MPI)
+#include <parlab/mpi_pool.hpp>
+#endif
 
 #include <cstddef>
 #include <memory>
@@ -98,6 +101,17 @@ template <class In, class F>
 std::vector<result_of_t<In, F>> process_alloc(ProcessPool& pool, const std::vector<In>& in, const F& f) {
   return pool.map(f, in);
 }
+
+// ---- parlab::MpiPool ----------------------------------------------------------------------
+
+#if defined(PARLAB_HAS_MPI)
+/// MpiPool::map with automatic chunks (rank 0 of an mpirun job; ProcessMappable<In, F> only:
+/// MpiPool sends a function and its data the way ProcessPool does).
+template <class In, class F>
+std::vector<result_of_t<In, F>> mpi_alloc(MpiPool& pool, const std::vector<In>& in, const F& f) {
+  return pool.map(f, in);
+}
+#endif
 
 // ---- OpenMP -------------------------------------------------------------------------------
 

@@ -39,8 +39,14 @@ const std::vector<ContenderSpec>& contender_specs() {
        "parlab::ProcessPool::map: worker processes, arguments and results sent through codec.hpp (cereal); "
        "returns a new std::vector, like Python's Pool.map",
        true, false},
-      {Cid::mpi_pool, "mpi_pool", "parlab MpiPool", "parlab::MpiPool::map over MPI ranks (mpirun)", true,
-       false},
+      {Cid::mpi_pool_np2, "mpi_pool_np2", "parlab MpiPool -np 2",
+       "parlab::MpiPool::map in a child job, mpirun -np 2 parlab bench --mpi-child: rank 0 drives, 1 worker "
+       "rank; arguments and results sent through codec.hpp (cereal) over MPI",
+       true, false},
+      {Cid::mpi_pool_np3, "mpi_pool_np3", "parlab MpiPool -np 3",
+       "parlab::MpiPool::map in a child job, mpirun -np 3 parlab bench --mpi-child: rank 0 drives, 2 worker "
+       "ranks; arguments and results sent through codec.hpp (cereal) over MPI",
+       true, false},
   };
   return specs;
 }

@@ -41,8 +41,15 @@ enum class Cid {
   python_serial,
   python_pool,
   process_pool,
-  mpi_pool,
+  mpi_pool_np2,  ///< MpiPool under mpirun -np 2: rank 0 drives, 1 worker rank
+  mpi_pool_np3,  ///< MpiPool under mpirun -np 3: rank 0 drives, 2 worker ranks
 };
+
+/// The mpirun -np of an MpiPool contender (2 or 3), 0 for the others. Its pool has np - 1
+/// workers (one per rank but rank 0).
+[[nodiscard]] constexpr std::size_t mpi_ranks(Cid id) {
+  return id == Cid::mpi_pool_np2 ? 2 : (id == Cid::mpi_pool_np3 ? 3 : 0);
+}
 
 /// Static facts about a contender.
 struct ContenderSpec {

@@ -42,9 +42,9 @@ std::string title(Cid id) { return std::string{spec(id).title}; }
 
 const std::vector<Cid>& main_order() {
   static const std::vector<Cid> order{
-      Cid::serial,        Cid::parlab,          Cid::openmp,       Cid::tbb,      Cid::std_par,
-      Cid::serial_into,   Cid::parlab_map_into, Cid::openmp_into,  Cid::tbb_into, Cid::std_par_into,
-      Cid::python_serial, Cid::python_pool,     Cid::process_pool, Cid::mpi_pool};
+      Cid::serial,        Cid::parlab,          Cid::openmp,       Cid::tbb,          Cid::std_par,
+      Cid::serial_into,   Cid::parlab_map_into, Cid::openmp_into,  Cid::tbb_into,     Cid::std_par_into,
+      Cid::python_serial, Cid::python_pool,     Cid::process_pool, Cid::mpi_pool_np2, Cid::mpi_pool_np3};
   return order;
 }
 
@@ -414,6 +414,14 @@ bool has_process_rows(const Run& run) {
                      [](const Result& r) { return r.contender == Cid::process_pool && r.main; });
 }
 
+/// Whether any workload has an MpiPool row that ran (measured, wrong or failed).
+bool has_mpi_rows(const Run& run) {
+  return std::any_of(run.results.begin(), run.results.end(), [](const Result& r) {
+    return mpi_ranks(r.contender) != 0 && r.main && r.status != Status::not_built &&
+           r.status != Status::skipped;
+  });
+}
+
 std::string latency_cell(const Latency& l, double q) { return format_seconds(l.quantile(q)); }
 
 }  // namespace
@@ -512,6 +520,33 @@ std::string to_markdown(const Run& run) {
          << " | " << median_or_status(py) << " | " << ratio_cell(py, proc) << " | "
          << median_or_status(threads) << " | " << ratio_cell(threads, proc) << " | "
          << ratio_cell(run.main(w.key, Cid::serial), proc) << " |\n";
+    }
+    md << "\n";
+  }
+
+  if (has_mpi_rows(run)) {
+    md << "## MPI ranks: parlab MpiPool vs ProcessPool and Pool\n\n";
+    md << "`MpiPool.map` in a child job, `mpirun -np N parlab bench --mpi-child` (Open MPI, shared memory "
+          "and TCP on this one machine): rank 0 builds the input, hands chunks of ceil(items / (4 × "
+          "workers)) to the N - 1 worker ranks (cereal, as ProcessPool) and checks the output against "
+          "serial C++; the job's start is not timed. -np 3 is rank 0 plus 2 workers: on a machine of "
+          "fewer than 3 cores the ranks share cores. ProcessPool and Pool at cpu_count() = "
+       << run.main_workers
+       << " workers; × is that row's time / MpiPool -np 3's (above 1: MpiPool is faster).\n\n";
+    md << "| workload | MpiPool -np 2 (1 worker) | MpiPool -np 3 (2 workers) | parlab ProcessPool | parlab "
+          "Pool.map (threads) | -np 3 × ProcessPool | -np 3 × threads | -np 3 × serial C++ |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& w : wls) {
+      if (w.status != Status::ok) continue;
+      const Result* np2 = run.main(w.key, Cid::mpi_pool_np2);
+      const Result* np3 = run.main(w.key, Cid::mpi_pool_np3);
+      if (!np2 && !np3) continue;
+      const Result* proc = run.main(w.key, Cid::process_pool);
+      const Result* threads = run.main(w.key, Cid::parlab);
+      md << "| " << md_escape(step_label(w)) << " (" << md_escape(w.size) << ") | " << median_or_status(np2)
+         << " | " << median_or_status(np3) << " | " << median_or_status(proc) << " | "
+         << median_or_status(threads) << " | " << ratio_cell(proc, np3) << " | " << ratio_cell(threads, np3)
+         << " | " << ratio_cell(run.main(w.key, Cid::serial), np3) << " |\n";
     }
     md << "\n";
   }
@@ -721,6 +756,22 @@ std::vector<std::string> terminal_summary(const Run& run) {
                            ratio_cell(run.main(w->key, Cid::parlab), proc, true).c_str()));
     }
   }
+  if (has_mpi_rows(run)) {
+    lines.emplace_back();
+    lines.push_back(
+        "MpiPool (mpirun -np 2 / -np 3, 1 / 2 worker ranks) vs ProcessPool and Pool (threads), medians:");
+    for (const auto* w : wls) {
+      const Result* np2 = run.main(w->key, Cid::mpi_pool_np2);
+      const Result* np3 = run.main(w->key, Cid::mpi_pool_np3);
+      if (!np2 && !np3) continue;
+      const Result* proc = run.main(w->key, Cid::process_pool);
+      lines.push_back(
+          strf("  %-18s -np 2 %-10s -np 3 %-10s ProcessPool %-10s -np 3 vs ProcessPool %s, vs threads %s",
+               step_label(*w).c_str(), median_or_status(np2).c_str(), median_or_status(np3).c_str(),
+               median_or_status(proc).c_str(), ratio_cell(proc, np3, true).c_str(),
+               ratio_cell(run.main(w->key, Cid::parlab), np3, true).c_str()));
+    }
+  }
   if (!run.latency.empty()) {
     lines.emplace_back();
     std::string line = "Round trip apply_async(f, x).get(), median:";
@@ -840,6 +891,8 @@ std::vector<std::string> draw_plots(const Run& run, const fs::path& out_dir) {
         {"parlab Pool.map", "#d62728", [&](const std::string& wl) { return run.main(wl, Cid::parlab); }},
         {"parlab ProcessPool", "#9467bd",
          [&](const std::string& wl) { return run.main(wl, Cid::process_pool); }},
+        {"parlab MpiPool -np 3", "#8c564b",
+         [&](const std::string& wl) { return run.main(wl, Cid::mpi_pool_np3); }},
         {"best of OpenMP, oneTBB", "#2ca02c",
          [&](const std::string& wl) { return best_of_openmp_tbb(run, wl); }},
     };

@@ -130,7 +130,7 @@ class MapWorkload final : public Workload {
   [[nodiscard]] bool runs(Cid id) const override {
     std::string reason;
     if (build_status(id, reason) != Status::ok) return false;
-    if (id == Cid::process_pool) return ProcessMappable<In, F>;
+    if (id == Cid::process_pool || mpi_ranks(id) != 0) return ProcessMappable<In, F>;
     return !spec(id).into || into_;
   }
 
@@ -158,6 +158,15 @@ class MapWorkload final : public Workload {
         } else {
           throw std::logic_error("parlab bench: this workload's function cannot be sent to a process");
         }
+#if defined(PARLAB_HAS_MPI)
+      case Cid::mpi_pool_np2:
+      case Cid::mpi_pool_np3:
+        if constexpr (ProcessMappable<In, F>) {
+          return finish(timed([&] { return mpi_alloc(team.mpi_pool(), input_, f_); }));
+        } else {
+          throw std::logic_error("parlab bench: this workload's function cannot be sent to an MPI rank");
+        }
+#endif
 #if defined(PARLAB_BENCH_OPENMP)
       case Cid::openmp:
         return finish(timed([&] { return openmp_alloc(input_, f_, threads, balance_); }));
@@ -374,9 +383,16 @@ Status build_status(Cid id, std::string& reason) {
       return Status::ok;  // decided at run time
     case Cid::process_pool:
       return Status::ok;
-    case Cid::mpi_pool:
-      reason = "MpiPool is not in this build of parlab";
+    case Cid::mpi_pool_np2:
+    case Cid::mpi_pool_np3:
+#if defined(PARLAB_HAS_MPI) && defined(PARLAB_BENCH_MPIEXEC)
+      return Status::ok;  // mpirun itself is looked for at run time
+#else
+      reason =
+          "MpiPool is not in this build of parlab (no MPI was found when parlab was configured; "
+          "Debian: apt-get install libopenmpi-dev openmpi-bin)";
       return Status::not_built;
+#endif
   }
   return Status::not_built;
 }
@@ -402,6 +418,19 @@ Json runtime_versions() {
   return v;
 }
 
+/// The MpiPool of a Team (an empty shell when MpiPool is not built).
+class MpiTeam {
+#if defined(PARLAB_HAS_MPI)
+ public:
+  explicit MpiTeam(std::size_t workers) : pool(workers) {}
+  MpiPool pool;
+#endif
+};
+
+#if defined(PARLAB_HAS_MPI)
+MpiPool& Team::mpi_pool() { return mpi_->pool; }
+#endif
+
 Team::Team(const std::vector<Cid>& ids, std::size_t workers) : workers_(workers) {
   for (const Cid id : ids) {
     switch (id) {
@@ -412,6 +441,12 @@ Team::Team(const std::vector<Cid>& ids, std::size_t workers) : workers_(workers)
       case Cid::process_pool:
         if (!process_pool_) process_pool_ = std::make_unique<ProcessPool>(workers);
         break;
+#if defined(PARLAB_HAS_MPI)
+      case Cid::mpi_pool_np2:
+      case Cid::mpi_pool_np3:
+        if (!mpi_) mpi_ = std::make_unique<MpiTeam>(workers);
+        break;
+#endif
 #if defined(PARLAB_BENCH_TBB)
       case Cid::tbb:
       case Cid::tbb_into:
@@ -427,6 +462,14 @@ Team::Team(const std::vector<Cid>& ids, std::size_t workers) : workers_(workers)
 }
 
 Team::~Team() = default;
+
+std::string mpiexec() {
+#if defined(PARLAB_HAS_MPI) && defined(PARLAB_BENCH_MPIEXEC)
+  return PARLAB_BENCH_MPIEXEC;
+#else
+  return {};
+#endif
+}
 
 std::size_t Workload::auto_chunksize(std::size_t workers) const {
   const std::size_t parts = 4 * std::max<std::size_t>(1, workers);

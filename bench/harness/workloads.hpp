@@ -13,6 +13,7 @@
 namespace parlab {
 class Pool;
 class ProcessPool;
+class MpiPool;
 }  // namespace parlab
 
 namespace parlab::bench {
@@ -34,9 +35,11 @@ struct Sizes {
 [[nodiscard]] Json runtime_versions();
 
 class TbbTeam;
+class MpiTeam;
 
 /// The threads of `workers` workers for some contenders: one Pool for the parlab rows, one
-/// ProcessPool of `workers` processes for the process_pool rows, one oneTBB arena for the TBB
+/// ProcessPool of `workers` processes for the process_pool rows, one MpiPool of `workers` worker
+/// ranks for the MpiPool rows (made only inside the mpirun child job), one oneTBB arena for the TBB
 /// and std::execution::par rows, a thread count for OpenMP. Built before the clock starts.
 /// (Only one Team with an arena may exist at a time: its global_control sets oneTBB's
 /// process-wide thread limit.)
@@ -51,11 +54,14 @@ class Team {
   [[nodiscard]] Pool& pool() { return *pool_; }
   [[nodiscard]] ProcessPool& process_pool() { return *process_pool_; }
   [[nodiscard]] TbbTeam& tbb() { return *tbb_; }
+  /// The MpiPool of the MpiPool rows: only on rank 0 of an mpirun job (`parlab bench --mpi-child`).
+  [[nodiscard]] MpiPool& mpi_pool();  // defined when MpiPool is built
 
  private:
   std::size_t workers_;
   std::unique_ptr<Pool> pool_;
   std::unique_ptr<ProcessPool> process_pool_;
+  std::unique_ptr<MpiTeam> mpi_;
   std::unique_ptr<TbbTeam> tbb_;
 };
 
@@ -102,6 +108,10 @@ class Workload {
  protected:
   WorkloadInfo info_;
 };
+
+/// The mpirun of this build (PARLAB_MPIEXEC when parlab was configured), or "" when MpiPool is
+/// not built.
+[[nodiscard]] std::string mpiexec();
 
 /// The workloads at `sizes`, in run order (the brewery task last, not built).
 [[nodiscard]] std::vector<std::unique_ptr<Workload>> make_workloads(const Sizes& sizes);

@@ -8,6 +8,7 @@
 #include "parlab/cpu.hpp"
 #include "parlab/errors.hpp"
 #include "parlab/http.hpp"
+#include "parlab/mapreduce.hpp"
 #include "parlab/outcome.hpp"
 #include "parlab/pool.hpp"
 #include "parlab/process_pool.hpp"

@@ -1,6 +1,7 @@
 // `parlab bench` as a user runs it, on the smallest sizes (--tiny): bench.json follows its
 // schema (docs/performance.md), every measured row was checked against serial C++ (the
-// ProcessPool rows included), the backends that are not built say so without a number, the
+// ProcessPool rows included, and the MpiPool rows when MPI is built: mpirun -np 2 and -np 3 child
+// jobs), the backends that are not built say so without a number, the
 // round-trip latency rows are there, and bad input is refused.
 #include "support/cli.hpp"
 
@@ -74,7 +75,7 @@ void expect_schema(const json& j, int repeat) {
     contenders.insert(c["key"].get<std::string>());
   }
   for (const char* key : {"serial", "parlab", "openmp", "tbb", "std_par", "python_serial", "python_pool",
-                          "process_pool", "mpi_pool", "parlab_map_into"})
+                          "process_pool", "mpi_pool_np2", "mpi_pool_np3", "parlab_map_into"})
     EXPECT_TRUE(contenders.count(key)) << key;
 
   std::set<std::string> workloads;
@@ -176,11 +177,23 @@ TEST(BenchCli, TinyRunWritesCheckedResultsInTheDocumentedSchema) {
     ASSERT_NE(proc, nullptr) << wl;
     EXPECT_EQ((*proc)["status"], "ok") << *proc;
     EXPECT_TRUE((*proc)["vs_parlab"].is_number()) << *proc;
-    // A backend that is not in this build: a row that says so, never a number.
-    const auto* mpi = find_row(j["results"], wl, "mpi_pool");
-    ASSERT_NE(mpi, nullptr) << wl;
-    EXPECT_EQ((*mpi)["status"], "not built");
-    EXPECT_TRUE((*mpi)["samples_s"].empty());
+    // MpiPool at mpirun -np 2 and -np 3 (1 and 2 worker ranks), in a child job: measured and
+    // checked when MPI is built; otherwise a row that says so, never a number.
+    for (const auto& [c, workers] : {std::pair{"mpi_pool_np2", 1}, std::pair{"mpi_pool_np3", 2}}) {
+      const auto* mpi = find_row(j["results"], wl, c);
+      ASSERT_NE(mpi, nullptr) << wl << " " << c;
+      EXPECT_EQ((*mpi)["workers"], workers) << *mpi;
+#if defined(PARLAB_BENCH_TEST_MPI)
+      EXPECT_EQ((*mpi)["status"], "ok") << *mpi;
+      EXPECT_TRUE((*mpi)["verified"].get<bool>()) << *mpi;
+      EXPECT_TRUE((*mpi)["median_s"].is_number()) << *mpi;
+      EXPECT_TRUE((*mpi)["vs_parlab"].is_number()) << *mpi;
+      EXPECT_TRUE((*mpi)["vs_serial"].is_number()) << *mpi;
+#else
+      EXPECT_EQ((*mpi)["status"], "not built") << *mpi;
+      EXPECT_TRUE((*mpi)["samples_s"].empty()) << *mpi;
+#endif
+    }
   }
   // ProcessPool against Python's Pool: a target per workload, judged only when Python ran.
   const auto* py = find_row(j["results"], "example", "python_pool");
@@ -229,7 +242,12 @@ TEST(BenchCli, TinyRunWritesCheckedResultsInTheDocumentedSchema) {
   EXPECT_NE(report.find("## Targets"), std::string::npos);
   EXPECT_NE(report.find("## Worker processes: parlab ProcessPool vs Python's Pool"), std::string::npos);
   EXPECT_NE(report.find("## Round-trip latency"), std::string::npos);
-  EXPECT_NE(report.find("not built"), std::string::npos);
+#if defined(PARLAB_BENCH_TEST_MPI)
+  EXPECT_NE(report.find("## MPI ranks: parlab MpiPool vs ProcessPool and Pool"), std::string::npos);
+  EXPECT_NE(run.out.find("MpiPool (mpirun -np 2 / -np 3"), std::string::npos);
+#else
+  EXPECT_NE(report.find("not built"), std::string::npos);  // MpiPool's rows
+#endif
   if (j["notes"].dump().find("gnuplot not found") == std::string::npos) {
     EXPECT_TRUE(is_png(out / "speedup.png"));
     EXPECT_TRUE(is_png(out / "python-vs-cpp.png"));

@@ -1,5 +1,6 @@
 // MpiPool under mpirun (-np 2 and -np 4 in ctest): rank 0 runs these tests; the other ranks
 // serve tasks from MpiPool::start() in main() and exit when rank 0 ends.
+#include <parlab/mapreduce.hpp>
 #include <parlab/mpi_pool.hpp>
 
 #include <gtest/gtest.h>
@@ -168,8 +169,9 @@ TEST(MpiPool, IdleRanksTakeTheNextChunk) {
   if (parlab::MpiPool::ranks() < 3) GTEST_SKIP() << "needs two worker ranks";
   parlab::MpiPool pool{2};
   // Item 0 keeps one rank busy while the other rank runs nearly everything else.
-  std::vector<int> millis(41, 5);
-  millis[0] = 600;
+  // (A fixed split would give each rank about 20 items.)
+  std::vector<int> millis(41, 2);
+  millis[0] = 1500;
   const auto ranks = pool.map(rank_after, millis, {.chunksize = 1});
   const int slow_rank = ranks[0];
   const auto on_slow = std::count(ranks.begin(), ranks.end(), slow_rank);
@@ -183,6 +185,41 @@ TEST(MpiPool, SeveralPoolsAtOnce) {
   auto rb = b.map_async(checked_sqrt, std::vector<int>(2'000, 81));
   EXPECT_EQ(ra.get()[1999], 1999L * 1999L);
   EXPECT_EQ(rb.get()[0], 9);
+}
+
+TEST(MpiPool, MapReduceCountsWordsLikeASerialLoop) {
+  parlab::MpiPool pool;
+  std::vector<std::string> docs;
+  for (int d = 0; d < 60; ++d) {
+    std::string doc;
+    for (int w = 0; w < 40; ++w) {
+      doc += 'w';
+      doc += std::to_string((d * 7 + w * 13) % 17);
+      doc += ' ';
+    }
+    docs.push_back(doc);
+  }
+  std::map<std::string, long> expected;
+  for (const auto& doc : docs)
+    for (std::size_t at = 0; at < doc.size();) {
+      const auto end = doc.find(' ', at);
+      ++expected[doc.substr(at, end - at)];
+      at = end + 1;
+    }
+  const auto mapper = [](const std::string& doc) {
+    std::vector<std::pair<std::string, long>> pairs;
+    for (std::size_t at = 0; at < doc.size();) {
+      const auto end = doc.find(' ', at);
+      pairs.emplace_back(doc.substr(at, end - at), 1);
+      at = end + 1;
+    }
+    return pairs;
+  };
+  const auto sum = [](const std::string&, std::vector<long> counts) {
+    return std::accumulate(counts.begin(), counts.end(), 0L);
+  };
+  EXPECT_EQ(parlab::map_reduce(pool, docs, mapper, sum), expected);
+  EXPECT_EQ(parlab::map_reduce(pool, docs, mapper, sum, sum, {.chunksize = 3}), expected);  // with a combiner
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 #include <parlab/parlab.hpp>
 
 #include <iostream>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -39,4 +41,10 @@ int main() {
     std::cout << ' ' << t;
   std::cout << "\nurl: " << parlab::http::build_url("http://example.test/v1", {{"by_state", "new york"}});
   std::cout << "\ncpus: " << parlab::cpu_count() << '\n';
+  const std::vector<std::string> words{"b", "a", "b"};
+  auto tally = parlab::map_reduce(
+      processes, words, [](const std::string& w) { return std::vector<std::pair<std::string, int>>{{w, 1}}; },
+      [](const std::string&, const std::vector<int>& ones) { return ones.size(); });
+  std::cout << "map_reduce: a=" << tally["a"] << " b=" << tally["b"] << '\n';
+  return tally["a"] == 1 && tally["b"] == 2 ? 0 : 1;
 }
