@@ -2,6 +2,10 @@
 
 #include "parlab/errors.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <mpi.h>
@@ -73,7 +77,6 @@ std::string symbol_name(std::uintptr_t address) {
 constexpr int tag_task = 1;
 constexpr int tag_result = 2;
 constexpr int tag_stop = 3;
-constexpr std::size_t task_header = 5 * sizeof(std::uint64_t);
 
 /// Waits between polls: a few quick looks after activity, then sleeps growing to `longest`, so
 /// an idle rank costs no CPU the ranks doing work could use (MPI's blocking calls spin).
@@ -239,6 +242,7 @@ class Runtime {
   };
 
   Runtime() {
+    if (!launched_by_mpirun()) return;  // a job of one rank: no MPI to start
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (initialized != 0)
@@ -246,6 +250,13 @@ class Runtime {
     // Open MPI: an idle rank yields the CPU rather than spinning at full speed, unless the user
     // says otherwise (ranks often share cores with the work).
     ::setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
+#if defined(__SANITIZE_ADDRESS__)
+    // Open MPI keeps allocations until exit and unloads its plugins first, so LeakSanitizer's
+    // end-of-process check would report them with frames no suppression can name. Check this
+    // program's leaks now, before MPI starts; there is no end-of-process check after this.
+    __lsan_do_leak_check();
+#endif
+    initialized_ = true;
     int provided = 0;
     check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
     if (provided < MPI_THREAD_SERIALIZED) fatal("this MPI does not allow calls from a thread other than main");
@@ -254,7 +265,7 @@ class Runtime {
   }
 
   ~Runtime() {
-    if (finalized_) return;
+    if (!initialized_ || finalized_) return;
     {
       std::lock_guard lock{mutex_};
       stopping_ = true;
@@ -325,8 +336,18 @@ class Runtime {
     }
   }
 
+  /// Whether an MPI launcher started this process (Open MPI, MPICH's Hydra, Slurm and other PMI
+  /// launchers set these); a program run by itself is a job of one rank, and starting MPI there
+  /// would only spawn Open MPI's singleton runtime to learn that.
+  static bool launched_by_mpirun() {
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
+      if (std::getenv(name) != nullptr) return true;
+    return false;
+  }
+
   int rank_ = 0;
   int size_ = 1;
+  bool initialized_ = false;
   bool finalized_ = false;
   std::mutex mutex_;
   std::condition_variable wake_;

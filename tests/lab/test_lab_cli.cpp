@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -99,11 +100,17 @@ TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
   TempDir threads_dir, mpi_dir;
   auto threads = parlab({"lab", "--step", "prob1,prob3", "--out", threads_dir.path().string()}, threads_dir.path());
   ASSERT_EQ(threads.status, 0) << threads.err;
-  auto mpi = parlab::test::run_program(PARLAB_MPIRUN,
-                                       {"--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader,tcp",
-                                        "--mca", "btl_vader_single_copy_mechanism", "none", "-np", "3", PARLAB_CLI,
-                                        "lab", "--backend", "mpi", "--json", "--out", mpi_dir.path().string()},
-                                       mpi_dir.path());
+  // PARLAB_MPIRUN: mpirun and its flags for this machine, "|"-separated (tests/lab/CMakeLists.txt).
+  std::vector<std::string> args;
+  for (std::string_view rest = PARLAB_MPIRUN; !rest.empty();) {
+    const auto bar = rest.find('|');
+    args.emplace_back(rest.substr(0, bar));
+    rest = bar == std::string_view::npos ? std::string_view{} : rest.substr(bar + 1);
+  }
+  const std::string mpirun = args.front();
+  args.erase(args.begin());
+  args.insert(args.end(), {"-np", "3", PARLAB_CLI, "lab", "--backend", "mpi", "--json", "--out", mpi_dir.path().string()});
+  auto mpi = parlab::test::run_program(mpirun.c_str(), args, mpi_dir.path());
   ASSERT_EQ(mpi.status, 0) << mpi.err;
   const auto a = nlohmann::json::parse(read_file(threads_dir.path() / "soln.json"));
   const auto b = nlohmann::json::parse(read_file(mpi_dir.path() / "soln.json"));
