@@ -2,6 +2,7 @@
 // (run_killed_rank.cmake) checks that mpirun ends promptly with a failure, never hangs.
 //   killed_rank task      a task kills its own rank
 //   killed_rank outside   rank 0 kills a worker rank's process while it runs a long map
+//   killed_rank long      a map of about a minute, for interrupting mpirun (interrupt.sh)
 #include <parlab/mpi_pool.hpp>
 
 #include <signal.h>
@@ -31,9 +32,14 @@ PARLAB_MPI_TASK(slow);
 int main(int argc, char** argv) {
   parlab::MpiPool::start();
   const bool outside = argc > 1 && std::strcmp(argv[1], "outside") == 0;
+  const bool long_map = argc > 1 && std::strcmp(argv[1], "long") == 0;
   parlab::MpiPool pool;
   std::size_t results = 0;
-  if (outside) {
+  if (long_map) {
+    std::printf("running\n");
+    std::fflush(stdout);
+    results = pool.map(slow, std::vector<int>(600, 1), {.chunksize = 1}).size();
+  } else if (outside) {
     const long victim = pool.apply(worker_pid, 0);
     auto pending = pool.map_async(slow, std::vector<int>(100, 1), {.chunksize = 1});
     std::this_thread::sleep_for(std::chrono::milliseconds{300});
