@@ -177,6 +177,9 @@ class Runtime {
 
   /// Worker ranks: serve tasks until rank 0 says stop, then finalize and exit.
   [[noreturn]] void serve() {
+    if (serving_)  // a task on this worker rank made an MpiPool
+      throw std::logic_error("parlab::MpiPool: only rank 0 makes pools; a task running on a worker rank cannot");
+    serving_ = true;
     Backoff backoff{std::chrono::milliseconds{1}};
     std::string task, reply;
     while (true) {
@@ -348,6 +351,7 @@ class Runtime {
   int rank_ = 0;
   int size_ = 1;
   bool initialized_ = false;
+  bool serving_ = false;
   bool finalized_ = false;
   std::mutex mutex_;
   std::condition_variable wake_;

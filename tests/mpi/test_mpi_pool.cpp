@@ -36,6 +36,10 @@ int rank_after(int millis) {
   return parlab::MpiPool::rank();
 }
 long not_registered(long x) { return x + 1; }
+int make_a_pool(int /*unused*/) {
+  parlab::MpiPool nested;  // on a worker rank: an error, not a second serve loop
+  return 0;
+}
 
 }  // namespace
 
@@ -45,6 +49,7 @@ PARLAB_MPI_TASK(mean);
 PARLAB_MPI_TASK(checked_sqrt);
 PARLAB_MPI_TASK(pid_of_worker);
 PARLAB_MPI_TASK(rank_after);
+PARLAB_MPI_TASK(make_a_pool);
 
 namespace {
 
@@ -135,6 +140,18 @@ TEST(MpiPool, UnregisteredFunctionIsAnErrorOnRankZero) {
   EXPECT_THROW((void)pool.apply_async(not_registered, 1L), std::invalid_argument);
   EXPECT_THROW((void)pool.imap(not_registered, iota(3)), std::invalid_argument);
   EXPECT_EQ(pool.apply(square, 7L), 49);  // the pool still works
+}
+
+TEST(MpiPool, OnlyRankZeroMakesPools) {
+  parlab::MpiPool pool;
+  try {
+    (void)pool.apply(make_a_pool, 0);
+    FAIL() << "a task made an MpiPool on a worker rank";
+  } catch (const parlab::RemoteError& e) {
+    EXPECT_EQ(e.type_name(), "std::logic_error");
+    EXPECT_NE(e.message().find("only rank 0 makes pools"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(pool.apply(square, 3L), 9);  // that rank still serves
 }
 
 TEST(MpiPool, ApplyAndAsyncForms) {
