@@ -20,6 +20,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -206,35 +207,40 @@ class Runtime {
     std::exit(0);
   }
 
-  /// Rank 0: sends `task` to `rank` and returns its reply.
-  std::string call(int rank, std::string task) {
+  /// Rank 0: queues `task` (its first 8 bytes are overwritten with the request id) for `rank`;
+  /// wait() takes the reply. Tasks to one rank run in the order they were submitted.
+  std::uint64_t submit(int rank, std::string task) {
     if (task.size() > INT_MAX)
-      throw std::length_error("parlab::MpiPool: a chunk of " + std::to_string(task.size()) +
-                              " bytes is over MPI's 2 GiB message limit; pass a smaller chunksize");
-    Waiter waiter;
+      throw std::length_error("parlab::MpiPool: a task of " + std::to_string(task.size()) +
+                              " bytes is over MPI's 2 GiB message limit");
+    std::uint64_t request = 0;
     {
       std::lock_guard lock{mutex_};
-      const std::uint64_t request = ++last_request_;
+      request = ++last_request_;
       std::memcpy(task.data(), &request, sizeof request);
-      waiting_.emplace(request, &waiter);
+      replies_.emplace(request, std::nullopt);
       outbox_.push_back({rank, std::move(task)});
+      ++unanswered_;
       if (!comm_.joinable()) comm_ = std::thread([this] { communicate(); });
     }
     wake_.notify_one();
+    return request;
+  }
+
+  /// Rank 0: the reply to a submitted request, once it has come.
+  std::string wait(std::uint64_t request) {
     std::unique_lock lock{mutex_};
-    waiter.done.wait(lock, [&] { return waiter.finished; });
-    return std::move(waiter.reply);
+    const auto it = replies_.find(request);
+    replied_.wait(lock, [&] { return it->second.has_value(); });
+    std::string reply = std::move(*it->second);
+    replies_.erase(it);
+    return reply;
   }
 
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
  private:
-  struct Waiter {
-    std::condition_variable done;
-    bool finished = false;
-    std::string reply;
-  };
   struct Outgoing {
     int rank;
     std::string bytes;
@@ -289,7 +295,7 @@ class Runtime {
     while (true) {
       {
         std::unique_lock lock{mutex_};
-        if (outbox_.empty() && waiting_.empty() && sending.empty()) {
+        if (outbox_.empty() && unanswered_ == 0 && sending.empty()) {
           if (stopping_) return;
           wake_.wait(lock, [&] { return stopping_ || !outbox_.empty(); });
           continue;
@@ -323,13 +329,15 @@ class Runtime {
         std::uint64_t request = 0;
         if (reply.size() < sizeof request) fatal("a reply without a request id from rank " + std::to_string(status.MPI_SOURCE));
         std::memcpy(&request, reply.data(), sizeof request);
-        std::lock_guard lock{mutex_};
-        const auto it = waiting_.find(request);
-        if (it == waiting_.end()) fatal("a reply to an unknown request from rank " + std::to_string(status.MPI_SOURCE));
-        it->second->reply = std::move(reply);
-        it->second->finished = true;
-        it->second->done.notify_one();
-        waiting_.erase(it);
+        {
+          std::lock_guard lock{mutex_};
+          const auto it = replies_.find(request);
+          if (it == replies_.end() || it->second)
+            fatal("a reply to an unknown request from rank " + std::to_string(status.MPI_SOURCE));
+          it->second = std::move(reply);
+          --unanswered_;
+        }
+        replied_.notify_all();
       }
       if (active) {
         backoff.reset();
@@ -358,7 +366,9 @@ class Runtime {
   bool stopping_ = false;
   std::uint64_t last_request_ = 0;
   std::deque<Outgoing> outbox_;
-  std::unordered_map<std::uint64_t, Waiter*> waiting_;
+  std::condition_variable replied_;
+  std::size_t unanswered_ = 0;  ///< submitted tasks whose reply has not come
+  std::unordered_map<std::uint64_t, std::optional<std::string>> replies_;
   std::thread comm_;
 };
 
@@ -412,29 +422,22 @@ std::size_t mpi_pool_workers(std::size_t workers) {
 
 MpiBackend::MpiBackend(std::size_t /*workers*/, MpiOptions options) : chunksize_(options.chunksize) {}
 
-void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
-                           ChunkCodec& codec) {
-  auto& runtime = Runtime::get();
-  const int rank = 1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
-  std::string task(sizeof(std::uint64_t), '\0');  // the request id, filled in by call()
-  {
-    codec::Writer out{task};
-    out(entry, fn, static_cast<std::uint64_t>(begin), static_cast<std::uint64_t>(end - begin));
-    try {
-      codec.encode(begin, end, out);
-    } catch (...) {  // an argument that does not encode: the chunk fails here, nothing is sent
-      for (std::size_t i = begin; i < end; ++i)
-        codec.error(i, std::current_exception());
-      return;
-    }
-  }
-  const std::string reply = runtime.call(rank, std::move(task));
+namespace {
+
+/// Items of a chunk go to their rank in messages of about this size, at most two at a time: the
+/// next is encoded while the rank runs the current one, and results are decoded as they come.
+constexpr std::size_t batch_bytes = 256 * 1024;
+constexpr std::size_t batches_in_flight = 2;
+
+/// Delivers the outcomes of items [from, to) in `reply`; a reply that does not decode fails the
+/// items it did not deliver, with why.
+void deliver(const std::string& reply, std::size_t from, std::size_t to, ChunkCodec& codec) {
   codec::Reader in{reply};
-  std::size_t index = begin;
+  std::size_t index = from;
   try {
     std::uint64_t request = 0;
     in(request);
-    for (; index < end; ++index) {
+    for (; index < to; ++index) {
       std::uint8_t tag = 0;
       in(tag);
       if (tag == 0) {
@@ -445,9 +448,57 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
         codec.error(index, std::make_exception_ptr(RemoteError(std::move(type), message)));
       }
     }
-  } catch (...) {  // a reply that does not decode: the items not delivered fail with why
-    for (; index < end; ++index)
+  } catch (...) {
+    for (; index < to; ++index)
       codec.error(index, std::current_exception());
+  }
+}
+
+}  // namespace
+
+void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
+                           ChunkCodec& codec) {
+  auto& runtime = Runtime::get();
+  const int rank = 1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
+  struct Batch {
+    std::uint64_t request;
+    std::size_t from, to;
+  };
+  std::deque<Batch> in_flight;
+  std::size_t next = begin;
+  while (next < end || !in_flight.empty()) {
+    if (next < end && in_flight.size() < batches_in_flight) {
+      // [request][entry][fn][base][count] then the items; the count is written last.
+      std::string task(sizeof(std::uint64_t), '\0');
+      codec::Writer out{task};
+      out(entry, fn, std::uint64_t{0}, std::uint64_t{0});
+      const std::size_t header = task.size();
+      std::size_t from = next;
+      while (next < end && task.size() < batch_bytes) {
+        const std::size_t before = task.size();
+        try {
+          codec.encode(next, next + 1, out);
+        } catch (...) {  // an argument that does not encode fails alone; it is not sent
+          task.resize(before);
+          if (next == from) {
+            codec.error(next, std::current_exception());
+            from = ++next;
+            continue;
+          }
+          break;  // send what is encoded; this item starts the next batch and fails there
+        }
+        ++next;
+      }
+      if (task.size() == header) continue;  // every item of this batch failed to encode
+      const std::uint64_t base = from, count = next - from;
+      std::memcpy(task.data() + header - 2 * sizeof count, &base, sizeof base);
+      std::memcpy(task.data() + header - sizeof count, &count, sizeof count);
+      in_flight.push_back({runtime.submit(rank, std::move(task)), from, next});
+      if (next < end && in_flight.size() < batches_in_flight) continue;
+    }
+    const Batch done = in_flight.front();
+    in_flight.pop_front();
+    deliver(runtime.wait(done.request), done.from, done.to, codec);
   }
 }
 

@@ -36,6 +36,21 @@ int rank_after(int millis) {
   return parlab::MpiPool::rank();
 }
 long not_registered(long x) { return x + 1; }
+
+/// An argument type whose serialization fails for negative values.
+struct Touchy {
+  int v = 0;
+  template <class Archive>
+  void save(Archive& ar) const {
+    if (v < 0) throw std::domain_error("cannot send a negative Touchy");
+    ar(v);
+  }
+  template <class Archive>
+  void load(Archive& ar) {
+    ar(v);
+  }
+};
+int touchy_value(const Touchy& t) { return t.v; }
 int make_a_pool(int /*unused*/) {
   parlab::MpiPool nested;  // on a worker rank: an error, not a second serve loop
   return 0;
@@ -50,6 +65,7 @@ PARLAB_MPI_TASK(checked_sqrt);
 PARLAB_MPI_TASK(pid_of_worker);
 PARLAB_MPI_TASK(rank_after);
 PARLAB_MPI_TASK(make_a_pool);
+PARLAB_MPI_TASK(touchy_value);
 
 namespace {
 
@@ -106,6 +122,31 @@ TEST(MpiPool, LargeArgumentsAndResults) {
     EXPECT_DOUBLE_EQ(means[r], mean(rows[r]));
   const auto echoed = pool.map([](const std::vector<double>& row) { return row; }, rows);
   EXPECT_EQ(echoed, rows);
+}
+
+TEST(MpiPool, AnArgumentThatCannotBeSentFailsAlone) {
+  parlab::MpiPool pool;
+  std::vector<Touchy> items{{-1}, {2}, {-3}, {4}, {-5}, {-6}, {7}};
+  const auto outcomes = pool.map_outcomes(touchy_value, items, {.chunksize = 7});
+  ASSERT_EQ(outcomes.size(), items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].v > 0) {
+      EXPECT_EQ(outcomes[i].value(), items[i].v) << i;
+    } else {
+      EXPECT_THROW(outcomes[i].rethrow(), std::domain_error) << i;
+    }
+  }
+}
+
+TEST(MpiPool, BigChunksTravelInSeveralMessages) {
+  parlab::MpiPool pool;
+  // One chunk of ~8 MB of arguments: many messages, results in order, every row checked.
+  std::vector<std::vector<double>> rows(4'000, std::vector<double>(250));
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    std::iota(rows[r].begin(), rows[r].end(), static_cast<double>(r));
+  const auto means = pool.map(mean, rows, {.chunksize = rows.size()});
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    ASSERT_DOUBLE_EQ(means[r], mean(rows[r])) << r;
 }
 
 TEST(MpiPool, ExceptionComesBackWithIndexTypeAndMessage) {
