@@ -493,7 +493,13 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
       const std::uint64_t base = from, count = next - from;
       std::memcpy(task.data() + header - 2 * sizeof count, &base, sizeof base);
       std::memcpy(task.data() + header - sizeof count, &count, sizeof count);
-      in_flight.push_back({runtime.submit(rank, std::move(task)), from, next});
+      try {
+        in_flight.push_back({runtime.submit(rank, std::move(task)), from, next});
+      } catch (...) {  // an item over MPI's 2 GiB message limit
+        for (std::size_t i = from; i < next; ++i)
+          codec.error(i, std::current_exception());
+        continue;
+      }
       if (next < end && in_flight.size() < batches_in_flight) continue;
     }
     const Batch done = in_flight.front();
