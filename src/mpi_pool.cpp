@@ -1,6 +1,5 @@
 #include "parlab/mpi_pool.hpp"
 
-#include "parlab/errors.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
@@ -104,14 +103,8 @@ class ReplyWriter final : public ResultWriter {
  public:
   explicit ReplyWriter(codec::Writer& out) : out_(out) {}
   void begin(std::uint64_t /*index*/) override {}
-  codec::Writer& ok() override {
-    out_(std::uint8_t{0});
-    return out_;
-  }
-  void fail(const std::exception_ptr& error) override {
-    auto [type, message] = exception_parts(error);
-    out_(std::uint8_t{1}, type, message);
-  }
+  codec::Writer& ok() override { return write_ok(out_); }
+  void fail(const std::exception_ptr& error) override { write_error(out_, error); }
   void end() override { ++done_; }
   [[nodiscard]] std::uint64_t done() const { return done_; }
 
@@ -437,17 +430,8 @@ void deliver(const std::string& reply, std::size_t from, std::size_t to, ChunkCo
   try {
     std::uint64_t request = 0;
     in(request);
-    for (; index < to; ++index) {
-      std::uint8_t tag = 0;
-      in(tag);
-      if (tag == 0) {
-        codec.value(index, in);
-      } else {
-        std::string type, message;
-        in(type, message);
-        codec.error(index, std::make_exception_ptr(RemoteError(std::move(type), message)));
-      }
-    }
+    for (; index < to; ++index)
+      read_outcome(in, index, codec);
   } catch (...) {
     for (; index < to; ++index)
       codec.error(index, std::current_exception());

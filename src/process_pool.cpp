@@ -165,14 +165,8 @@ class SocketResultWriter final : public ResultWriter {
   }
 
   void begin(std::uint64_t index) override { page_->running.store(index + 1, std::memory_order_relaxed); }
-  codec::Writer& ok() override {
-    writer_(std::uint8_t{0});
-    return writer_;
-  }
-  void fail(const std::exception_ptr& error) override {
-    auto [type, message] = exception_parts(error);
-    writer_(std::uint8_t{1}, type, message);
-  }
+  codec::Writer& ok() override { return write_ok(writer_); }
+  void fail(const std::exception_ptr& error) override { write_error(writer_, error); }
   void end() override {
     ++pending_;
     if (coarse_now_ms() - last_flush_ms_ >= 5) flush();
@@ -818,15 +812,7 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
         std::uint64_t count = 0;
         in(count);
         for (std::uint64_t k = 0; k < count && done < r.last; ++k) {
-          std::uint8_t tag = 0;
-          in(tag);
-          if (tag == 0) {
-            codec.value(done, in);
-          } else {
-            std::string type, message;
-            in(type, message);
-            codec.error(done, std::make_exception_ptr(RemoteError(std::move(type), message)));
-          }
+          read_outcome(in, done, codec);
           ++done;
           skip_unsendable();
         }

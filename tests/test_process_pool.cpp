@@ -1,6 +1,7 @@
 // ProcessPool: the Pool API over worker processes, and every failure it promises to survive.
 #include "parlab/parlab.hpp"
 #include "support/files.hpp"
+#include "support/touchy.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -203,20 +204,8 @@ TEST(ProcessPool, CaptureLessLambdasStdTypesAndUserTypesTravel) {
   pool.map([](int) {}, std::vector<int>{1, 2, 3});  // void results
 }
 
-/// An argument type whose serialization fails for negative values.
-struct Touchy {
-  int v = 0;
-  template <class Archive>
-  void save(Archive& ar) const {
-    if (v < 0) throw std::domain_error("cannot send a negative Touchy");
-    ar(v);
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    ar(v);
-  }
-};
-int touchy_value(const Touchy& t) { return t.v; }
+using parlab::test::Touchy;
+using parlab::test::touchy_value;
 
 TEST(ProcessPool, AnArgumentThatCannotBeSentFailsAlone) {
   ProcessPool pool{2};

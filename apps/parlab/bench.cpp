@@ -624,10 +624,7 @@ class Bench {
     const auto self = fs::read_symlink("/proc/self/exe", ec);
     std::vector<std::string> argv{mpiexec(), "--allow-run-as-root", "--oversubscribe", "--mca", "btl",
                                   "self,vader,tcp", "--mca", "btl_vader_single_copy_mechanism", "none",
-                                  // An idle rank yields its core rather than spinning (Open MPI's
-                                  // choice when oversubscribed, as -np 3 on 2 cores is): at -np 2
-                                  // on 2 cores a spinning idle rank halved the throughput.
-                                  "--mca", "mpi_yield_when_idle", "1", "-np", std::to_string(np),
+                                  "-np", std::to_string(np),
                                   self.string(), "bench", "--mpi-child", "--workload", joined, "--repeat",
                                   std::to_string(c_.repeat)};
     if (c_.mode != "full") argv.push_back("--" + c_.mode);

@@ -75,19 +75,26 @@ TEST(LabCli, ExampleAgreesAcrossAllFourMethods) {
   EXPECT_NE(run.err.find("all four agree"), std::string::npos);
 }
 
-TEST(LabCli, ProcessesBackendRunsEveryStepWithTheThreadsAnswers) {
-  TempDir threads_dir, processes_dir;
+/// Checks the soln.json in `dir` against a threads-backend run's: same prob1 and prob3, and a
+/// prob2 that ran.
+void expect_the_threads_answers(const fs::path& dir) {
+  TempDir threads_dir;
   auto threads = parlab({"lab", "--step", "prob1,prob3", "--out", threads_dir.path().string()}, threads_dir.path());
   ASSERT_EQ(threads.status, 0) << threads.err;
+  const auto a = nlohmann::json::parse(read_file(threads_dir.path() / "soln.json"));
+  const auto b = nlohmann::json::parse(read_file(dir / "soln.json"));
+  EXPECT_EQ(b["prob1"], a["prob1"]);
+  EXPECT_EQ(b["prob3"], a["prob3"]);
+  EXPECT_GT(b["prob2"]["part1"].get<double>(), 0.0);
+}
+
+TEST(LabCli, ProcessesBackendRunsEveryStepWithTheThreadsAnswers) {
+  TempDir processes_dir;
   auto processes =
       parlab({"lab", "--backend", "processes", "--workers", "2", "--json", "--out", processes_dir.path().string()},
              processes_dir.path());
   ASSERT_EQ(processes.status, 0) << processes.err;
-  const auto a = nlohmann::json::parse(read_file(threads_dir.path() / "soln.json"));
-  const auto b = nlohmann::json::parse(read_file(processes_dir.path() / "soln.json"));
-  EXPECT_EQ(b["prob1"], a["prob1"]);
-  EXPECT_EQ(b["prob3"], a["prob3"]);
-  EXPECT_GT(b["prob2"]["part1"].get<double>(), 0.0);
+  expect_the_threads_answers(processes_dir.path());
   // The run's own record: every step ran, on the processes backend.
   const auto record = nlohmann::json::parse(processes.out);  // workers print to stderr
   EXPECT_EQ(record["backend"], "processes");
@@ -97,9 +104,7 @@ TEST(LabCli, ProcessesBackendRunsEveryStepWithTheThreadsAnswers) {
 
 #ifdef PARLAB_MPIRUN
 TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
-  TempDir threads_dir, mpi_dir;
-  auto threads = parlab({"lab", "--step", "prob1,prob3", "--out", threads_dir.path().string()}, threads_dir.path());
-  ASSERT_EQ(threads.status, 0) << threads.err;
+  TempDir mpi_dir;
   // PARLAB_MPIRUN: mpirun and its flags for this machine, "|"-separated (tests/lab/CMakeLists.txt).
   std::vector<std::string> args;
   for (std::string_view rest = PARLAB_MPIRUN; !rest.empty();) {
@@ -112,11 +117,7 @@ TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
   args.insert(args.end(), {"-np", "3", PARLAB_CLI, "lab", "--backend", "mpi", "--json", "--out", mpi_dir.path().string()});
   auto mpi = parlab::test::run_program(mpirun.c_str(), args, mpi_dir.path());
   ASSERT_EQ(mpi.status, 0) << mpi.err;
-  const auto a = nlohmann::json::parse(read_file(threads_dir.path() / "soln.json"));
-  const auto b = nlohmann::json::parse(read_file(mpi_dir.path() / "soln.json"));
-  EXPECT_EQ(b["prob1"], a["prob1"]);
-  EXPECT_EQ(b["prob3"], a["prob3"]);
-  EXPECT_GT(b["prob2"]["part1"].get<double>(), 0.0);
+  expect_the_threads_answers(mpi_dir.path());
   // Only rank 0 runs the lab: one record on stdout, for two worker ranks.
   const auto record = nlohmann::json::parse(mpi.out);
   EXPECT_EQ(record["backend"], "mpi");

@@ -3,6 +3,8 @@
 #include <parlab/mapreduce.hpp>
 #include <parlab/mpi_pool.hpp>
 
+#include "support/touchy.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -37,20 +39,8 @@ int rank_after(int millis) {
 }
 long not_registered(long x) { return x + 1; }
 
-/// An argument type whose serialization fails for negative values.
-struct Touchy {
-  int v = 0;
-  template <class Archive>
-  void save(Archive& ar) const {
-    if (v < 0) throw std::domain_error("cannot send a negative Touchy");
-    ar(v);
-  }
-  template <class Archive>
-  void load(Archive& ar) {
-    ar(v);
-  }
-};
-int touchy_value(const Touchy& t) { return t.v; }
+using parlab::test::Touchy;
+using parlab::test::touchy_value;
 int make_a_pool(int /*unused*/) {
   parlab::MpiPool nested;  // on a worker rank: an error, not a second serve loop
   return 0;

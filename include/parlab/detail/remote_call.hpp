@@ -132,6 +132,18 @@ class ChunkCodec {
   virtual void error(std::size_t index, std::exception_ptr error) = 0;
 };
 
+/// One item's outcome on the wire, as workers write it and drivers read it: [0][value] or
+/// [1][exception type name][message].
+/// Writes the "succeeded" tag; the value follows in `out`.
+inline codec::Writer& write_ok(codec::Writer& out) {
+  out(std::uint8_t{0});
+  return out;
+}
+/// Writes a failed item: its exception's type name and message.
+void write_error(codec::Writer& out, const std::exception_ptr& error);
+/// Reads item `index`'s outcome from `in` and hands it to `codec` (value, or RemoteError).
+void read_outcome(codec::Reader& in, std::size_t index, ChunkCodec& codec);
+
 /// A backend's run() for processes: checks at compile time that the call can cross a process
 /// boundary, then hands `backend.send_chunk<Remote, Item, R>(fn bits, begin, end, codec)` a codec
 /// that encodes items [begin, end) and delivers their outcomes to `sink`.
