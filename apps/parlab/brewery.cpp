@@ -207,7 +207,8 @@ void add_brewery_command(CLI::App& app, BreweryOptions& o) {
   cmd->add_option("--out", o.out, "Folder for async.json (default: the current folder)");
   cmd->add_option("--data", o.data,
                   "breweries.csv for --api embedded (default: $PARLAB_BREWERY_CSV, ./breweries.csv, "
-                  "$XDG_DATA_HOME/parlab, ~/.local/share/parlab, /usr/local/share/parlab, the build's copy)");
+                  "$XDG_DATA_HOME/parlab, ~/.local/share/parlab, <program's folder>/../share/parlab, "
+                  "$XDG_DATA_DIRS/parlab, the build's copy)");
 }
 
 bool brewery_selected(const BreweryOptions& o) { return o.command != nullptr && o.command->parsed(); }

@@ -141,7 +141,8 @@ void add_serve_command(CLI::App& app, ServeOptions& o) {
   o.command = cmd;
   cmd->add_option("--data", o.data,
                   "breweries.csv (default: $PARLAB_BREWERY_CSV, ./breweries.csv, "
-                  "$XDG_DATA_HOME/parlab, ~/.local/share/parlab, /usr/local/share/parlab, the build's copy)");
+                  "$XDG_DATA_HOME/parlab, ~/.local/share/parlab, <program's folder>/../share/parlab, "
+                  "$XDG_DATA_DIRS/parlab, the build's copy)");
   cmd->add_option("--host", o.host, "Address to listen on (default 127.0.0.1)");
   cmd->add_option("--port", o.port, "Port (default 8080; 0 picks a free one and prints it)");
   cmd->add_option("--latency", o.latency, "Delay before each response (default 80ms)");

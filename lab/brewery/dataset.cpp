@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -259,13 +260,23 @@ DataSearch DataSearch::from_environment() {
   if (const char* v = std::getenv("PARLAB_BREWERY_CSV")) s.env = v;
   if (const char* v = std::getenv("XDG_DATA_HOME")) s.xdg_data_home = v;
   if (const char* v = std::getenv("HOME")) s.home = v;
+  if (const char* v = std::getenv("XDG_DATA_DIRS")) s.xdg_data_dirs = v;
   std::error_code ec;
   s.cwd = std::filesystem::current_path(ec);
-  s.system_dir = "/usr/local/share/parlab";
+  if (const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec); !ec)
+    s.program_dir = exe.parent_path();
 #ifdef PARLAB_BREWERY_CSV_DEFAULT
   s.build_default = PARLAB_BREWERY_CSV_DEFAULT;
 #endif
   return s;
+}
+
+std::string_view installed_data_dir() {
+#ifdef PARLAB_INSTALLED_DATA_DIR
+  return PARLAB_INSTALLED_DATA_DIR;
+#else
+  return "../share/parlab";
+#endif
 }
 
 std::vector<std::filesystem::path> dataset_candidates(const DataSearch& search) {
@@ -281,7 +292,15 @@ std::vector<std::filesystem::path> dataset_candidates(const DataSearch& search) 
   if (!search.cwd.empty()) add(search.cwd / file);
   if (!search.xdg_data_home.empty()) add(std::filesystem::path{search.xdg_data_home} / "parlab" / file);
   if (!search.home.empty()) add(std::filesystem::path{search.home} / ".local/share/parlab" / file);
-  if (!search.system_dir.empty()) add(search.system_dir / file);
+  if (!search.program_dir.empty()) add((search.program_dir / installed_data_dir() / file).lexically_normal());
+  const std::string_view dirs = search.xdg_data_dirs.empty() ? std::string_view{"/usr/local/share:/usr/share"}
+                                                             : std::string_view{search.xdg_data_dirs};
+  for (std::size_t begin = 0; begin <= dirs.size();) {
+    const auto end = std::min(dirs.find(':', begin), dirs.size());
+    const std::filesystem::path dir{dirs.substr(begin, end - begin)};
+    if (dir.is_absolute()) add(dir / "parlab" / file);
+    begin = end + 1;
+  }
   if (!search.build_default.empty()) add(search.build_default);
   return out;
 }
@@ -296,7 +315,8 @@ std::filesystem::path locate_dataset(const DataSearch& search) {
   for (const auto& p : candidates)
     tried += (tried.empty() ? "" : ", ") + p.string();
   throw DatasetError{"no breweries.csv found (looked for " + tried +
-                     "); run scripts/fetch-brewery-data to download it, or pass --data FILE"};
+                     "); pass --data FILE or set PARLAB_BREWERY_CSV (the project ships the file in "
+                     "data/openbrewerydb/; scripts/fetch-brewery-data downloads it)"};
 }
 
 }  // namespace parlab::brewery

@@ -98,20 +98,27 @@ struct DataSearch {
   std::filesystem::path cwd;            ///< ./breweries.csv
   std::string xdg_data_home;            ///< $XDG_DATA_HOME/parlab/breweries.csv
   std::string home;                     ///< $HOME/.local/share/parlab/breweries.csv
-  std::filesystem::path system_dir;     ///< /usr/local/share/parlab/breweries.csv
+  std::filesystem::path program_dir;    ///< the running program's folder: the installed copy beside it
+  std::string xdg_data_dirs;            ///< $XDG_DATA_DIRS; empty: /usr/local/share:/usr/share
   std::filesystem::path build_default;  ///< the PARLAB_BREWERY_CSV this build was configured with
 
-  /// The search of this process: no flag, its environment, current folder and build default.
+  /// The search of this process: no flag, its environment, current folder, the folder of
+  /// /proc/self/exe and the build default.
   [[nodiscard]] static DataSearch from_environment();
 };
 
+/// Where an installed parlab keeps breweries.csv, relative to the folder of its program:
+/// "../share/parlab" (from the build's CMAKE_INSTALL_BINDIR and CMAKE_INSTALL_DATADIR).
+[[nodiscard]] std::string_view installed_data_dir();
+
 /// The candidate paths in search order: the flag alone if given; else $PARLAB_BREWERY_CSV alone if
-/// set; else ./breweries.csv, $XDG_DATA_HOME/parlab/, ~/.local/share/parlab/,
-/// /usr/local/share/parlab/ (each breweries.csv), then the build's default.
+/// set; else ./breweries.csv, $XDG_DATA_HOME/parlab/, ~/.local/share/parlab/, the installed copy
+/// (program_dir/installed_data_dir()/), each $XDG_DATA_DIRS entry's parlab/ (each breweries.csv),
+/// then the build's default. Relative $XDG_DATA_DIRS entries are ignored, as the XDG spec says.
 [[nodiscard]] std::vector<std::filesystem::path> dataset_candidates(const DataSearch& search);
 
-/// The first candidate that is a readable file. Throws DatasetError naming what was tried and
-/// scripts/fetch-brewery-data when there is none.
+/// The first candidate that is a readable file. Throws DatasetError naming what was tried, --data,
+/// $PARLAB_BREWERY_CSV and scripts/fetch-brewery-data when there is none.
 [[nodiscard]] std::filesystem::path locate_dataset(const DataSearch& search);
 
 }  // namespace parlab::brewery

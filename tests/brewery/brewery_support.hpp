@@ -38,16 +38,26 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
 
-/// $PARLAB_BREWERY_CSV, else the build's PARLAB_BREWERY_CSV; nullopt when that file is absent.
+/// The breweries.csv the tests read: $PARLAB_BREWERY_CSV, else the build's PARLAB_BREWERY_CSV (the
+/// project's data/openbrewerydb/breweries.csv unless configured otherwise).
+inline std::filesystem::path csv_candidate() {
+  if (const char* env = std::getenv("PARLAB_BREWERY_CSV"); env != nullptr && *env != '\0') return env;
+  return PARLAB_BREWERY_CSV_DEFAULT;
+}
+
+/// csv_candidate() if it is a file, else nullopt.
 inline std::optional<std::filesystem::path> csv_path() {
-  std::filesystem::path p;
-  if (const char* env = std::getenv("PARLAB_BREWERY_CSV"); env != nullptr && *env != '\0')
-    p = env;
-  else
-    p = PARLAB_BREWERY_CSV_DEFAULT;
+  const auto p = csv_candidate();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(p, ec)) return std::nullopt;
   return p;
+}
+
+/// Why a test that needs the dataset fails when csv_path() finds none: the data ships with the
+/// project, so its absence is a broken checkout or configuration, never a reason to skip.
+inline std::string missing_csv() {
+  return "breweries.csv not found at " + csv_candidate().string() +
+         ": the project ships it in data/openbrewerydb/ (restore it, or point PARLAB_BREWERY_CSV at a copy)";
 }
 
 /// One CSV row as column name -> text, read independently of parlab::brewery::Dataset.
@@ -226,7 +236,7 @@ inline std::string raw_exchange(unsigned short port, const std::string& bytes,
   return received;
 }
 
-/// A fixture whose suite loads the dataset once (and skips without it) and starts replicas.
+/// A fixture whose suite loads the dataset once (each test fails without it) and starts replicas.
 class ReplicaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -242,10 +252,7 @@ class ReplicaTest : public ::testing::Test {
     data_ = nullptr;
     rows_ = nullptr;
   }
-  void SetUp() override {
-    if (data_ == nullptr)
-      GTEST_SKIP() << "breweries.csv not found: set PARLAB_BREWERY_CSV or run scripts/fetch-brewery-data";
-  }
+  void SetUp() override { ASSERT_NE(data_, nullptr) << missing_csv(); }
 
   /// A quick replica: no latency, no rate limit, no faults; tests change what they exercise.
   static parlab::brewery::ServerOptions quick() {

@@ -48,10 +48,7 @@ class BreweryApi : public ::testing::Test {
     data_ = nullptr;
     rows_ = nullptr;
   }
-  void SetUp() override {
-    if (api_ == nullptr)
-      GTEST_SKIP() << "breweries.csv not found: set PARLAB_BREWERY_CSV or run scripts/fetch-brewery-data";
-  }
+  void SetUp() override { ASSERT_NE(api_, nullptr) << tb::missing_csv(); }
 
   static Response get(const std::string& target) {
     return api_->handle(Request{"GET", target, "10.0.0.1", {}});
@@ -632,12 +629,17 @@ TEST(BreweryDataSearch, OrderFlagEnvThenFoldersThenTheBuildDefault) {
   s.cwd = root / "cwd";
   s.xdg_data_home = (root / "xdg").string();
   s.home = (root / "home").string();
-  s.system_dir = root / "sys";
+  s.program_dir = root / "prefix/bin";
+  s.xdg_data_dirs = (root / "dirs1").string() + ":" + (root / "dirs2").string();
   s.build_default = root / "build" / "breweries.csv";
+  const auto installed = (root / "prefix/bin" / installed_data_dir() / "breweries.csv").lexically_normal();
   const std::vector<std::filesystem::path> order{root / "cwd/breweries.csv",
                                                  root / "xdg/parlab/breweries.csv",
                                                  root / "home/.local/share/parlab/breweries.csv",
-                                                 root / "sys/breweries.csv", root / "build/breweries.csv"};
+                                                 installed,
+                                                 root / "dirs1/parlab/breweries.csv",
+                                                 root / "dirs2/parlab/breweries.csv",
+                                                 root / "build/breweries.csv"};
   EXPECT_EQ(dataset_candidates(s), order);
 
   try {
@@ -646,7 +648,11 @@ TEST(BreweryDataSearch, OrderFlagEnvThenFoldersThenTheBuildDefault) {
   } catch (const DatasetError& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("scripts/fetch-brewery-data"), std::string::npos) << what;
+    EXPECT_NE(what.find("--data FILE"), std::string::npos) << what;
+    EXPECT_NE(what.find("PARLAB_BREWERY_CSV"), std::string::npos) << what;
     EXPECT_NE(what.find((root / "xdg/parlab/breweries.csv").string()), std::string::npos) << what;
+    EXPECT_NE(what.find(installed.string()), std::string::npos) << what;
+    EXPECT_NE(what.find((root / "dirs2/parlab/breweries.csv").string()), std::string::npos) << what;
     EXPECT_EQ(what.find('\n'), std::string::npos);
   }
   // The last candidate that exists wins until an earlier one appears.
@@ -676,7 +682,43 @@ TEST(BreweryDataSearch, OrderFlagEnvThenFoldersThenTheBuildDefault) {
   DataSearch xdg_unset = DataSearch{};
   xdg_unset.home = "/h";
   EXPECT_EQ(dataset_candidates(xdg_unset),
-            std::vector<std::filesystem::path>{"/h/.local/share/parlab/breweries.csv"});
+            (std::vector<std::filesystem::path>{"/h/.local/share/parlab/breweries.csv",
+                                                "/usr/local/share/parlab/breweries.csv",
+                                                "/usr/share/parlab/breweries.csv"}))
+      << "XDG_DATA_DIRS unset or empty is /usr/local/share:/usr/share";
+}
+
+TEST(BreweryDataSearch, TheInstalledCopyIsFoundBesideTheProgramWhereverThePrefixIs) {
+  EXPECT_TRUE(std::filesystem::path{installed_data_dir()}.is_relative()) << installed_data_dir();
+  EXPECT_EQ(std::filesystem::path{installed_data_dir()}.filename(), "parlab") << installed_data_dir();
+  TempDir dir;
+  const auto prefix = dir.path() / "moved" / "prefix";
+  const auto csv = (prefix / "bin" / installed_data_dir() / "breweries.csv").lexically_normal();
+  std::filesystem::create_directories(csv.parent_path());
+  std::ofstream{csv} << header << '\n';
+  DataSearch s;
+  s.program_dir = prefix / "bin";
+  s.xdg_data_dirs = (dir.path() / "none").string();
+  EXPECT_EQ(locate_dataset(s), csv);
+  EXPECT_EQ(csv.string().find(".."), std::string::npos) << "a clean path: " << csv;
+
+  // This process's own folder is where /proc/self/exe is.
+  const auto self = DataSearch::from_environment();
+  std::error_code ec;
+  EXPECT_EQ(self.program_dir, std::filesystem::read_symlink("/proc/self/exe", ec).parent_path());
+  EXPECT_TRUE(self.flag.empty());
+}
+
+TEST(BreweryDataSearch, XdgDataDirsInOrderWithRelativeAndEmptyEntriesIgnored) {
+  DataSearch s;
+  s.xdg_data_dirs = "/opt/a/share::relative/share:/opt/b/share/:/opt/a/share";
+  EXPECT_EQ(dataset_candidates(s), (std::vector<std::filesystem::path>{"/opt/a/share/parlab/breweries.csv",
+                                                                       "/opt/b/share/parlab/breweries.csv"}));
+  s.build_default = "/src/data/openbrewerydb/breweries.csv";
+  s.xdg_data_dirs = ":";
+  EXPECT_EQ(dataset_candidates(s),
+            std::vector<std::filesystem::path>{"/src/data/openbrewerydb/breweries.csv"})
+      << "a set but useless XDG_DATA_DIRS is not the default";
 }
 
 }  // namespace

@@ -63,8 +63,7 @@ class BreweryCli : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto path = tb::csv_path();
-    if (!path)
-      GTEST_SKIP() << "breweries.csv not found: set PARLAB_BREWERY_CSV or run scripts/fetch-brewery-data";
+    ASSERT_TRUE(path.has_value()) << tb::missing_csv();
     csv_ = path->string();
   }
   /// `parlab brewery ARGS` with PARLAB_BREWERY_CSV set to the tests' CSV.

@@ -134,8 +134,7 @@ class ServeCli : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto path = tb::csv_path();
-    if (!path)
-      GTEST_SKIP() << "breweries.csv not found: set PARLAB_BREWERY_CSV or run scripts/fetch-brewery-data";
+    ASSERT_TRUE(path.has_value()) << tb::missing_csv();
     csv_ = path->string();
   }
   std::string csv_;
@@ -279,7 +278,7 @@ TEST(FetchBreweryData, IsValidBash) {
 
 TEST(FetchBreweryData, InstallsThePinnedFileAtomically) {
   const auto csv = tb::csv_path();
-  if (!csv) GTEST_SKIP() << "breweries.csv not found";
+  ASSERT_TRUE(csv.has_value()) << tb::missing_csv();
   TempDir dir;
   const auto dest = dir.path() / "share" / "parlab";
   auto run = fetch({"--dest", dest.string()}, dir.path(), "file://" + csv->string());
@@ -293,7 +292,7 @@ TEST(FetchBreweryData, InstallsThePinnedFileAtomically) {
 
 TEST(FetchBreweryData, RefusesAFileWithTheWrongHash) {
   const auto csv = tb::csv_path();
-  if (!csv) GTEST_SKIP() << "breweries.csv not found";
+  ASSERT_TRUE(csv.has_value()) << tb::missing_csv();
   TempDir dir;
   const auto tampered = dir.path() / "tampered.csv";
   std::ofstream{tampered, std::ios::binary} << read_file(*csv) << "\nx";

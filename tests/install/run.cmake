@@ -1,5 +1,7 @@
 # Installs the already-built parlab into a temporary prefix, then builds and runs a consumer
-# project against it twice: once through find_package(parlab), once through pkg-config.
+# project against it twice: once through find_package(parlab), once through pkg-config. With the
+# lab built, it then moves the prefix elsewhere and checks that the installed `parlab` finds the
+# Open Brewery DB data it installed (share/parlab/breweries.csv) beside itself, nowhere else.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 
@@ -63,5 +65,55 @@ if(MPIRUN)
   if(NOT last_output MATCHES "tripled: 3 6 9")
     message(FATAL_ERROR "pkg-config MpiPool consumer printed the wrong result:\n${last_output}")
   endif()
+endif()
+
+# The parlab command from a moved prefix: `parlab brewery --api embedded` must read the prefix's
+# own share/parlab/breweries.csv, with no PARLAB_BREWERY_CSV, no breweries.csv in the current
+# folder and empty user and system data folders (the build's copy, last in the search, would
+# otherwise be found).
+load_cache(${BUILD_DIR} READ_WITH_PREFIX built_ PARLAB_BUILD_LAB CMAKE_INSTALL_BINDIR CMAKE_INSTALL_DATADIR
+           CMAKE_INSTALL_DATAROOTDIR)
+if(NOT built_CMAKE_INSTALL_DATADIR)  # GNUInstallDirs: DATADIR defaults to DATAROOTDIR
+  set(built_CMAKE_INSTALL_DATADIR "${built_CMAKE_INSTALL_DATAROOTDIR}")
+endif()
+if(built_PARLAB_BUILD_LAB AND NOT IS_ABSOLUTE "${built_CMAKE_INSTALL_BINDIR}"
+   AND NOT IS_ABSOLUTE "${built_CMAKE_INSTALL_DATADIR}")
+  foreach(file breweries.csv LICENSE SOURCE.txt)
+    if(NOT EXISTS ${prefix}/${built_CMAKE_INSTALL_DATADIR}/parlab/${file})
+      message(FATAL_ERROR "the install has no ${built_CMAKE_INSTALL_DATADIR}/parlab/${file}")
+    endif()
+  endforeach()
+  file(SHA256 ${prefix}/${built_CMAKE_INSTALL_DATADIR}/parlab/breweries.csv installed_sha)
+  file(SHA256 ${SOURCE_DIR}/data/openbrewerydb/breweries.csv project_sha)
+  if(NOT installed_sha STREQUAL project_sha)
+    message(FATAL_ERROR "the installed breweries.csv is not the project's data/openbrewerydb/breweries.csv")
+  endif()
+  set(moved ${WORK_DIR}/moved/prefix)
+  file(MAKE_DIRECTORY ${WORK_DIR}/moved ${WORK_DIR}/empty/cwd ${WORK_DIR}/empty/home ${WORK_DIR}/empty/xdg
+       ${WORK_DIR}/empty/dirs)
+  file(RENAME ${prefix} ${moved})
+  file(REAL_PATH ${moved} moved)  # as /proc/self/exe names it
+  unset(ENV{PARLAB_BREWERY_CSV})
+  set(ENV{HOME} ${WORK_DIR}/empty/home)
+  set(ENV{XDG_DATA_HOME} ${WORK_DIR}/empty/xdg)
+  set(ENV{XDG_DATA_DIRS} ${WORK_DIR}/empty/dirs)
+  execute_process(COMMAND ${moved}/${built_CMAKE_INSTALL_BINDIR}/parlab brewery --api embedded
+                          --states district_of_columbia --modes serial --out ${WORK_DIR}/empty/cwd
+                  WORKING_DIRECTORY ${WORK_DIR}/empty/cwd
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "the moved prefix's parlab brewery --api embedded failed (${rc}):\n${out}\n${err}")
+  endif()
+  set(expected_csv ${moved}/${built_CMAKE_INSTALL_DATADIR}/parlab/breweries.csv)
+  string(FIND "${out}" "(11822 breweries from ${expected_csv};" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "the moved prefix's parlab did not read ${expected_csv}:\n${out}")
+  endif()
+  if(NOT out MATCHES "\ndistrict_of_columbia +22")
+    message(FATAL_ERROR "the moved prefix's parlab counted the wrong number of breweries:\n${out}")
+  endif()
+  message(STATUS "install consumer: the moved prefix's parlab read ${expected_csv}")
+elseif(built_PARLAB_BUILD_LAB)
+  message(STATUS "install consumer: an absolute CMAKE_INSTALL_BINDIR or DATADIR; the moved-prefix check is skipped")
 endif()
 message(STATUS "install consumer: find_package and pkg-config builds both ran")
