@@ -4,6 +4,7 @@
 #   make test  — install what is missing, build, run every test, then the sanitizer suites
 JOBS ?= $(shell nproc)
 BUILD := build/release
+PARLAB := $(BUILD)/apps/parlab/parlab
 
 .PHONY: all deps build run test test-release test-asan test-tsan bench examples format clean
 
@@ -16,10 +17,17 @@ build: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
 
+# Each half is timed; the last lines say where its file is and how long it took.
 run: build
-	$(BUILD)/apps/parlab/parlab lab --out out
-	$(BUILD)/apps/parlab/parlab brewery --api embedded --out out
-	@echo "make run: soln.json and async.json are in $(CURDIR)/out/"
+	@t0=$$(date +%s%N); \
+	$(PARLAB) lab --out out || exit $$?; \
+	t1=$$(date +%s%N); \
+	$(PARLAB) brewery --api embedded --out out || exit $$?; \
+	t2=$$(date +%s%N); \
+	echo; \
+	awk -v a=$$t0 -v b=$$t1 -v c=$$t2 -v dir="$(CURDIR)/out" 'BEGIN { \
+	  printf "make run: the lab      (parlab lab)                      took %6.1f s -> %s/soln.json\n", (b - a) / 1e9, dir; \
+	  printf "make run: the brewery  (parlab brewery --api embedded)   took %6.1f s -> %s/async.json\n", (c - b) / 1e9, dir }'
 
 examples: build
 	bash examples/run_all.sh $(BUILD)/examples
@@ -50,7 +58,7 @@ test-tsan: deps
 BENCH_FLAGS ?=
 BREWERY_BENCH_FLAGS ?=
 bench: build
-	$(BUILD)/apps/parlab/parlab bench --out out $(BENCH_FLAGS)
+	$(PARLAB) bench --out out $(BENCH_FLAGS)
 	bash bench/run.sh $(BUILD) out/bench
 	$(BUILD)/bench/brewery/bench_brewery --out out $(BREWERY_BENCH_FLAGS)
 

@@ -18,6 +18,8 @@ else()
   install(DIRECTORY include/parlab DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} PATTERN mpi_pool.hpp EXCLUDE)
 endif()
 
+install(FILES ${PROJECT_BINARY_DIR}/include/parlab/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/parlab)
+
 set(parlab_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/parlab)
 install(EXPORT parlabTargets NAMESPACE parlab:: DESTINATION ${parlab_cmake_dir})
 configure_package_config_file(cmake/parlabConfig.cmake.in

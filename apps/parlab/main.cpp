@@ -6,6 +6,7 @@
 #include "lab/console.hpp"
 #include "lab/runner.hpp"
 
+#include <parlab/version.hpp>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -23,6 +24,7 @@ int usage_error(const std::string& message) { return parlab::cli::report_error(2
 int main(int argc, char** argv) {
   CLI::App app{
       "parlab: Python's multiprocessing.Pool and asyncio, natively in C++ — and the lab that teaches them"};
+  app.set_version_flag("--version", std::string{"parlab "} + parlab::version, "Print parlab's version and exit");
   app.require_subcommand(1);
 
   std::vector<std::string> steps{"example", "prob1", "prob2", "prob3"};
@@ -50,6 +52,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return usage_error(std::string{e.what()} + " (see parlab --help)");

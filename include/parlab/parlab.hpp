@@ -12,3 +12,4 @@
 #include "parlab/outcome.hpp"
 #include "parlab/pool.hpp"
 #include "parlab/process_pool.hpp"
+#include "parlab/version.hpp"

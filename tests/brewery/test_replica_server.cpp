@@ -1,7 +1,7 @@
 // The replica server over real sockets: keep-alive, HEAD, 1,000 concurrent connections, the rate
 // limit, each injected fault, latency, 10,000 malformed requests (then still correct), slowloris,
 // TLS, and start/stop errors.
-#include "brewery/brewery_support.hpp"
+#include "brewery/brewery_http.hpp"
 #include "lab/brewery/replica_server.hpp"
 #include "support/files.hpp"
 #include "support/self_signed.hpp"

@@ -3,6 +3,7 @@
 #include "brewery/brewery_support.hpp"
 #include "support/cli.hpp"
 #include "support/files.hpp"
+#include "support/ports.hpp"
 
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -196,9 +197,8 @@ TEST_F(ServeCli, SigintStopsItTooAndTheDefaultsAreFaithful) {
 
 TEST_F(ServeCli, APortInUseIsOneLineAndExitOne) {
   TempDir dir;
-  tb::net::io_context io;
-  tb::tcp::acceptor taken{io, tb::tcp::endpoint{tb::net::ip::make_address("127.0.0.1"), 0}};
-  const auto port = std::to_string(taken.local_endpoint().port());
+  const parlab::test::TakenPort taken;
+  const auto port = std::to_string(taken.port());
   const auto run =
       parlab::test::run_program(PARLAB_CLI, {"serve", "--port", port, "--data", csv_}, dir.path());
   EXPECT_EQ(run.status, 1);

@@ -22,6 +22,19 @@ if(NOT last_output MATCHES "squares: 0 1 4 9 16\ncubes: 0 1 8 27 64\ngathered: 2
   message(FATAL_ERROR "find_package consumer printed the wrong result:\n${last_output}")
 endif()
 
+# One version everywhere: the installed headers' (parlab/version.hpp), the CMake package's and,
+# below, the .pc file's and the parlab command's.
+if(NOT last_output MATCHES "\nversion: ([0-9.]+)\n")
+  message(FATAL_ERROR "the consumer printed no parlab::version:\n${last_output}")
+endif()
+set(header_version "${CMAKE_MATCH_1}")
+file(GLOB_RECURSE config_version_file ${prefix}/parlabConfigVersion.cmake)
+file(READ "${config_version_file}" config_version_text)
+string(REGEX MATCH "PACKAGE_VERSION \"([0-9.]+)\"" _ "${config_version_text}")
+if(NOT header_version STREQUAL CMAKE_MATCH_1)
+  message(FATAL_ERROR "parlab::version ${header_version} but the CMake package says ${CMAKE_MATCH_1}")
+endif()
+
 # pkg-config: compile the same program with the flags parlab.pc gives.
 file(GLOB_RECURSE pc_file ${prefix}/parlab.pc)
 if(NOT pc_file)
@@ -35,6 +48,10 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "pkg-config does not know parlab")
 endif()
 separate_arguments(pc_flags UNIX_COMMAND "${pc_flags}")
+execute_process(COMMAND pkg-config --modversion parlab OUTPUT_VARIABLE pc_version OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT pc_version STREQUAL header_version)
+  message(FATAL_ERROR "parlab.pc says version '${pc_version}', the headers ${header_version}")
+endif()
 execute_process(COMMAND pkg-config --variable=libdir parlab OUTPUT_VARIABLE pc_libdir
                 OUTPUT_STRIP_TRAILING_WHITESPACE)
 run(c++ ${SOURCE_DIR}/tests/install/consumer/main.cpp ${pc_flags} -Wl,-rpath,${pc_libdir}
@@ -103,6 +120,10 @@ if(built_PARLAB_BUILD_LAB AND NOT IS_ABSOLUTE "${built_CMAKE_INSTALL_BINDIR}"
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "the moved prefix's parlab brewery --api embedded failed (${rc}):\n${out}\n${err}")
+  endif()
+  run(${moved}/${built_CMAKE_INSTALL_BINDIR}/parlab --version)
+  if(NOT last_output STREQUAL "parlab ${header_version}\n")
+    message(FATAL_ERROR "the installed parlab --version printed '${last_output}', the headers say ${header_version}")
   endif()
   set(expected_csv ${moved}/${built_CMAKE_INSTALL_DATADIR}/parlab/breweries.csv)
   string(FIND "${out}" "(11822 breweries from ${expected_csv};" at)

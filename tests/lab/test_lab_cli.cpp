@@ -31,6 +31,14 @@ Run parlab(const std::vector<std::string>& args, const fs::path& dir) {
   return parlab::test::run_program(PARLAB_CLI, args, dir);
 }
 
+TEST(LabCli, VersionIsTheProjectsVersion) {
+  TempDir dir;
+  const auto run = parlab({"--version"}, dir.path());
+  EXPECT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.out, std::string{"parlab "} + PARLAB_PROJECT_VERSION + "\n");
+  EXPECT_EQ(run.err, "");
+}
+
 TEST(LabCli, Prob1WritesTheExactAnswer) {
   TempDir dir;
   auto run = parlab({"lab", "--step", "prob1", "--out", dir.path().string()}, dir.path());

@@ -46,5 +46,6 @@ int main() {
       processes, words, [](const std::string& w) { return std::vector<std::pair<std::string, int>>{{w, 1}}; },
       [](const std::string&, const std::vector<int>& ones) { return ones.size(); });
   std::cout << "map_reduce: a=" << tally["a"] << " b=" << tally["b"] << '\n';
+  std::cout << "version: " << parlab::version << '\n';
   return tally["a"] == 1 && tally["b"] == 2 ? 0 : 1;
 }
