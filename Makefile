@@ -32,8 +32,11 @@ run: build
 examples: build
 	bash examples/run_all.sh $(BUILD)/examples
 
-test: test-release test-asan test-tsan
-	@echo "make test: release, ASan+UBSan and TSan suites all passed"
+# The three suites one after another, each stage's build beside the previous stage's tests
+# (scripts/test-stages; it ends with the wall time of each step). test-release, test-asan and
+# test-tsan run one stage alone.
+test: deps
+	bash scripts/test-stages $(JOBS)
 
 test-release: build
 	ctest --preset release -j $(JOBS)
@@ -43,7 +46,7 @@ test-asan: deps
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 
-# TSan runs the library tests: thread pool, results, stress (the tsan preset builds no lab).
+# TSan runs the library's tests: pools, ProcessPool, aio, http, MpiPool (the tsan preset builds no lab).
 test-tsan: deps
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS)
