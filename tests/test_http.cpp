@@ -85,19 +85,10 @@ using parlab::test::closed_port;
 class Blackhole {
  public:
   Blackhole() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd_, 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
     for (int i = 0; i < 4; ++i) {
       const int c = ::socket(AF_INET, SOCK_STREAM, 0);
       ::fcntl(c, F_SETFL, O_NONBLOCK);
-      (void)::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+      (void)::connect(c, reinterpret_cast<const sockaddr*>(&listening_.address()), sizeof(sockaddr_in));
       fillers_.push_back(c);
     }
   }
@@ -106,13 +97,11 @@ class Blackhole {
   ~Blackhole() {
     for (int c : fillers_)
       ::close(c);
-    ::close(fd_);
   }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::uint16_t port() const { return listening_.port(); }
 
  private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
+  parlab::test::TakenPort listening_{0};
   std::vector<int> fillers_;
 };
 

@@ -23,27 +23,28 @@ inline std::uint16_t closed_port() {
   return ntohs(addr.sin_port);
 }
 
-/// A port on 127.0.0.1 that is taken: a socket listens on it (accepting nobody) while this lives.
+/// A port on 127.0.0.1 that is taken: a socket listens on it with `backlog` (and accepts nobody)
+/// while this lives.
 class TakenPort {
  public:
-  TakenPort() : fd_{::socket(AF_INET, SOCK_STREAM, 0)} {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd_, 1);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+  explicit TakenPort(int backlog = 1) : fd_{::socket(AF_INET, SOCK_STREAM, 0)} {
+    addr_.sin_family = AF_INET;
+    addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr_), sizeof addr_);
+    ::listen(fd_, backlog);
+    socklen_t len = sizeof addr_;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr_), &len);
   }
   TakenPort(const TakenPort&) = delete;
   TakenPort& operator=(const TakenPort&) = delete;
   ~TakenPort() { ::close(fd_); }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::uint16_t port() const { return ntohs(addr_.sin_port); }
+  /// 127.0.0.1:port(), for connect().
+  [[nodiscard]] const sockaddr_in& address() const { return addr_; }
 
  private:
   int fd_;
-  std::uint16_t port_ = 0;
+  sockaddr_in addr_{};
 };
 
 }  // namespace parlab::test
