@@ -9,7 +9,7 @@
 //   }};
 //   client.get(server.url("/flaky")); ... server.connections(), server.requests()
 //
-// Link tests/support/http_server.cpp into the test executable.
+// Link the parlab_test_http_server library (tests/CMakeLists.txt).
 
 #include <chrono>
 #include <cstddef>
