@@ -1,5 +1,5 @@
-# Install the library, its headers, a CMake package (find_package(parlab)) and a pkg-config file;
-# with the lab, the brewery data too (the parlab command installs itself: apps/parlab).
+# Install the library, its headers, a CMake package (find_package(parlab)) and a pkg-config file.
+# (The lab installs the parlab command and its data itself: apps/parlab, lab/brewery.)
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -38,12 +38,4 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/parlab.pc DESTINATION ${parlab_pc_dir}
 if(PARLAB_WITH_MPI)
   configure_file(cmake/parlab-mpi.pc.in ${CMAKE_CURRENT_BINARY_DIR}/parlab-mpi.pc @ONLY)
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/parlab-mpi.pc DESTINATION ${parlab_pc_dir})
-endif()
-
-# The Open Brewery DB dataset `parlab serve` and `parlab brewery --api embedded` read, with its
-# licence and provenance, in share/parlab/: the installed parlab finds it relative to its own
-# program (bin/../share/parlab), so a moved prefix keeps working.
-if(PARLAB_BUILD_LAB)
-  install(FILES data/openbrewerydb/breweries.csv data/openbrewerydb/LICENSE data/openbrewerydb/SOURCE.txt
-          DESTINATION ${CMAKE_INSTALL_DATADIR}/parlab)
 endif()

@@ -271,13 +271,7 @@ DataSearch DataSearch::from_environment() {
   return s;
 }
 
-std::string_view installed_data_dir() {
-#ifdef PARLAB_INSTALLED_DATA_DIR
-  return PARLAB_INSTALLED_DATA_DIR;
-#else
-  return "../share/parlab";
-#endif
-}
+std::string_view installed_data_dir() { return PARLAB_INSTALLED_DATA_DIR; }
 
 std::vector<std::filesystem::path> dataset_candidates(const DataSearch& search) {
   if (!search.flag.empty()) return {search.flag};

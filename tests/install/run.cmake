@@ -84,57 +84,52 @@ if(MPIRUN)
   endif()
 endif()
 
-# The parlab command from a moved prefix: `parlab brewery --api embedded` must read the prefix's
-# own share/parlab/breweries.csv, with no PARLAB_BREWERY_CSV, no breweries.csv in the current
-# folder and empty user and system data folders (the build's copy, last in the search, would
-# otherwise be found).
-load_cache(${BUILD_DIR} READ_WITH_PREFIX built_ PARLAB_BUILD_LAB CMAKE_INSTALL_BINDIR CMAKE_INSTALL_DATADIR
-           CMAKE_INSTALL_DATAROOTDIR)
-if(NOT built_CMAKE_INSTALL_DATADIR)  # GNUInstallDirs: DATADIR defaults to DATAROOTDIR
-  set(built_CMAKE_INSTALL_DATADIR "${built_CMAKE_INSTALL_DATAROOTDIR}")
-endif()
-if(built_PARLAB_BUILD_LAB AND NOT IS_ABSOLUTE "${built_CMAKE_INSTALL_BINDIR}"
-   AND NOT IS_ABSOLUTE "${built_CMAKE_INSTALL_DATADIR}")
-  foreach(file breweries.csv LICENSE SOURCE.txt)
-    if(NOT EXISTS ${prefix}/${built_CMAKE_INSTALL_DATADIR}/parlab/${file})
-      message(FATAL_ERROR "the install has no ${built_CMAKE_INSTALL_DATADIR}/parlab/${file}")
+# The parlab command from a moved prefix (WITH_LAB: the build has it): `parlab brewery --api
+# embedded` must read the prefix's own share/parlab/breweries.csv, with no PARLAB_BREWERY_CSV, no
+# breweries.csv in the current folder and empty user and system data folders (the build's copy,
+# last in the search, would otherwise be found).
+if(WITH_LAB)
+  file(GLOB_RECURSE installed_cli ${prefix}/parlab)
+  file(GLOB_RECURSE installed_csv ${prefix}/breweries.csv)
+  if(NOT installed_cli OR NOT installed_csv)
+    message(FATAL_ERROR "the install has no parlab command ('${installed_cli}') or no breweries.csv ('${installed_csv}')")
+  endif()
+  get_filename_component(data_dir ${installed_csv} DIRECTORY)
+  foreach(file LICENSE SOURCE.txt)
+    if(NOT EXISTS ${data_dir}/${file})
+      message(FATAL_ERROR "the install has no ${file} beside ${installed_csv}")
     endif()
   endforeach()
-  file(SHA256 ${prefix}/${built_CMAKE_INSTALL_DATADIR}/parlab/breweries.csv installed_sha)
+  file(SHA256 ${installed_csv} installed_sha)
   file(SHA256 ${SOURCE_DIR}/data/openbrewerydb/breweries.csv project_sha)
   if(NOT installed_sha STREQUAL project_sha)
     message(FATAL_ERROR "the installed breweries.csv is not the project's data/openbrewerydb/breweries.csv")
   endif()
+  file(RELATIVE_PATH cli_in_prefix ${prefix} ${installed_cli})
+  file(RELATIVE_PATH csv_in_prefix ${prefix} ${installed_csv})
   set(moved ${WORK_DIR}/moved/prefix)
-  file(MAKE_DIRECTORY ${WORK_DIR}/moved ${WORK_DIR}/empty/cwd ${WORK_DIR}/empty/home ${WORK_DIR}/empty/xdg
-       ${WORK_DIR}/empty/dirs)
+  set(empty ${WORK_DIR}/empty)
+  file(MAKE_DIRECTORY ${WORK_DIR}/moved ${empty}/cwd ${empty}/home ${empty}/xdg ${empty}/dirs)
   file(RENAME ${prefix} ${moved})
   file(REAL_PATH ${moved} moved)  # as /proc/self/exe names it
   unset(ENV{PARLAB_BREWERY_CSV})
-  set(ENV{HOME} ${WORK_DIR}/empty/home)
-  set(ENV{XDG_DATA_HOME} ${WORK_DIR}/empty/xdg)
-  set(ENV{XDG_DATA_DIRS} ${WORK_DIR}/empty/dirs)
-  execute_process(COMMAND ${moved}/${built_CMAKE_INSTALL_BINDIR}/parlab brewery --api embedded
-                          --states district_of_columbia --modes serial --out ${WORK_DIR}/empty/cwd
-                  WORKING_DIRECTORY ${WORK_DIR}/empty/cwd
-                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "the moved prefix's parlab brewery --api embedded failed (${rc}):\n${out}\n${err}")
-  endif()
-  run(${moved}/${built_CMAKE_INSTALL_BINDIR}/parlab --version)
+  set(ENV{HOME} ${empty}/home)
+  set(ENV{XDG_DATA_HOME} ${empty}/xdg)
+  set(ENV{XDG_DATA_DIRS} ${empty}/dirs)
+  run(${moved}/${cli_in_prefix} --version)
   if(NOT last_output STREQUAL "parlab ${header_version}\n")
     message(FATAL_ERROR "the installed parlab --version printed '${last_output}', the headers say ${header_version}")
   endif()
-  set(expected_csv ${moved}/${built_CMAKE_INSTALL_DATADIR}/parlab/breweries.csv)
-  string(FIND "${out}" "(11822 breweries from ${expected_csv};" at)
+  run(${CMAKE_COMMAND} -E chdir ${empty}/cwd
+      ${moved}/${cli_in_prefix} brewery --api embedded --states district_of_columbia --modes serial --out .)
+  set(expected_csv ${moved}/${csv_in_prefix})
+  string(FIND "${last_output}" "(11822 breweries from ${expected_csv};" at)
   if(at EQUAL -1)
-    message(FATAL_ERROR "the moved prefix's parlab did not read ${expected_csv}:\n${out}")
+    message(FATAL_ERROR "the moved prefix's parlab did not read ${expected_csv}:\n${last_output}")
   endif()
-  if(NOT out MATCHES "\ndistrict_of_columbia +22")
-    message(FATAL_ERROR "the moved prefix's parlab counted the wrong number of breweries:\n${out}")
+  if(NOT last_output MATCHES "\ndistrict_of_columbia +22")
+    message(FATAL_ERROR "the moved prefix's parlab counted the wrong number of breweries:\n${last_output}")
   endif()
   message(STATUS "install consumer: the moved prefix's parlab read ${expected_csv}")
-elseif(built_PARLAB_BUILD_LAB)
-  message(STATUS "install consumer: an absolute CMAKE_INSTALL_BINDIR or DATADIR; the moved-prefix check is skipped")
 endif()
 message(STATUS "install consumer: find_package and pkg-config builds both ran")

@@ -10,19 +10,6 @@
 
 namespace parlab::test {
 
-/// A port on 127.0.0.1 where nothing listens (bound, then closed): connecting is refused.
-inline std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 /// A port on 127.0.0.1 that is taken: a socket listens on it with `backlog` (and accepts nobody)
 /// while this lives.
 class TakenPort {
@@ -46,5 +33,8 @@ class TakenPort {
   int fd_;
   sockaddr_in addr_{};
 };
+
+/// A port on 127.0.0.1 where nothing listens (taken, then let go): connecting is refused.
+inline std::uint16_t closed_port() { return TakenPort{}.port(); }
 
 }  // namespace parlab::test
