@@ -1,20 +1,27 @@
 #include "parlab/errors.hpp"
 
+#include "demangle.hpp"
+
 #include <cxxabi.h>
 #include <sys/wait.h>
 
 #include <cstring>
-
-#include <memory>
 #include <typeinfo>
 
 namespace parlab {
 namespace {
 
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out{abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free};
-  return status == 0 && out ? std::string{out.get()} : std::string{name};
+std::string crash_message(std::size_t index, long pid, int status) {
+  std::string how;
+  if (status == -1) {
+    how = "died";
+  } else if (WIFSIGNALED(status)) {
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    how = "was killed by signal " + std::to_string(WTERMSIG(status)) + (name ? std::string{" (SIG"} + name + ")" : "");
+  } else {
+    how = "exited with status " + std::to_string(WEXITSTATUS(status));
+  }
+  return "task " + std::to_string(index) + ": worker process " + std::to_string(pid) + " " + how;
 }
 
 }  // namespace
@@ -37,21 +44,6 @@ std::string describe(const std::exception_ptr& error) {
   auto [type, message] = detail::exception_parts(error);
   return message.empty() ? type : type + ": " + message;
 }
-
-namespace {
-std::string crash_message(std::size_t index, long pid, int status) {
-  std::string how;
-  if (status == -1) {
-    how = "died";
-  } else if (WIFSIGNALED(status)) {
-    const char* name = sigabbrev_np(WTERMSIG(status));
-    how = "was killed by signal " + std::to_string(WTERMSIG(status)) + (name ? std::string{" (SIG"} + name + ")" : "");
-  } else {
-    how = "exited with status " + std::to_string(WEXITSTATUS(status));
-  }
-  return "task " + std::to_string(index) + ": worker process " + std::to_string(pid) + " " + how;
-}
-}  // namespace
 
 WorkerCrashed::WorkerCrashed(std::size_t index, long pid, int status)
     : std::runtime_error(crash_message(index, pid, status)), index_(index), pid_(pid), status_(status) {}

@@ -1,11 +1,11 @@
 #include "parlab/mpi_pool.hpp"
 
+#include "demangle.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#include <cxxabi.h>
 #include <dlfcn.h>
 #include <mpi.h>
 
@@ -62,10 +62,7 @@ Registry& registry() {
 std::string symbol_name(std::uintptr_t address) {
   Dl_info info{};
   if (::dladdr(reinterpret_cast<void*>(address), &info) == 0 || info.dli_sname == nullptr) return {};
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> demangled{abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status),
-                                                   std::free};
-  std::string name = status == 0 && demangled ? demangled.get() : info.dli_sname;
+  std::string name = demangle(info.dli_sname);
   if (const auto paren = name.find('('); paren != std::string::npos) name.resize(paren);
   return name;
 }
