@@ -449,35 +449,16 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
   std::size_t next = begin;
   while (next < end || !in_flight.empty()) {
     if (next < end && in_flight.size() < batches_in_flight) {
-      // [request][entry][fn][base][count] then the items; the count is written last.
-      std::string task(sizeof(std::uint64_t), '\0');
-      codec::Writer out{task};
-      out(entry, fn, std::uint64_t{0}, std::uint64_t{0});
-      const std::size_t header = task.size();
-      std::size_t from = next;
-      while (next < end && task.size() < batch_bytes) {
-        const std::size_t before = task.size();
-        try {
-          codec.encode(next, next + 1, out);
-        } catch (...) {  // an argument that does not encode fails alone; it is not sent
-          task.resize(before);
-          if (next == from) {
-            codec.error(next, std::current_exception());
-            from = ++next;
-            continue;
-          }
-          break;  // send what is encoded; this item starts the next batch and fails there
-        }
-        ++next;
-      }
-      if (task.size() == header) continue;  // every item of this batch failed to encode
-      const std::uint64_t base = from, count = next - from;
-      std::memcpy(task.data() + header - 2 * sizeof count, &base, sizeof base);
-      std::memcpy(task.data() + header - sizeof count, &count, sizeof count);
+      // [request] (written by submit) then what encode_batch writes.
+      std::string task;
+      const std::size_t from = next;
+      const EncodedBatch batch = encode_batch(task, sizeof(std::uint64_t), entry, fn, codec, from, end, batch_bytes);
+      next = batch.failed ? batch.end + 1 : batch.end;
+      if (batch.end == from) continue;  // its first item failed to encode: nothing to send
       try {
-        in_flight.push_back({runtime.submit(rank, std::move(task)), from, next});
+        in_flight.push_back({runtime.submit(rank, std::move(task)), from, batch.end});
       } catch (...) {  // an item over MPI's 2 GiB message limit
-        for (std::size_t i = from; i < next; ++i)
+        for (std::size_t i = from; i < batch.end; ++i)
           codec.error(i, std::current_exception());
         continue;
       }

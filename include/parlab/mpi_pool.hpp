@@ -56,7 +56,7 @@ class MpiBackend {
   MpiBackend& operator=(const MpiBackend&) = delete;
 
   [[nodiscard]] std::size_t default_chunksize(std::size_t items, std::size_t workers) const {
-    return chunksize_ != 0 ? chunksize_ : ThreadBackend::default_chunksize(items, workers);
+    return remote_chunksize(chunksize_, items, workers);
   }
 
   /// Throws std::invalid_argument, before any work is queued, for a function other ranks cannot

@@ -57,7 +57,7 @@ class ProcessBackend {
   ~ProcessBackend();
 
   [[nodiscard]] std::size_t default_chunksize(std::size_t items, std::size_t workers) const {
-    return chunksize_ != 0 ? chunksize_ : ThreadBackend::default_chunksize(items, workers);
+    return remote_chunksize(chunksize_, items, workers);
   }
 
   template <class Fn, class At, class Sink>

@@ -132,6 +132,27 @@ class ChunkCodec {
   virtual void error(std::size_t index, std::exception_ptr error) = 0;
 };
 
+/// The items of a chunk that encode_batch put in one message.
+struct EncodedBatch {
+  /// The message holds the items from the first asked for up to (not including) this one.
+  std::size_t end;
+  /// Item `end` did not encode: it has failed alone (ChunkCodec::error) and is not in the message.
+  bool failed;
+};
+
+/// Writes a message with the items of a chunk from `first` into `message`: `prefix` zero bytes
+/// for the caller to fill in, then [entry u64][fn u64][base u64][count u64] and the items'
+/// arguments, up to `last` or until the message holds about `limit` bytes (at least one item is
+/// tried). The first item whose argument does not encode is failed alone and ends the message.
+EncodedBatch encode_batch(std::string& message, std::size_t prefix, std::uint64_t entry, std::uint64_t fn,
+                          ChunkCodec& codec, std::size_t first, std::size_t last, std::size_t limit);
+
+/// A process backend's default_chunksize: the pool's own `chunksize` if it was given one (not 0),
+/// else the thread backend's rule.
+[[nodiscard]] inline std::size_t remote_chunksize(std::size_t chunksize, std::size_t items, std::size_t workers) {
+  return chunksize != 0 ? chunksize : ThreadBackend::default_chunksize(items, workers);
+}
+
 /// One item's outcome on the wire, as workers write it and drivers read it: [0][value] or
 /// [1][exception type name][message].
 /// Writes the "succeeded" tag; the value follows in `out`.
