@@ -1,0 +1,138 @@
+#include "stream.hpp"
+
+#include "protocol.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+
+namespace parlab::detail::process {
+namespace {
+
+/// Arguments per frame: about this many bytes, so that a frame fits in the socket's buffer and
+/// the worker runs one batch while the next is written.
+constexpr std::size_t batch_bytes = 128 * 1024;
+
+}  // namespace
+
+RangeStream::RangeStream(ChunkCall call, std::size_t first, std::size_t last, WorkerLink worker,
+                         std::chrono::milliseconds task_timeout)
+    : call_(call), worker_(worker), last_(last), task_timeout_(task_timeout), done_(first), next_(first) {}
+
+StreamEnd RangeStream::run() {
+  while (done_ < last_) {
+    if (!writing_ && next_ < last_) {
+      encode_next_batch();
+      continue;
+    }
+    short revents = 0;
+    switch (wait(revents)) {
+      case Readiness::ready:
+        break;
+      case Readiness::failed:
+        return StreamEnd::dead;
+      case Readiness::timed_out:
+        return StreamEnd::timed_out;
+    }
+    if (writing_ && (revents & POLLOUT) && !send_some()) return StreamEnd::dead;
+    if (!(revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    if (!take_results()) return StreamEnd::dead;
+  }
+  return StreamEnd::finished;
+}
+
+/// Puts the next frame of tasks in the payload, to be written.
+void RangeStream::encode_next_batch() {
+  std::string& payload = worker_.payload;
+  const EncodedBatch batch = encode_batch(
+      payload, sizeof(FrameHeader), static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(call_.entry)),
+      static_cast<std::uint64_t>(call_.fn), call_.codec, next_, last_, batch_bytes);
+  const FrameHeader header{Kind::chunk, 0, payload.size() - sizeof(FrameHeader)};
+  std::memcpy(payload.data(), &header, sizeof header);
+  writing_ = batch.end > next_;
+  written_ = 0;
+  if (batch.failed) unsendable_.push_back(batch.end);
+  next_ = batch.failed ? batch.end + 1 : batch.end;
+  skip_unsendable();
+}
+
+/// Waits until the socket can be read (or written, while a frame is being written), until
+/// task_timeout after the last progress.
+RangeStream::Readiness RangeStream::wait(short& revents) {
+  const auto deadline = task_timeout_.count() > 0 ? last_progress_ + task_timeout_ : Clock::time_point::max();
+  for (;;) {
+    pollfd pfd{worker_.fd, static_cast<short>(POLLIN | (writing_ ? POLLOUT : 0)), 0};
+    int wait_ms = -1;
+    if (deadline != Clock::time_point::max())
+      wait_ms = static_cast<int>(std::max<long long>(
+          0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+    const int ready = ::poll(&pfd, 1, wait_ms);
+    if (ready > 0) {
+      revents = pfd.revents;
+      return Readiness::ready;
+    }
+    if (ready == 0) return Readiness::timed_out;
+    if (errno != EINTR) return Readiness::failed;
+  }
+}
+
+/// Writes what the socket takes of the payload; false when the worker is gone.
+bool RangeStream::send_some() {
+  const std::string& payload = worker_.payload;
+  const ssize_t n = ::send(worker_.fd, payload.data() + written_, payload.size() - written_, MSG_NOSIGNAL);
+  if (n > 0) {
+    written_ += static_cast<std::size_t>(n);
+    writing_ = written_ < payload.size();
+    last_progress_ = Clock::now();  // the worker is reading: it is between tasks
+    return true;
+  }
+  return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+/// Reads a results frame and hands its outcomes to the codec; false when the worker is gone or
+/// cannot be trusted any more (then it is killed).
+bool RangeStream::take_results() {
+  Kind kind{};
+  bool read = false;
+  try {
+    read = read_frame(worker_.fd, kind, worker_.frame);
+  } catch (...) {  // a frame too large to hold: the worker is not speaking our protocol
+    ::kill(static_cast<pid_t>(worker_.pid), SIGKILL);
+  }
+  if (!read || kind != Kind::results) return false;
+  last_progress_ = Clock::now();
+  try {
+    codec::Reader in{worker_.frame};
+    std::uint64_t count = 0;
+    in(count);
+    for (std::uint64_t k = 0; k < count && done_ < last_; ++k) {
+      read_outcome(in, done_, call_.codec);
+      ++done_;
+      skip_unsendable();
+    }
+  } catch (...) {
+    // A result that does not decode: the worker's state cannot be trusted any more.
+    call_.codec.error(done_, std::current_exception());
+    ++done_;
+    skip_unsendable();
+    ::kill(static_cast<pid_t>(worker_.pid), SIGKILL);
+    return false;
+  }
+  return true;
+}
+
+/// Tasks that failed to encode were never sent: they are done once the results reach them.
+void RangeStream::skip_unsendable() {
+  while (!unsendable_.empty() && unsendable_.front() == done_) {
+    unsendable_.pop_front();
+    ++done_;
+  }
+}
+
+}  // namespace parlab::detail::process

@@ -1,0 +1,75 @@
+#pragma once
+/// \file
+/// RangeStream: how the program runs a range of a chunk's tasks on one ProcessPool worker,
+/// writing arguments and reading results at the same time.
+
+#include "parlab/detail/remote_call.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+
+namespace parlab::detail::process {
+
+/// A chunk's call: what the worker runs for each task, and where the outcomes go.
+struct ChunkCall {
+  ChunkEntry entry;
+  std::uintptr_t fn;
+  ChunkCodec& codec;
+};
+
+/// A worker as the program drives it: its non-blocking socket, its pid, and the buffers its slot
+/// keeps across chunks (so their memory is reused).
+struct WorkerLink {
+  int fd;
+  long pid;
+  std::string& payload;  ///< the frame being written to the worker
+  std::string& frame;    ///< the frame read from the worker
+};
+
+/// How a RangeStream ended.
+enum class StreamEnd {
+  finished,   ///< every task of the range has its outcome
+  dead,       ///< the worker is gone, or was killed for a reply it should not have sent
+  timed_out,  ///< the worker made no progress for task_timeout (it is still running)
+};
+
+/// Streams tasks [first, last) to a worker in frames: while the worker runs one batch, the next
+/// is encoded and written; outcomes go to the codec as they come. A task whose argument does not
+/// encode fails alone and is not sent.
+class RangeStream {
+ public:
+  RangeStream(ChunkCall call, std::size_t first, std::size_t last, WorkerLink worker,
+              std::chrono::milliseconds task_timeout);
+
+  /// Streams until every task has its outcome, the worker dies, or it times out.
+  StreamEnd run();
+  /// Tasks before this one have their outcome.
+  [[nodiscard]] std::size_t done() const { return done_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  /// What waiting on the worker's socket found.
+  enum class Readiness { ready, failed, timed_out };
+
+  void encode_next_batch();
+  Readiness wait(short& revents);
+  bool send_some();
+  bool take_results();
+  void skip_unsendable();
+
+  ChunkCall call_;
+  WorkerLink worker_;
+  std::size_t last_;
+  std::chrono::milliseconds task_timeout_;
+  std::size_t done_;                    // tasks before this have their outcome
+  std::size_t next_;                    // the first task not encoded yet
+  std::size_t written_ = 0;             // bytes of the payload (the current frame) written
+  bool writing_ = false;                // the payload holds a frame not fully written
+  std::deque<std::size_t> unsendable_;  // tasks that failed to encode (and were not sent), in order
+  Clock::time_point last_progress_ = Clock::now();
+};
+
+}  // namespace parlab::detail::process
