@@ -114,16 +114,16 @@ namespace {
 urls::url parse_http_url(std::string_view text) {
   auto parsed = urls::parse_uri(text);
   if (!parsed) {
-    throw std::invalid_argument("parlab::http: not an absolute URL: '" + std::string(text) + "' (" +
+    throw std::invalid_argument("parlab: http: not an absolute URL: '" + std::string(text) + "' (" +
                                 parsed.error().message() + ")");
   }
   urls::url url = *parsed;
   if (url.scheme_id() != urls::scheme::http && url.scheme_id() != urls::scheme::https) {
-    throw std::invalid_argument("parlab::http: unsupported scheme in '" + std::string(text) +
+    throw std::invalid_argument("parlab: http: unsupported scheme in '" + std::string(text) +
                                 "' (http or https only)");
   }
   if (!url.has_authority() || url.encoded_host().empty()) {
-    throw std::invalid_argument("parlab::http: no host in '" + std::string(text) + "'");
+    throw std::invalid_argument("parlab: http: no host in '" + std::string(text) + "'");
   }
   url.remove_fragment();
   return url;
@@ -287,12 +287,12 @@ struct ClientState {
   ClientState(asio::any_io_executor ex, ClientOptions opts)
       : executor(std::move(ex)), options(std::move(opts)) {
     if (options.max_attempts < 1) {
-      throw std::invalid_argument("parlab::http: max_attempts must be at least 1");
+      throw std::invalid_argument("parlab: http: max_attempts must be at least 1");
     }
     if (options.max_connections_per_host < 1) {
-      throw std::invalid_argument("parlab::http: max_connections_per_host must be at least 1");
+      throw std::invalid_argument("parlab: http: max_connections_per_host must be at least 1");
     }
-    if (options.max_redirects < 0) throw std::invalid_argument("parlab::http: max_redirects must be >= 0");
+    if (options.max_redirects < 0) throw std::invalid_argument("parlab: http: max_redirects must be >= 0");
     if (!options.ca_file.empty()) (void)tls_context();  // a bad ca_file is an error now, not at first use
     rng.seed(options.jitter_seed ? *options.jitter_seed
                                  : (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}());
@@ -310,12 +310,12 @@ struct ClientState {
     if (options.ca_file.empty()) {
       context.set_default_verify_paths(ec);
       if (ec) {
-        throw std::runtime_error("parlab::http: cannot use the system's CA certificates: " + ec.message());
+        throw std::runtime_error("parlab: http: cannot use the system's CA certificates: " + ec.message());
       }
     } else {
       context.load_verify_file(options.ca_file, ec);
       if (ec) {
-        throw std::invalid_argument("parlab::http: cannot load ca_file '" + options.ca_file +
+        throw std::invalid_argument("parlab: http: cannot load ca_file '" + options.ca_file +
                                     "': " + ec.message());
       }
     }
@@ -646,18 +646,19 @@ bool is_stale(const Exchange& ex) {
          ex.ec == asio::error::connection_aborted || ex.ec == ssl::error::stream_truncated;
 }
 
-struct Outcome {
+/// What one attempt got: a response, or why there is none.
+struct AttemptResult {
   std::optional<Message> response;
   Failure failure;
 };
 
 /// One attempt: a slot, a connection (pooled or new), one request and its response. A pooled
 /// connection found stale is replaced once by a fresh one within the same attempt.
-asio::awaitable<Outcome> attempt(std::shared_ptr<ClientState> state, Target target, OutRequest request,
-                                 bool head, Deadline deadline) {
+asio::awaitable<AttemptResult> attempt(std::shared_ptr<ClientState> state, Target target, OutRequest request,
+                                       bool head, Deadline deadline) {
   HostPool* pool = &state->pool(target.key);
   Slot slot = co_await acquire_slot(state, pool, deadline.at);
-  Outcome out;
+  AttemptResult out;
   if (!slot) {
     out.failure = timeout_failure(true, "waiting for a free connection to " + target.key, deadline.total);
     co_return out;
@@ -802,21 +803,21 @@ asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Reques
     for (;;) {
       ++attempts;
       if (attempts > 1) ++state->stats.retries;
-      Outcome outcome = co_await attempt(state, target, out_request, head, deadline);
+      AttemptResult result = co_await attempt(state, target, out_request, head, deadline);
       milliseconds wait{0};
-      if (outcome.response) {
-        last_status = static_cast<int>(outcome.response->result_int());
+      if (result.response) {
+        last_status = static_cast<int>(result.response->result_int());
         bool retry = is_retryable_status(last_status) && attempts < options.max_attempts;
         if (retry) {
-          wait = retry_wait(*state, *outcome.response, attempts);
+          wait = retry_wait(*state, *result.response, attempts);
           retry = Clock::now() + wait < deadline.at;  // no time left to wait: this answer is final
         }
         if (!retry) {
-          message = std::move(*outcome.response);
+          message = std::move(*result.response);
           break;
         }
       } else {
-        const Failure& failure = outcome.failure;
+        const Failure& failure = result.failure;
         bool retry = failure.retryable && attempts < options.max_attempts;
         if (retry) {
           wait = backoff_delay(attempts, options.backoff_base, options.backoff_cap, state->rng);
@@ -922,7 +923,7 @@ Response SyncClient::request(Request request) {
   impl_->io.restart();
   // Until this request is done, not until the loop is idle: an abandoned DNS lookup may linger.
   while (!done) {
-    if (impl_->io.run_one() == 0) throw std::logic_error("parlab::http: SyncClient's loop ran out of work");
+    if (impl_->io.run_one() == 0) throw std::logic_error("parlab: http: SyncClient's loop ran out of work");
   }
   if (error) std::rethrow_exception(error);
   return std::move(*response);

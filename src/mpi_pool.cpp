@@ -53,7 +53,7 @@ Registry& registry() {
 }
 
 [[noreturn]] void fatal(const std::string& message) {
-  std::fprintf(stderr, "parlab::MpiPool: %s\n", message.c_str());
+  std::fprintf(stderr, "parlab: MpiPool: %s\n", message.c_str());
   std::fflush(stderr);
   std::abort();
 }
@@ -134,9 +134,9 @@ void serve_task(const std::string& task, int rank, std::string& reply) {
     if (const auto it = r.functions.find(fn_id); it != r.functions.end()) fn = it->second.second;
   }
   if (entry == nullptr || (fn_id != 0 && fn == 0)) {
-    fail_rest(std::make_exception_ptr(std::runtime_error(
-        "parlab::MpiPool: rank " + std::to_string(rank) +
-        " does not know this task; every rank must run the same program binary")));
+    fail_rest(std::make_exception_ptr(
+        std::runtime_error("parlab: MpiPool: rank " + std::to_string(rank) +
+                           " does not know this task; every rank must run the same program binary")));
     return;
   }
   try {
@@ -146,7 +146,8 @@ void serve_task(const std::string& task, int rank, std::string& reply) {
   }
 }
 
-void check(int code, const char* what) {
+/// Aborts the job unless an MPI call succeeded (`code`), saying which call (`what`) failed.
+void require_mpi_success(int code, const char* what) {
   if (code == MPI_SUCCESS) return;
   char text[MPI_MAX_ERROR_STRING];
   int length = 0;
@@ -169,14 +170,15 @@ class Runtime {
   /// Worker ranks: serve tasks until rank 0 says stop, then finalize and exit.
   [[noreturn]] void serve() {
     if (serving_)  // a task on this worker rank made an MpiPool
-      throw std::logic_error("parlab::MpiPool: only rank 0 makes pools; a task running on a worker rank cannot");
+      throw std::logic_error(
+          "parlab: MpiPool: only rank 0 makes pools; a task running on a worker rank cannot");
     serving_ = true;
     Backoff backoff{std::chrono::milliseconds{1}};
     std::string task, reply;
     while (true) {
       int ready = 0;
       MPI_Status status{};
-      check(MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
+      require_mpi_success(MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
       if (ready == 0) {
         backoff.wait();
         continue;
@@ -185,12 +187,16 @@ class Runtime {
       int bytes = 0;
       MPI_Get_count(&status, MPI_BYTE, &bytes);
       task.resize(static_cast<std::size_t>(bytes));
-      check(MPI_Recv(task.data(), bytes, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE), "MPI_Recv");
+      require_mpi_success(
+          MPI_Recv(task.data(), bytes, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+          "MPI_Recv");
       if (status.MPI_TAG == tag_stop) break;
       serve_task(task, rank_, reply);
-      if (reply.size() > INT_MAX) fatal("a chunk's results are over MPI's 2 GiB message limit; use a smaller chunksize");
-      check(MPI_Send(reply.data(), static_cast<int>(reply.size()), MPI_BYTE, 0, tag_result, MPI_COMM_WORLD),
-            "MPI_Send");
+      if (reply.size() > INT_MAX)
+        fatal("a chunk's results are over MPI's 2 GiB message limit; use a smaller chunksize");
+      require_mpi_success(
+          MPI_Send(reply.data(), static_cast<int>(reply.size()), MPI_BYTE, 0, tag_result, MPI_COMM_WORLD),
+          "MPI_Send");
     }
     finalized_ = true;
     MPI_Finalize();
@@ -201,7 +207,7 @@ class Runtime {
   /// wait() takes the reply. Tasks to one rank run in the order they were submitted.
   std::uint64_t submit(int rank, std::string task) {
     if (task.size() > INT_MAX)
-      throw std::length_error("parlab::MpiPool: a task of " + std::to_string(task.size()) +
+      throw std::length_error("parlab: MpiPool: a task of " + std::to_string(task.size()) +
                               " bytes is over MPI's 2 GiB message limit");
     std::uint64_t request = 0;
     {
@@ -257,8 +263,10 @@ class Runtime {
 #endif
     initialized_ = true;
     int provided = 0;
-    check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
-    if (provided < MPI_THREAD_SERIALIZED) fatal("this MPI does not allow calls from a thread other than main");
+    require_mpi_success(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided),
+                        "MPI_Init_thread");
+    if (provided < MPI_THREAD_SERIALIZED)
+      fatal("this MPI does not allow calls from a thread other than main");
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
   }
@@ -295,29 +303,31 @@ class Runtime {
       bool active = !batch.empty();
       for (auto& out : batch) {
         auto& s = sending.emplace_back(Sending{std::move(out.bytes), MPI_REQUEST_NULL});
-        check(MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, out.rank, tag_task,
-                        MPI_COMM_WORLD, &s.request),
-              "MPI_Isend");
+        require_mpi_success(MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, out.rank,
+                                      tag_task, MPI_COMM_WORLD, &s.request),
+                            "MPI_Isend");
       }
       batch.clear();
       for (auto it = sending.begin(); it != sending.end();) {
         int sent = 0;
-        check(MPI_Test(&it->request, &sent, MPI_STATUS_IGNORE), "MPI_Test");
+        require_mpi_success(MPI_Test(&it->request, &sent, MPI_STATUS_IGNORE), "MPI_Test");
         it = sent != 0 ? sending.erase(it) : std::next(it);
       }
       int ready = 0;
       MPI_Status status{};
-      check(MPI_Iprobe(MPI_ANY_SOURCE, tag_result, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
+      require_mpi_success(MPI_Iprobe(MPI_ANY_SOURCE, tag_result, MPI_COMM_WORLD, &ready, &status),
+                          "MPI_Iprobe");
       if (ready != 0) {
         active = true;
         int bytes = 0;
         MPI_Get_count(&status, MPI_BYTE, &bytes);
         std::string reply(static_cast<std::size_t>(bytes), '\0');
-        check(MPI_Recv(reply.data(), bytes, MPI_BYTE, status.MPI_SOURCE, tag_result, MPI_COMM_WORLD,
-                       MPI_STATUS_IGNORE),
-              "MPI_Recv");
+        require_mpi_success(MPI_Recv(reply.data(), bytes, MPI_BYTE, status.MPI_SOURCE, tag_result,
+                                     MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+                            "MPI_Recv");
         std::uint64_t request = 0;
-        if (reply.size() < sizeof request) fatal("a reply without a request id from rank " + std::to_string(status.MPI_SOURCE));
+        if (reply.size() < sizeof request)
+          fatal("a reply without a request id from rank " + std::to_string(status.MPI_SOURCE));
         std::memcpy(&request, reply.data(), sizeof request);
         {
           std::lock_guard lock{mutex_};
@@ -362,58 +372,6 @@ class Runtime {
   std::thread comm_;
 };
 
-}  // namespace
-
-bool register_mpi_function(const char* name, std::uintptr_t address) {
-  auto& r = registry();
-  std::lock_guard lock{r.mutex};
-  const std::uint64_t id = fnv1a(name);
-  const auto [it, added] = r.functions.try_emplace(id, name, address);
-  if (!added && it->second.second != address)
-    fatal(std::string("PARLAB_MPI_TASK(") + name + ") names two different functions (or two names collide: " +
-          it->second.first + "); register each function once, under a unique name");
-  r.function_ids.try_emplace(address, id);
-  return true;
-}
-
-std::uint64_t mpi_function_id(std::uintptr_t address) {
-  {
-    auto& r = registry();
-    std::lock_guard lock{r.mutex};
-    if (const auto it = r.function_ids.find(address); it != r.function_ids.end()) return it->second;
-  }
-  const std::string name = symbol_name(address);
-  throw std::invalid_argument(
-      "parlab::MpiPool: the function" + (name.empty() ? std::string{} : " " + name) +
-      " is not registered, so the other ranks cannot find it: add PARLAB_MPI_TASK(" +
-      (name.empty() ? std::string("your_function") : name) +
-      ") at namespace scope in the program (a captureless lambda needs no registration)");
-}
-
-std::uint64_t register_mpi_entry(const char* type_name, ChunkEntry entry) {
-  auto& r = registry();
-  std::lock_guard lock{r.mutex};
-  const std::uint64_t id = fnv1a(type_name);
-  const auto [it, added] = r.entries.try_emplace(id, entry);
-  if (!added && it->second != entry) fatal(std::string("two task types share the id of ") + type_name);
-  return id;
-}
-
-std::size_t mpi_pool_workers(std::size_t workers) {
-  MpiPool::start();
-  auto& runtime = Runtime::get();
-  if (runtime.size() < 2)
-    throw std::runtime_error(
-        "parlab::MpiPool needs at least 2 ranks (rank 0 drives, the others work): run the program with "
-        "mpirun -np N, N >= 2");
-  const auto available = static_cast<std::size_t>(runtime.size() - 1);
-  return workers == 0 ? available : std::min(workers, available);
-}
-
-MpiBackend::MpiBackend(std::size_t /*workers*/, MpiOptions options) : chunksize_(options.chunksize) {}
-
-namespace {
-
 /// Items of a chunk go to their rank in messages of about this size, at most two at a time: the
 /// next is encoded while the rank runs the current one, and results are decoded as they come.
 constexpr std::size_t batch_bytes = 256 * 1024;
@@ -437,10 +395,59 @@ void deliver(const std::string& reply, std::size_t from, std::size_t to, ChunkCo
 
 }  // namespace
 
+bool register_mpi_function(const char* name, std::uintptr_t address) {
+  auto& r = registry();
+  std::lock_guard lock{r.mutex};
+  const std::uint64_t id = fnv1a(name);
+  const auto [it, added] = r.functions.try_emplace(id, name, address);
+  if (!added && it->second.second != address)
+    fatal(std::string("PARLAB_MPI_TASK(") + name + ") names two different functions (or two names collide: " +
+          it->second.first + "); register each function once, under a unique name");
+  r.function_ids.try_emplace(address, id);
+  return true;
+}
+
+std::uint64_t mpi_function_id(std::uintptr_t address) {
+  {
+    auto& r = registry();
+    std::lock_guard lock{r.mutex};
+    if (const auto it = r.function_ids.find(address); it != r.function_ids.end()) return it->second;
+  }
+  const std::string name = symbol_name(address);
+  throw std::invalid_argument(
+      "parlab: MpiPool: the function" + (name.empty() ? std::string{} : " " + name) +
+      " is not registered, so the other ranks cannot find it: add PARLAB_MPI_TASK(" +
+      (name.empty() ? std::string("your_function") : name) +
+      ") at namespace scope in the program (a captureless lambda needs no registration)");
+}
+
+std::uint64_t register_mpi_entry(const char* type_name, ChunkEntry entry) {
+  auto& r = registry();
+  std::lock_guard lock{r.mutex};
+  const std::uint64_t id = fnv1a(type_name);
+  const auto [it, added] = r.entries.try_emplace(id, entry);
+  if (!added && it->second != entry) fatal(std::string("two task types share the id of ") + type_name);
+  return id;
+}
+
+std::size_t mpi_pool_workers(std::size_t workers) {
+  MpiPool::start();
+  auto& runtime = Runtime::get();
+  if (runtime.size() < 2)
+    throw std::runtime_error(
+        "parlab: MpiPool needs at least 2 ranks (rank 0 drives, the others work): run the program with "
+        "mpirun -np N, N >= 2");
+  const auto available = static_cast<std::size_t>(runtime.size() - 1);
+  return workers == 0 ? available : std::min(workers, available);
+}
+
+MpiBackend::MpiBackend(std::size_t /*workers*/, MpiOptions options) : chunksize_(options.chunksize) {}
+
 void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
                            ChunkCodec& codec) {
   auto& runtime = Runtime::get();
-  const int rank = 1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
+  const int rank =
+      1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
   struct Batch {
     std::uint64_t request;
     std::size_t from, to;
@@ -452,7 +459,8 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
       // [request] (written by submit) then what encode_batch writes.
       std::string task;
       const std::size_t from = next;
-      const EncodedBatch batch = encode_batch(task, sizeof(std::uint64_t), entry, fn, codec, from, end, batch_bytes);
+      const EncodedBatch batch =
+          encode_batch(task, sizeof(std::uint64_t), entry, fn, codec, from, end, batch_bytes);
       next = batch.failed ? batch.end + 1 : batch.end;
       if (batch.end == from) continue;  // its first item failed to encode: nothing to send
       try {
