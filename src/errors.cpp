@@ -17,7 +17,8 @@ std::string crash_message(std::size_t index, long pid, int status) {
     how = "died";
   } else if (WIFSIGNALED(status)) {
     const char* name = sigabbrev_np(WTERMSIG(status));
-    how = "was killed by signal " + std::to_string(WTERMSIG(status)) + (name ? std::string{" (SIG"} + name + ")" : "");
+    how = "was killed by signal " + std::to_string(WTERMSIG(status)) +
+          (name ? std::string{" (SIG"} + name + ")" : "");
   } else {
     how = "exited with status " + std::to_string(WEXITSTATUS(status));
   }
@@ -48,7 +49,9 @@ std::string describe(const std::exception_ptr& error) {
 WorkerCrashed::WorkerCrashed(std::size_t index, long pid, int status)
     : std::runtime_error(crash_message(index, pid, status)), index_(index), pid_(pid), status_(status) {}
 
-int WorkerCrashed::signal() const noexcept { return status_ != -1 && WIFSIGNALED(status_) ? WTERMSIG(status_) : 0; }
+int WorkerCrashed::signal() const noexcept {
+  return status_ != -1 && WIFSIGNALED(status_) ? WTERMSIG(status_) : 0;
+}
 
 int WorkerCrashed::exit_status() const noexcept {
   return status_ != -1 && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;

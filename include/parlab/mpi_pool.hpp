@@ -11,8 +11,8 @@
 /// Failures follow MPI: an exception in a task comes back to rank 0 (RemoteError, with the
 /// item's index in TaskError); a rank that dies aborts the whole job (mpirun ends every rank).
 
-#include "parlab/pool.hpp"
 #include "parlab/detail/remote_call.hpp"
+#include "parlab/pool.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -44,8 +44,8 @@ struct MpiEntryKey {};
 /// The id of serve_chunk<Call, Item, R>. Initialized before main in every process of the
 /// program, since every process has the same instantiations.
 template <class Call, class Item, class R>
-inline const std::uint64_t mpi_entry_id =
-    register_mpi_entry(typeid(MpiEntryKey<Call, Item, R>).name(), &serve_chunk<Call, Item, R>);
+inline const std::uint64_t mpi_entry_id = register_mpi_entry(typeid(MpiEntryKey<Call, Item, R>).name(),
+                                                             &serve_chunk<Call, Item, R>);
 
 /// The MPI backend: each pool thread drives one worker rank; a rank that finishes its chunk
 /// early is sent the next one.
@@ -84,7 +84,8 @@ class MpiBackend {
   void shutdown() {}
 
  private:
-  void run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end, ChunkCodec& codec);
+  void run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
+                 ChunkCodec& codec);
 
   std::size_t chunksize_;
 };
@@ -125,6 +126,6 @@ class MpiPool : public BasicPool<detail::MpiBackend> {
 /// Makes the plain function `fn` callable by MpiPool: write it once at namespace scope, in a file
 /// linked into the program (e.g. `PARLAB_MPI_TASK(count_words);`). The name as written
 /// identifies the function on every rank.
-#define PARLAB_MPI_TASK(fn)                                                  \
+#define PARLAB_MPI_TASK(fn)                                                             \
   [[maybe_unused]] static const bool PARLAB_MPI_CONCAT(parlab_mpi_task_, __COUNTER__) = \
       ::parlab::detail::register_mpi_function(#fn, reinterpret_cast<std::uintptr_t>(&fn))

@@ -10,8 +10,8 @@
 /// start_fork_server()), so starting one is safe when the parent already runs threads.
 
 #include "parlab/cpu.hpp"
-#include "parlab/pool.hpp"
 #include "parlab/detail/remote_call.hpp"
+#include "parlab/pool.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -46,8 +46,8 @@ struct RemoteFnImpl<R (*)(A...) noexcept> {
   static type decode(std::uintptr_t bits) { return reinterpret_cast<type>(bits); }
 };
 template <class T>
-struct RemoteFnImpl<T, std::enable_if_t<std::is_class_v<T> && std::is_empty_v<T> &&
-                                        std::is_default_constructible_v<T>>> {
+struct RemoteFnImpl<
+    T, std::enable_if_t<std::is_class_v<T> && std::is_empty_v<T> && std::is_default_constructible_v<T>>> {
   static constexpr bool sendable = true;
   static constexpr bool by_address = false;
   using type = T;
@@ -95,7 +95,7 @@ inline constexpr bool reloadable<std::string> = true;
 template <class... T>
 inline constexpr bool reloadable<std::tuple<T...>> = (reloadable<T> && ...);
 template <class A, class B>
-inline constexpr bool reloadable<std::pair<A, B>> = reloadable<A> && reloadable<B>;
+inline constexpr bool reloadable<std::pair<A, B>> = (reloadable<A> && reloadable<B>);
 
 template <class Fn, class Item, class R>
 void serve_chunk(std::uintptr_t fn_bits, std::uint64_t base, std::uint64_t count, codec::Reader& in,
@@ -149,7 +149,8 @@ EncodedBatch encode_batch(std::string& message, std::size_t prefix, std::uint64_
 
 /// A process backend's default_chunksize: the pool's own `chunksize` if it was given one (not 0),
 /// else the thread backend's rule.
-[[nodiscard]] inline std::size_t remote_chunksize(std::size_t chunksize, std::size_t items, std::size_t workers) {
+[[nodiscard]] inline std::size_t remote_chunksize(std::size_t chunksize, std::size_t items,
+                                                  std::size_t workers) {
   return chunksize != 0 ? chunksize : ThreadBackend::default_chunksize(items, workers);
 }
 
@@ -171,22 +172,26 @@ void read_outcome(codec::Reader& in, std::size_t index, ChunkCodec& codec);
 template <class Backend, class Fn, class At, class Sink>
 void run_remote(Backend& backend, Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
   using Remote = RemoteFn<Fn>;
-  static_assert(Remote::sendable,
-                "parlab::ProcessPool and MpiPool run the function in another process: pass a plain function or a "
-                "captureless lambda, and pass data as arguments (a capturing lambda or std::function "
-                "cannot be sent)");
+  static_assert(
+      Remote::sendable,
+      "parlab::ProcessPool and MpiPool run the function in another process: pass a plain function or a "
+      "captureless lambda, and pass data as arguments (a capturing lambda or std::function "
+      "cannot be sent)");
   using Item = codec::wire_t<decltype(at(begin))>;
-  static_assert(codec::Serializable<Item>,
-                "parlab::ProcessPool and MpiPool cannot send this argument type to a worker process: give it a "
-                "cereal serialize() function and a default constructor (see parlab/codec.hpp)");
+  static_assert(
+      codec::Serializable<Item>,
+      "parlab::ProcessPool and MpiPool cannot send this argument type to a worker process: give it a "
+      "cereal serialize() function and a default constructor (see parlab/codec.hpp)");
   using Call = typename Remote::type;
   using R = std::decay_t<std::invoke_result_t<Call&, Item&>>;
-  static_assert(std::is_void_v<R> || codec::Serializable<R>,
-                "parlab::ProcessPool and MpiPool cannot send this result type back from a worker process: give it "
-                "a cereal serialize() function and a default constructor (see parlab/codec.hpp)");
+  static_assert(
+      std::is_void_v<R> || codec::Serializable<R>,
+      "parlab::ProcessPool and MpiPool cannot send this result type back from a worker process: give it "
+      "a cereal serialize() function and a default constructor (see parlab/codec.hpp)");
 
   // Only the messages above, not a cascade from inside cereal, when a check fails.
-  if constexpr (Remote::sendable && codec::Serializable<Item> && (std::is_void_v<R> || codec::Serializable<R>)) {
+  if constexpr (Remote::sendable && codec::Serializable<Item> &&
+                (std::is_void_v<R> || codec::Serializable<R>)) {
     struct Codec final : ChunkCodec {
       At& at;
       Sink& sink;
@@ -204,7 +209,9 @@ void run_remote(Backend& backend, Fn& fn, At& at, std::size_t begin, std::size_t
           sink.value(index, std::move(result));
         }
       }
-      void error(std::size_t index, std::exception_ptr error) override { sink.error(index, std::move(error)); }
+      void error(std::size_t index, std::exception_ptr error) override {
+        sink.error(index, std::move(error));
+      }
     } codec{at, sink};
     backend.template send_chunk<Remote, Item, R>(Remote::encode(fn), begin, end, codec);
   }
