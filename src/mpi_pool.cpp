@@ -17,7 +17,6 @@
 #include <cstring>
 #include <deque>
 #include <list>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>

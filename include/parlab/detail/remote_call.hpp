@@ -2,7 +2,8 @@
 /// \file
 /// What a call needs to run in another process of the same program, shared by ProcessPool and
 /// MpiPool: which functions can be sent (RemoteFn), the worker's loop over a chunk
-/// (serve_chunk), and the driver's encoder/decoder of a chunk (ChunkCodec, run_remote).
+/// (serve_chunk), and the driver's side: a chunk's encoder/decoder (ChunkCodec, run_remote), its
+/// messages (encode_batch) and its default size (remote_chunksize).
 
 #include "parlab/codec.hpp"
 #include "parlab/pool.hpp"
