@@ -38,12 +38,12 @@ struct Sink {
 ///   reports every item once before it returns: `sink.value(i, result)`, `sink.value(i)` when fn
 ///   returns void, or `sink.error(i, exception)`. It must not throw (it runs on a worker thread):
 ///   a failure of the backend (a dead worker, terminate()) is the error of the items it hit. The
-///   pool's worker threads
-///   call it, several at once, one chunk per thread at a time; `current_worker_index()`
-///   (scheduler.hpp) tells them apart, so a backend can give each thread its own worker process
-///   or rank. run is a template over fn, at and sink: the concept checks that it takes a plain
-///   function with int items; which other functions and item types it takes, run's own
-///   static_asserts say (run_remote in remote_call.hpp, for the backends that send calls away).
+///   pool's worker threads call it, several at once, one chunk per thread at a time;
+///   `current_worker_index()` (scheduler.hpp) tells them apart, so a backend can give each
+///   thread its own worker process or rank. run is a template over fn, at and sink: the concept
+///   checks that it takes a plain function with int items; which other functions and item types
+///   it takes, run's own static_asserts say (run_remote in remote_call.hpp, for the backends
+///   that send calls away).
 /// - `b.terminate()`: Pool::terminate() after the queue was dropped; the backend may stop the
 ///   chunks it is running (their items fail with PoolTerminated) or let them finish.
 /// - `b.shutdown()`: Pool::join() after the worker threads exited; the backend lets its own
