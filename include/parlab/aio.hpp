@@ -1,7 +1,8 @@
 #pragma once
 /// \file
 /// parlab::aio — Python's asyncio on Boost.Asio awaitables: one single-threaded event loop
-/// (run), gather, to_thread, Semaphore, sleep, wait_for and as_completed.
+/// (run), gather, to_thread, Semaphore, sleep, wait_for and as_completed. The machinery is in
+/// detail/aio_*.hpp.
 
 #include "parlab/detail/aio_gather.hpp"
 #include "parlab/detail/aio_loop.hpp"
