@@ -1,6 +1,7 @@
 #pragma once
-// How many CPUs this process may use, the way os.process_cpu_count() should have been:
-// affinity mask and cgroup CPU quota (v1 and v2) both count.
+/// \file
+/// parlab::cpu_count — how many CPUs this process may use, the way os.process_cpu_count() should
+/// have been: affinity mask and cgroup CPU quota (v1 and v2) both count.
 
 #include <filesystem>
 #include <optional>

@@ -1,6 +1,8 @@
 #pragma once
 /// \file
-/// Umbrella header: everything parlab offers.
+/// Umbrella header: everything in libparlab (Pool, ProcessPool, aio, http, map_reduce, codec and
+/// their vocabulary). Not MpiPool: parlab/mpi_pool.hpp needs MPI and the parlab_mpi library
+/// (parlab::mpi), so include it yourself.
 
 #include "parlab/aio.hpp"
 #include "parlab/async_result.hpp"

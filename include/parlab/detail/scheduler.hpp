@@ -1,6 +1,8 @@
 #pragma once
-// The thread backend under parlab::Pool: worker threads, a FIFO of jobs, and waits that help.
-// Internal; the public API is pool.hpp.
+/// \file
+/// The scheduler of every BasicPool (Pool, ProcessPool, MpiPool): its worker threads, a FIFO of
+/// jobs they run chunk by chunk, and waits that help. Each chunk goes to the pool's backend
+/// (backend.hpp); the public API is pool.hpp.
 
 #include <atomic>
 #include <chrono>

@@ -1,0 +1,59 @@
+#pragma once
+/// \file
+/// ThreadBackend, the backend of parlab::Pool: a chunk's calls run on the worker thread that
+/// claimed it (invoke_each).
+
+#include <algorithm>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <type_traits>
+
+namespace parlab::detail {
+
+/// Calls fn on items [begin, end) — `at(i)` gives item i — and hands each result or exception
+/// to `sink.value(i, result)` / `sink.value(i)` (void) / `sink.error(i, exception)`.
+template <class Fn, class At, class Sink>
+void invoke_each(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
+  using Ref = decltype(at(begin));
+  using R = std::invoke_result_t<Fn&, Ref>;
+  for (std::size_t i = begin; i < end; ++i) {
+    const auto call = [&] {
+      if constexpr (std::is_void_v<R>) {
+        std::invoke(fn, at(i));
+        sink.value(i);
+      } else {
+        sink.value(i, std::invoke(fn, at(i)));
+      }
+    };
+    if constexpr (std::is_nothrow_invocable_v<Fn&, Ref>) {
+      call();
+    } else {
+      try {
+        call();
+      } catch (...) {
+        sink.error(i, std::current_exception());
+      }
+    }
+  }
+}
+
+/// The thread backend: a chunk runs right here, on the worker thread that claimed it.
+class ThreadBackend {
+ public:
+  explicit ThreadBackend(std::size_t /*workers*/) {}
+  /// Items per chunk when the caller gives none (Python's rule for map).
+  [[nodiscard]] static std::size_t default_chunksize(std::size_t items, std::size_t workers) {
+    const std::size_t parts = 4 * workers;
+    return std::max<std::size_t>(1, (items + parts - 1) / parts);
+  }
+  template <class Fn, class At, class Sink>
+  void run(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
+    invoke_each(fn, at, begin, end, sink);
+  }
+  /// Threads cannot be stopped: running tasks finish.
+  void terminate() {}
+  void shutdown() {}
+};
+
+}  // namespace parlab::detail
