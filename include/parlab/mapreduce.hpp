@@ -4,6 +4,7 @@
 /// pool, an optional combiner in the same task as the mapper, a shuffle by key in the caller, and
 /// a reduce phase on the pool.
 
+#include "parlab/detail/remote_call.hpp"
 #include "parlab/pool.hpp"
 
 #include <concepts>
@@ -69,11 +70,6 @@ template <class Reducer, class K, class V>
 struct ReducerOutput<Reducer, K, V, false> {
   using type = void;
 };
-
-/// A function a process pool can rebuild in the worker from its type alone.
-template <class F>
-inline constexpr bool rebuildable =
-    std::is_class_v<F>&& std::is_empty_v<F>&& std::is_default_constructible_v<F>;
 
 /// Pools whose tasks run in this process (worker threads), where any callable works.
 template <class P>
@@ -158,14 +154,14 @@ auto run_map_reduce(PoolT& pool, Inputs&& inputs, Mapper mapper, Combiner combin
   static_assert(!KeyValues<MapOut>::ok || std::totally_ordered<K>,
                 "parlab::map_reduce: keys are sorted (std::map): the key type needs operator<");
   static_assert(
-      in_process_pool<PoolT> || (rebuildable<Mapper> && rebuildable<Combiner> && rebuildable<Reducer>),
+      in_process_pool<PoolT> || (Rebuildable<Mapper> && Rebuildable<Combiner> && Rebuildable<Reducer>),
       "parlab::map_reduce on a process pool (ProcessPool, MpiPool) rebuilds the mapper, combiner and "
       "reducer in the worker from their types: pass captureless lambdas or empty function objects "
       "(wrap a plain function in a lambda: [](const In& x) { return f(x); })");
 
   if constexpr (KeyValues<MapOut>::ok && combiner_ok && !std::is_void_v<R> && std::totally_ordered<K> &&
                 (in_process_pool<PoolT> ||
-                 (rebuildable<Mapper> && rebuildable<Combiner> && rebuildable<Reducer>))) {
+                 (Rebuildable<Mapper> && Rebuildable<Combiner> && Rebuildable<Reducer>))) {
     // Map (and combine) on the pool.
     MapOptions map_options;
     map_options.chunksize = options.chunksize;
@@ -233,9 +229,9 @@ auto map_reduce(PoolT& pool, Inputs&& inputs, Mapper mapper, Reducer reducer, Ma
 /// suits a reducer that gives the same answer on partial results (sums, counts, minima). On a
 /// process pool it too must be a captureless lambda or an empty function object.
 template <class PoolT, std::ranges::input_range Inputs, class Mapper, class Combiner, class Reducer>
-  requires(!std::same_as<std::remove_cvref_t<Reducer>, MapReduceOptions>)
-auto map_reduce(PoolT& pool, Inputs&& inputs, Mapper mapper, Combiner combiner, Reducer reducer,
-                MapReduceOptions options = {}) {
+requires(!std::same_as<std::remove_cvref_t<Reducer>, MapReduceOptions>) auto map_reduce(
+    PoolT& pool, Inputs&& inputs, Mapper mapper, Combiner combiner, Reducer reducer,
+    MapReduceOptions options = {}) {
   return detail::run_map_reduce(pool, std::forward<Inputs>(inputs), std::move(mapper), std::move(combiner),
                                 std::move(reducer), std::move(options));
 }

@@ -6,7 +6,8 @@
 /// messages (encode_batch) and its default size (remote_chunksize).
 
 #include "parlab/codec.hpp"
-#include "parlab/pool.hpp"
+#include "parlab/detail/thread_backend.hpp"
+#include "parlab/detail/unpack.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +25,10 @@ namespace parlab::detail {
 /// (valid in a fork; MpiPool maps it to a registered name), a captureless lambda or empty
 /// function object by its type (rebuilt there). Anything with state (a capturing lambda, a
 /// std::function) cannot be sent.
+/// A function object a worker rebuilds from its type alone: a captureless lambda, an empty functor.
+template <class F>
+concept Rebuildable = std::is_class_v<F> && std::is_empty_v<F> && std::is_default_constructible_v<F>;
+
 template <class T, class = void>
 struct RemoteFnImpl {
   static constexpr bool sendable = false;
@@ -47,8 +52,7 @@ struct RemoteFnImpl<R (*)(A...) noexcept> {
   static type decode(std::uintptr_t bits) { return reinterpret_cast<type>(bits); }
 };
 template <class T>
-struct RemoteFnImpl<
-    T, std::enable_if_t<std::is_class_v<T> && std::is_empty_v<T> && std::is_default_constructible_v<T>>> {
+struct RemoteFnImpl<T, std::enable_if_t<Rebuildable<T>>> {
   static constexpr bool sendable = true;
   static constexpr bool by_address = false;
   using type = T;
