@@ -7,7 +7,7 @@
 #include "bench/harness/workloads.hpp"
 #include "bench_config.hpp"
 #include "lab/console.hpp"
-#include "lab/runner.hpp"
+#include "lab/system.hpp"
 
 #include <parlab/cpu.hpp>
 #include <parlab/process_pool.hpp>

@@ -5,7 +5,7 @@
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"
 #include "lab/brewery/states.hpp"
-#include "lab/runner.hpp"
+#include "lab/system.hpp"
 
 #include <parlab/http.hpp>
 

@@ -1,7 +1,7 @@
 #pragma once
 // How every `parlab` subcommand reports a failure: one line on stderr, and an exit status.
 
-#include "lab/runner.hpp"
+#include "lab/usage_error.hpp"
 
 #include <iostream>
 #include <string_view>

@@ -9,7 +9,7 @@
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"
 #include "lab/brewery/states.hpp"
-#include "lab/runner.hpp"
+#include "lab/system.hpp"
 
 #include <parlab/aio.hpp>
 #include <parlab/cpu.hpp>

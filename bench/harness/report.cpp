@@ -2,7 +2,7 @@
 
 #include "bench/harness/system.hpp"
 #include "bench_config.hpp"
-#include "lab/runner.hpp"
+#include "lab/system.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

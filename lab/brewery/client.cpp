@@ -1,7 +1,7 @@
 #include "lab/brewery/client.hpp"
 
 #include "lab/brewery/states.hpp"
-#include "lab/runner.hpp"
+#include "lab/py_json.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,0 +1,18 @@
+#pragma once
+/// \file
+/// What the lab asks of the operating system: this machine's host name, and files written
+/// atomically.
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace parlab::lab {
+
+/// This machine's host name (Python's socket.gethostname()).
+[[nodiscard]] std::string host_name();
+/// Writes `content` to `path` through a temporary file in the same folder and a rename: readers
+/// see the old file or the new one, never a partial one. Throws std::runtime_error.
+void write_file_atomically(const std::filesystem::path& path, std::string_view content);
+
+}  // namespace parlab::lab
