@@ -13,16 +13,12 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <functional>
 #include <numeric>
-#include <system_error>
 #include <tuple>
 #include <utility>
 
@@ -362,14 +358,7 @@ void validate(LabConfig& config) {
                        std::to_string(config.workers + 1) + " for that many)");
   }
 #endif
-  std::error_code ec;
-  std::filesystem::create_directories(config.out_dir, ec);
-  if (ec || !std::filesystem::is_directory(config.out_dir))
-    throw UsageError("--out " + config.out_dir.string() + ": cannot create the folder" +
-                     (ec ? " (" + ec.message() + ")" : std::string{}));
-  if (::access(config.out_dir.c_str(), W_OK) != 0)
-    throw UsageError("--out " + config.out_dir.string() + ": folder is not writable (" +
-                     std::strerror(errno) + ")");
+  create_out_folder(config.out_dir);
 }
 
 nlohmann::json run_lab(const LabConfig& config, Console& console) {

@@ -1,5 +1,7 @@
 #include "lab/system.hpp"
 
+#include "lab/usage_error.hpp"
+
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 namespace parlab::lab {
 
@@ -50,6 +53,16 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     ::unlink(tmpl.c_str());
     throw std::runtime_error("cannot write " + path.string() + " (rename): " + std::strerror(err));
   }
+}
+
+void create_out_folder(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir))
+    throw UsageError("--out " + dir.string() + ": cannot create the folder" +
+                     (ec ? " (" + ec.message() + ")" : std::string{}));
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw UsageError("--out " + dir.string() + ": folder is not writable (" + std::strerror(errno) + ")");
 }
 
 }  // namespace parlab::lab

@@ -587,7 +587,8 @@ WorkloadInfo brewery_info() {
   auto info = make_info("brewery", "Brewery: counts per state over HTTP", "4 states",
                         "the lab's async task (brewery-async.py): serial vs asyncio.gather", 4);
   info.status = Status::skipped;
-  info.reason = "measured by its own benchmark, bench_brewery (make bench runs it next): out/brewery-bench.md";
+  info.reason =
+      "measured by its own benchmark, bench_brewery (make bench runs it next): out/brewery-bench.md";
   return info;
 }
 
