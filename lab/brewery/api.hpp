@@ -1,6 +1,7 @@
 #pragma once
-// The Open Brewery DB v1 API as a pure query engine: (method, target, client, time) in, status,
-// headers and JSON body out. No sockets: the replica server and the tests both drive it.
+/// \file
+/// The Open Brewery DB v1 API as a pure query engine: (method, target, client, time) in, status,
+/// headers and JSON body out. No sockets: the replica server and the tests both drive it.
 
 #include "lab/brewery/dataset.hpp"
 
