@@ -150,39 +150,6 @@ std::string unavailable_message(const brewery::ApiUnavailable& e, const Plan& pl
          " (--api takes the v1 base URL, e.g. https://api.openbrewerydb.org/v1, or embedded)";
 }
 
-}  // namespace
-
-void add_brewery_command(CLI::App& app, BreweryOptions& o) {
-  auto* cmd = app.add_subcommand(
-      "brewery",
-      "Count breweries per state through the Open Brewery DB API: serial, to_thread, async; async.json");
-  o.command = cmd;
-  cmd->add_option("--states", o.states,
-                  "Comma-separated US states (default: district_of_columbia,maryland,new_york,virginia)")
-      ->delimiter(',');
-  cmd->add_option(
-      "--api", o.api,
-      "The v1 API's URL (default https://api.openbrewerydb.org/v1), or 'embedded': a local replica "
-      "started in-process");
-  cmd->add_option("--modes", o.modes, "Comma-separated modes: serial,to_thread,async (default: all three)")
-      ->delimiter(',');
-  cmd->add_option("--concurrency", o.concurrency,
-                  "At most N states in flight in the async mode (default: all)");
-  cmd->add_flag("--exact", o.exact,
-                "Also count only the rows whose state_province is the state (by_state is a substring match)");
-  cmd->add_option("--cacert", o.cacert, "PEM file of the CAs to trust for an https --api (curl's --cacert)");
-  cmd->add_flag("--allow-unknown", o.allow_unknown, "Accept --states that are not US states (sent as given)");
-  cmd->add_option("--out", o.out, "Folder for async.json (default: the current folder)");
-  cmd->add_option("--data", o.data,
-                  "breweries.csv for --api embedded (default: $PARLAB_BREWERY_CSV, ./breweries.csv, "
-                  "$XDG_DATA_HOME/parlab, ~/.local/share/parlab, <program's folder>/../share/parlab, "
-                  "$XDG_DATA_DIRS/parlab, the build's copy)");
-}
-
-bool brewery_selected(const BreweryOptions& o) { return o.command != nullptr && o.command->parsed(); }
-
-namespace {
-
 /// Loads the replica's data, creates --out and starts the replica that `--api embedded` counts
 /// against; points plan.count.api at it. Throws UsageError (no data) or brewery::ServerError.
 std::unique_ptr<brewery::ReplicaServer> start_embedded_replica(Plan& plan, const BreweryOptions& o) {
@@ -354,6 +321,35 @@ int run_brewery(const BreweryOptions& o) {
 }
 
 }  // namespace
+
+void add_brewery_command(CLI::App& app, BreweryOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "brewery",
+      "Count breweries per state through the Open Brewery DB API: serial, to_thread, async; async.json");
+  o.command = cmd;
+  cmd->add_option("--states", o.states,
+                  "Comma-separated US states (default: district_of_columbia,maryland,new_york,virginia)")
+      ->delimiter(',');
+  cmd->add_option(
+      "--api", o.api,
+      "The v1 API's URL (default https://api.openbrewerydb.org/v1), or 'embedded': a local replica "
+      "started in-process");
+  cmd->add_option("--modes", o.modes, "Comma-separated modes: serial,to_thread,async (default: all three)")
+      ->delimiter(',');
+  cmd->add_option("--concurrency", o.concurrency,
+                  "At most N states in flight in the async mode (default: all)");
+  cmd->add_flag("--exact", o.exact,
+                "Also count only the rows whose state_province is the state (by_state is a substring match)");
+  cmd->add_option("--cacert", o.cacert, "PEM file of the CAs to trust for an https --api (curl's --cacert)");
+  cmd->add_flag("--allow-unknown", o.allow_unknown, "Accept --states that are not US states (sent as given)");
+  cmd->add_option("--out", o.out, "Folder for async.json (default: the current folder)");
+  cmd->add_option("--data", o.data,
+                  "breweries.csv for --api embedded (default: $PARLAB_BREWERY_CSV, ./breweries.csv, "
+                  "$XDG_DATA_HOME/parlab, ~/.local/share/parlab, <program's folder>/../share/parlab, "
+                  "$XDG_DATA_DIRS/parlab, the build's copy)");
+}
+
+bool brewery_selected(const BreweryOptions& o) { return o.command != nullptr && o.command->parsed(); }
 
 int run_brewery_command(const BreweryOptions& o) {
   try {

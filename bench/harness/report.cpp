@@ -143,224 +143,6 @@ std::string run_gnuplot(const std::string& gnuplot, const fs::path& datadir, con
   return problem;
 }
 
-}  // namespace
-
-std::string format_seconds(double s) {
-  auto three = [](double v, const char* unit) {
-    if (v < 10) return fmt::format("{:.2f} {}", v, unit);
-    if (v < 100) return fmt::format("{:.1f} {}", v, unit);
-    return fmt::format("{:.0f} {}", v, unit);
-  };
-  if (s < 1e-3) return three(s * 1e6, "µs");
-  if (s < 1) return three(s * 1e3, "ms");
-  return three(s, "s");
-}
-
-std::string format_ratio(double r, bool ascii) {
-  const char* x = ascii ? "x" : "×";
-  if (r >= 100) return fmt::format("{:.0f}{}", r, x);
-  if (r >= 10) return fmt::format("{:.1f}{}", r, x);
-  if (r >= 0.1) return fmt::format("{:.2f}{}", r, x);
-  return fmt::format("{:.3g}{}", r, x);
-}
-
-std::string format_ratio3(double r, bool ascii) {
-  const char* x = ascii ? "x" : "×";
-  if (r >= 100) return fmt::format("{:.0f}{}", r, x);
-  if (r >= 10) return fmt::format("{:.1f}{}", r, x);
-  if (r >= 1) return fmt::format("{:.2f}{}", r, x);
-  return fmt::format("{:.3g}{}", r, x);
-}
-
-std::string no_figure(Status status) {
-  if (status == Status::wrong) return "WRONG";
-  return std::string{status_name(status)};
-}
-
-std::string machine_line(const Json& m) {
-  return fmt::format("{}, {} cores ({} logical CPUs), cpu_count() = {}",
-                     m.value("cpu_model", std::string{"?"}), m.value("cores", 0), m.value("logical_cpus", 0),
-                     m.value("cpu_count", 0));
-}
-
-std::string latency_title(Cid id) {
-  switch (id) {
-    case Cid::parlab:
-      return "parlab Pool";
-    case Cid::python_pool:
-      return "Python Pool";
-    default:
-      return title(id);
-  }
-}
-
-std::optional<double> ratio_to(const Run& run, const Result& r, Cid reference) {
-  if (!r.measured()) return std::nullopt;
-  // Like with like: a row writing into a preallocated vector against the serial loop that does too.
-  if (reference == Cid::serial && spec(r.contender).into) reference = Cid::serial_into;
-  const Result* ref = run.main(r.workload, reference);
-  if (!ref || !ref->measured() || r.median() <= 0) return std::nullopt;
-  return ref->median() / r.median();
-}
-
-void evaluate_targets(Run& run) {
-  run.targets.clear();
-  auto add = [&](std::string key, std::string description, std::string goal, const Result* num,
-                 const Result* den, bool higher_is_better, double bound, const std::string& how) {
-    Target t{std::move(key), std::move(description), std::move(goal), std::nullopt, "not measured", {}};
-    const Result* missing = !num || !num->measured() ? num : (!den || !den->measured() ? den : nullptr);
-    if (!num || !den) {
-      t.detail = "a row it needs was not run";
-    } else if (missing) {
-      t.detail = title(missing->contender) + " " + no_figure(missing->status) +
-                 (missing->note.empty() ? "" : ": " + missing->note);
-    } else {
-      t.measured = num->median() / den->median();
-      const bool met = higher_is_better ? *t.measured >= bound : *t.measured <= bound;
-      t.status = met ? "met" : "MISSED";
-      t.detail = how + ": " + format_seconds(num->median()) + " / " + format_seconds(den->median());
-    }
-    run.targets.push_back(std::move(t));
-  };
-  for (const std::string wl : {"example", "prob3_xxl"}) {
-    const bool has =
-        std::any_of(run.workloads.begin(), run.workloads.end(), [&](auto& w) { return w.key == wl; });
-    if (!has) continue;
-    const std::string name = wl == "example" ? "Example" : "Problem 3 XXL";
-    const Result* parlab = run.main(wl, Cid::parlab);
-    add(wl + "_vs_python", name + ": parlab Pool.map vs the Python notebook's Pool.map", ">= 100×",
-        run.main(wl, Cid::python_pool), parlab, true, 100.0, "Python Pool.map time / parlab Pool.map time");
-    add(wl + "_vs_serial", name + ": parlab Pool.map vs serial C++", ">= 1.6×", run.main(wl, Cid::serial),
-        parlab, true, 1.6, "serial C++ time / parlab Pool.map time");
-    const Result* best = best_of_openmp_tbb(run, wl);
-    add(wl + "_vs_best_openmp_tbb", name + ": parlab Pool.map within 10% of the best of OpenMP and oneTBB",
-        "<= 1.10× its time", parlab, best ? best : run.main(wl, Cid::openmp), false, 1.10,
-        "parlab Pool.map time / " + (best ? title(best->contender) : std::string{"OpenMP"}) + " time");
-  }
-  // Worker processes against worker processes: parlab's ProcessPool and Python's Pool both
-  // send every item to another process and its result back.
-  for (const std::string wl : {"example", "prob3_xxl"}) {
-    const bool has =
-        std::any_of(run.workloads.begin(), run.workloads.end(), [&](auto& w) { return w.key == wl; });
-    if (!has) continue;
-    const std::string name = wl == "example" ? "Example" : "Problem 3 XXL";
-    add(wl + "_process_pool_vs_python",
-        name + ": parlab ProcessPool.map vs Python's multiprocessing.Pool.map", ">= 10×",
-        run.main(wl, Cid::python_pool), run.main(wl, Cid::process_pool), true, 10.0,
-        "Python Pool.map time / parlab ProcessPool time");
-  }
-  const bool trivial =
-      std::any_of(run.workloads.begin(), run.workloads.end(), [](auto& w) { return w.key == "trivial"; });
-  if (trivial) {
-    add("trivial_vs_openmp", "Trivial task: parlab Pool.map throughput vs OpenMP (both return a new vector)",
-        ">= 0.9×", run.main("trivial", Cid::openmp), run.main("trivial", Cid::parlab), true, 0.9,
-        "OpenMP time / parlab Pool.map time");
-    const Result* into = run.main("trivial", Cid::parlab_map_into);
-    if (into || run.contender(Cid::parlab_map_into).status == Status::ok)
-      add("trivial_map_into_vs_openmp_into",
-          "Trivial task: parlab map_into throughput vs OpenMP (both into a preallocated vector)", ">= 0.9×",
-          run.main("trivial", Cid::openmp_into), into, true, 0.9,
-          "OpenMP (into) time / parlab map_into time");
-  }
-}
-
-Json to_json(const Run& run) {
-  Json j = Json::object();
-  j["schema"] = schema_version;
-  j["started"] = run.started;
-  j["elapsed_s"] = run.elapsed_s;
-  j["settings"] = run.settings;
-  j["machine"] = run.machine;
-  Json workloads = Json::array();
-  for (const auto& w : run.workloads) {
-    workloads.push_back({{"key", w.key},
-                         {"title", w.title},
-                         {"size", w.size},
-                         {"description", w.description},
-                         {"items", w.items},
-                         {"status", status_name(w.status)},
-                         {"reason", w.reason}});
-  }
-  j["workloads"] = std::move(workloads);
-  Json contenders = Json::array();
-  for (const auto& c : run.contenders) {
-    const auto& s = spec(c.id);
-    contenders.push_back({{"key", s.key},
-                          {"title", s.title},
-                          {"description", s.description},
-                          {"parallel", s.parallel},
-                          {"into", s.into},
-                          {"status", status_name(c.status)},
-                          {"reason", c.reason}});
-  }
-  j["contenders"] = std::move(contenders);
-  Json results = Json::array();
-  for (const auto& r : run.results) {
-    const bool m = r.measured();
-    Json row = Json::object();
-    row["workload"] = r.workload;
-    row["contender"] = spec(r.contender).key;
-    row["workers"] = r.workers;
-    row["chunksize"] = r.chunksize ? Json(*r.chunksize) : Json(nullptr);
-    row["chunksize_auto"] = r.chunksize_auto;
-    row["main"] = r.main;
-    row["status"] = status_name(r.status);
-    row["verified"] = r.verified;
-    row["note"] = r.note;
-    row["warmup_s"] = r.warmup_s;
-    row["samples_s"] = r.samples_s;
-    row["median_s"] = m ? Json(r.median()) : Json(nullptr);
-    row["min_s"] = m ? Json(r.min()) : Json(nullptr);
-    row["max_s"] = m ? Json(r.max()) : Json(nullptr);
-    row["vs_serial"] = number_or_null(ratio_to(run, r, Cid::serial));
-    row["vs_python"] = number_or_null(ratio_to(run, r, Cid::python_pool));
-    row["vs_python_serial"] = number_or_null(ratio_to(run, r, Cid::python_serial));
-    row["vs_parlab"] = number_or_null(ratio_to(run, r, Cid::parlab));
-    results.push_back(std::move(row));
-  }
-  j["results"] = std::move(results);
-  Json latency = Json::array();
-  const Latency* py_latency = run.latency_of(Cid::python_pool);
-  for (const auto& l : run.latency) {
-    const bool m = l.measured();
-    auto us = [&](double seconds) { return m ? Json(seconds * 1e6) : Json(nullptr); };
-    Json row = Json::object();
-    row["contender"] = spec(l.contender).key;
-    row["call"] = "apply_async(f, x).get()";
-    row["workers"] = l.workers;
-    row["warmup_calls"] = l.warmup_calls;
-    row["calls"] = l.samples_s.size();
-    row["status"] = status_name(l.status);
-    row["verified"] = l.verified;
-    row["note"] = l.note;
-    row["median_us"] = us(l.quantile(0.5));
-    row["p10_us"] = us(l.quantile(0.1));
-    row["p90_us"] = us(l.quantile(0.9));
-    row["min_us"] = us(l.quantile(0.0));
-    row["max_us"] = us(l.quantile(1.0));
-    row["mean_us"] = us(l.mean());
-    row["vs_python"] = m && py_latency && py_latency->measured()
-                           ? Json(py_latency->quantile(0.5) / l.quantile(0.5))
-                           : Json(nullptr);
-    latency.push_back(std::move(row));
-  }
-  j["latency"] = std::move(latency);
-  Json targets = Json::array();
-  for (const auto& t : run.targets) {
-    targets.push_back({{"key", t.key},
-                       {"description", t.description},
-                       {"goal", t.goal},
-                       {"measured", number_or_null(t.measured)},
-                       {"status", t.status},
-                       {"detail", t.detail}});
-  }
-  j["targets"] = std::move(targets);
-  j["notes"] = run.notes;
-  return j;
-}
-
-namespace {
-
 /// A main-table cell: the median and the speed-up over serial C++.
 std::string main_cell(const Run& run, const WorkloadInfo& w, Cid id, bool ascii) {
   if (w.status != Status::ok) return std::string{status_name(w.status)};
@@ -730,6 +512,220 @@ void md_not_measured(std::ostream& md, const Run& run) {
 }
 
 }  // namespace
+
+std::string format_seconds(double s) {
+  auto three = [](double v, const char* unit) {
+    if (v < 10) return fmt::format("{:.2f} {}", v, unit);
+    if (v < 100) return fmt::format("{:.1f} {}", v, unit);
+    return fmt::format("{:.0f} {}", v, unit);
+  };
+  if (s < 1e-3) return three(s * 1e6, "µs");
+  if (s < 1) return three(s * 1e3, "ms");
+  return three(s, "s");
+}
+
+std::string format_ratio(double r, bool ascii) {
+  const char* x = ascii ? "x" : "×";
+  if (r >= 100) return fmt::format("{:.0f}{}", r, x);
+  if (r >= 10) return fmt::format("{:.1f}{}", r, x);
+  if (r >= 0.1) return fmt::format("{:.2f}{}", r, x);
+  return fmt::format("{:.3g}{}", r, x);
+}
+
+std::string format_ratio3(double r, bool ascii) {
+  const char* x = ascii ? "x" : "×";
+  if (r >= 100) return fmt::format("{:.0f}{}", r, x);
+  if (r >= 10) return fmt::format("{:.1f}{}", r, x);
+  if (r >= 1) return fmt::format("{:.2f}{}", r, x);
+  return fmt::format("{:.3g}{}", r, x);
+}
+
+std::string no_figure(Status status) {
+  if (status == Status::wrong) return "WRONG";
+  return std::string{status_name(status)};
+}
+
+std::string machine_line(const Json& m) {
+  return fmt::format("{}, {} cores ({} logical CPUs), cpu_count() = {}",
+                     m.value("cpu_model", std::string{"?"}), m.value("cores", 0), m.value("logical_cpus", 0),
+                     m.value("cpu_count", 0));
+}
+
+std::string latency_title(Cid id) {
+  switch (id) {
+    case Cid::parlab:
+      return "parlab Pool";
+    case Cid::python_pool:
+      return "Python Pool";
+    default:
+      return title(id);
+  }
+}
+
+std::optional<double> ratio_to(const Run& run, const Result& r, Cid reference) {
+  if (!r.measured()) return std::nullopt;
+  // Like with like: a row writing into a preallocated vector against the serial loop that does too.
+  if (reference == Cid::serial && spec(r.contender).into) reference = Cid::serial_into;
+  const Result* ref = run.main(r.workload, reference);
+  if (!ref || !ref->measured() || r.median() <= 0) return std::nullopt;
+  return ref->median() / r.median();
+}
+
+void evaluate_targets(Run& run) {
+  run.targets.clear();
+  auto add = [&](std::string key, std::string description, std::string goal, const Result* num,
+                 const Result* den, bool higher_is_better, double bound, const std::string& how) {
+    Target t{std::move(key), std::move(description), std::move(goal), std::nullopt, "not measured", {}};
+    const Result* missing = !num || !num->measured() ? num : (!den || !den->measured() ? den : nullptr);
+    if (!num || !den) {
+      t.detail = "a row it needs was not run";
+    } else if (missing) {
+      t.detail = title(missing->contender) + " " + no_figure(missing->status) +
+                 (missing->note.empty() ? "" : ": " + missing->note);
+    } else {
+      t.measured = num->median() / den->median();
+      const bool met = higher_is_better ? *t.measured >= bound : *t.measured <= bound;
+      t.status = met ? "met" : "MISSED";
+      t.detail = how + ": " + format_seconds(num->median()) + " / " + format_seconds(den->median());
+    }
+    run.targets.push_back(std::move(t));
+  };
+  for (const std::string wl : {"example", "prob3_xxl"}) {
+    const bool has =
+        std::any_of(run.workloads.begin(), run.workloads.end(), [&](auto& w) { return w.key == wl; });
+    if (!has) continue;
+    const std::string name = wl == "example" ? "Example" : "Problem 3 XXL";
+    const Result* parlab = run.main(wl, Cid::parlab);
+    add(wl + "_vs_python", name + ": parlab Pool.map vs the Python notebook's Pool.map", ">= 100×",
+        run.main(wl, Cid::python_pool), parlab, true, 100.0, "Python Pool.map time / parlab Pool.map time");
+    add(wl + "_vs_serial", name + ": parlab Pool.map vs serial C++", ">= 1.6×", run.main(wl, Cid::serial),
+        parlab, true, 1.6, "serial C++ time / parlab Pool.map time");
+    const Result* best = best_of_openmp_tbb(run, wl);
+    add(wl + "_vs_best_openmp_tbb", name + ": parlab Pool.map within 10% of the best of OpenMP and oneTBB",
+        "<= 1.10× its time", parlab, best ? best : run.main(wl, Cid::openmp), false, 1.10,
+        "parlab Pool.map time / " + (best ? title(best->contender) : std::string{"OpenMP"}) + " time");
+  }
+  // Worker processes against worker processes: parlab's ProcessPool and Python's Pool both
+  // send every item to another process and its result back.
+  for (const std::string wl : {"example", "prob3_xxl"}) {
+    const bool has =
+        std::any_of(run.workloads.begin(), run.workloads.end(), [&](auto& w) { return w.key == wl; });
+    if (!has) continue;
+    const std::string name = wl == "example" ? "Example" : "Problem 3 XXL";
+    add(wl + "_process_pool_vs_python",
+        name + ": parlab ProcessPool.map vs Python's multiprocessing.Pool.map", ">= 10×",
+        run.main(wl, Cid::python_pool), run.main(wl, Cid::process_pool), true, 10.0,
+        "Python Pool.map time / parlab ProcessPool time");
+  }
+  const bool trivial =
+      std::any_of(run.workloads.begin(), run.workloads.end(), [](auto& w) { return w.key == "trivial"; });
+  if (trivial) {
+    add("trivial_vs_openmp", "Trivial task: parlab Pool.map throughput vs OpenMP (both return a new vector)",
+        ">= 0.9×", run.main("trivial", Cid::openmp), run.main("trivial", Cid::parlab), true, 0.9,
+        "OpenMP time / parlab Pool.map time");
+    const Result* into = run.main("trivial", Cid::parlab_map_into);
+    if (into || run.contender(Cid::parlab_map_into).status == Status::ok)
+      add("trivial_map_into_vs_openmp_into",
+          "Trivial task: parlab map_into throughput vs OpenMP (both into a preallocated vector)", ">= 0.9×",
+          run.main("trivial", Cid::openmp_into), into, true, 0.9,
+          "OpenMP (into) time / parlab map_into time");
+  }
+}
+
+Json to_json(const Run& run) {
+  Json j = Json::object();
+  j["schema"] = schema_version;
+  j["started"] = run.started;
+  j["elapsed_s"] = run.elapsed_s;
+  j["settings"] = run.settings;
+  j["machine"] = run.machine;
+  Json workloads = Json::array();
+  for (const auto& w : run.workloads) {
+    workloads.push_back({{"key", w.key},
+                         {"title", w.title},
+                         {"size", w.size},
+                         {"description", w.description},
+                         {"items", w.items},
+                         {"status", status_name(w.status)},
+                         {"reason", w.reason}});
+  }
+  j["workloads"] = std::move(workloads);
+  Json contenders = Json::array();
+  for (const auto& c : run.contenders) {
+    const auto& s = spec(c.id);
+    contenders.push_back({{"key", s.key},
+                          {"title", s.title},
+                          {"description", s.description},
+                          {"parallel", s.parallel},
+                          {"into", s.into},
+                          {"status", status_name(c.status)},
+                          {"reason", c.reason}});
+  }
+  j["contenders"] = std::move(contenders);
+  Json results = Json::array();
+  for (const auto& r : run.results) {
+    const bool m = r.measured();
+    Json row = Json::object();
+    row["workload"] = r.workload;
+    row["contender"] = spec(r.contender).key;
+    row["workers"] = r.workers;
+    row["chunksize"] = r.chunksize ? Json(*r.chunksize) : Json(nullptr);
+    row["chunksize_auto"] = r.chunksize_auto;
+    row["main"] = r.main;
+    row["status"] = status_name(r.status);
+    row["verified"] = r.verified;
+    row["note"] = r.note;
+    row["warmup_s"] = r.warmup_s;
+    row["samples_s"] = r.samples_s;
+    row["median_s"] = m ? Json(r.median()) : Json(nullptr);
+    row["min_s"] = m ? Json(r.min()) : Json(nullptr);
+    row["max_s"] = m ? Json(r.max()) : Json(nullptr);
+    row["vs_serial"] = number_or_null(ratio_to(run, r, Cid::serial));
+    row["vs_python"] = number_or_null(ratio_to(run, r, Cid::python_pool));
+    row["vs_python_serial"] = number_or_null(ratio_to(run, r, Cid::python_serial));
+    row["vs_parlab"] = number_or_null(ratio_to(run, r, Cid::parlab));
+    results.push_back(std::move(row));
+  }
+  j["results"] = std::move(results);
+  Json latency = Json::array();
+  const Latency* py_latency = run.latency_of(Cid::python_pool);
+  for (const auto& l : run.latency) {
+    const bool m = l.measured();
+    auto us = [&](double seconds) { return m ? Json(seconds * 1e6) : Json(nullptr); };
+    Json row = Json::object();
+    row["contender"] = spec(l.contender).key;
+    row["call"] = "apply_async(f, x).get()";
+    row["workers"] = l.workers;
+    row["warmup_calls"] = l.warmup_calls;
+    row["calls"] = l.samples_s.size();
+    row["status"] = status_name(l.status);
+    row["verified"] = l.verified;
+    row["note"] = l.note;
+    row["median_us"] = us(l.quantile(0.5));
+    row["p10_us"] = us(l.quantile(0.1));
+    row["p90_us"] = us(l.quantile(0.9));
+    row["min_us"] = us(l.quantile(0.0));
+    row["max_us"] = us(l.quantile(1.0));
+    row["mean_us"] = us(l.mean());
+    row["vs_python"] = m && py_latency && py_latency->measured()
+                           ? Json(py_latency->quantile(0.5) / l.quantile(0.5))
+                           : Json(nullptr);
+    latency.push_back(std::move(row));
+  }
+  j["latency"] = std::move(latency);
+  Json targets = Json::array();
+  for (const auto& t : run.targets) {
+    targets.push_back({{"key", t.key},
+                       {"description", t.description},
+                       {"goal", t.goal},
+                       {"measured", number_or_null(t.measured)},
+                       {"status", t.status},
+                       {"detail", t.detail}});
+  }
+  j["targets"] = std::move(targets);
+  j["notes"] = run.notes;
+  return j;
+}
 
 std::string to_markdown(const Run& run) {
   std::ostringstream md;
