@@ -511,6 +511,16 @@ void md_not_measured(std::ostream& md, const Run& run) {
      << ", documented in docs/performance.md); the plots are speedup.png and python-vs-cpp.png.\n";
 }
 
+/// A ratio: no decimal from 100, one from 10, two from `two_decimals_from`, below that three
+/// significant digits; then "×" (`ascii`: "x").
+std::string ratio_text(double r, bool ascii, double two_decimals_from) {
+  const char* x = ascii ? "x" : "×";
+  if (r >= 100) return fmt::format("{:.0f}{}", r, x);
+  if (r >= 10) return fmt::format("{:.1f}{}", r, x);
+  if (r >= two_decimals_from) return fmt::format("{:.2f}{}", r, x);
+  return fmt::format("{:.3g}{}", r, x);
+}
+
 }  // namespace
 
 std::string format_seconds(double s) {
@@ -524,21 +534,9 @@ std::string format_seconds(double s) {
   return three(s, "s");
 }
 
-std::string format_ratio(double r, bool ascii) {
-  const char* x = ascii ? "x" : "×";
-  if (r >= 100) return fmt::format("{:.0f}{}", r, x);
-  if (r >= 10) return fmt::format("{:.1f}{}", r, x);
-  if (r >= 0.1) return fmt::format("{:.2f}{}", r, x);
-  return fmt::format("{:.3g}{}", r, x);
-}
+std::string format_ratio(double r, bool ascii) { return ratio_text(r, ascii, 0.1); }
 
-std::string format_ratio3(double r, bool ascii) {
-  const char* x = ascii ? "x" : "×";
-  if (r >= 100) return fmt::format("{:.0f}{}", r, x);
-  if (r >= 10) return fmt::format("{:.1f}{}", r, x);
-  if (r >= 1) return fmt::format("{:.2f}{}", r, x);
-  return fmt::format("{:.3g}{}", r, x);
-}
+std::string format_ratio3(double r, bool ascii) { return ratio_text(r, ascii, 1); }
 
 std::string no_figure(Status status) {
   if (status == Status::wrong) return "WRONG";
