@@ -1,6 +1,7 @@
 #pragma once
-// Shared pieces of bench_pool: the per-item kernel, the map input and the one Pool every
-// benchmark uses (built once, outside any timing loop), and the ProcessPool of the latency rows.
+/// \file
+/// Shared pieces of bench_pool: the per-item kernel, the map input and the one Pool every
+/// benchmark uses (built once, outside any timing loop), and the ProcessPool of the latency rows.
 
 #include "parlab/pool.hpp"
 #include "parlab/process_pool.hpp"

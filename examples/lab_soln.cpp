@@ -6,7 +6,7 @@
 // writes the file atomically with parlab::lab::write_file_atomically.
 
 #include "check.hpp"
-#include "lab/runner.hpp"
+#include "lab/py_json.hpp"
 
 #include <cstdlib>
 #include <iostream>

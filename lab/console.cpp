@@ -1,8 +1,8 @@
 #include "lab/console.hpp"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
 
 namespace parlab::lab {
@@ -100,14 +100,10 @@ void Console::end_progress() {
 
 void Console::redraw_locked() {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  char text[160];
-  if (total_ > 0) {
-    std::snprintf(text, sizeof text, "\r\033[K  %s %zu/%zu (%.1f s)", label_.c_str(), done_.load(), total_,
-                  elapsed);
-  } else {
-    std::snprintf(text, sizeof text, "\r\033[K  %s %zu (%.1f s)", label_.c_str(), done_.load(), elapsed);
-  }
-  out_ << text;
+  if (total_ > 0)
+    out_ << fmt::format("\r\033[K  {} {}/{} ({:.1f} s)", label_, done_.load(), total_, elapsed);
+  else
+    out_ << fmt::format("\r\033[K  {} {} ({:.1f} s)", label_, done_.load(), elapsed);
 }
 
 void Console::ticker() {
@@ -119,6 +115,12 @@ void Console::ticker() {
       out_.flush();
     }
   }
+}
+
+std::string pad(std::string_view text, std::size_t width, Align align) {
+  std::string out{text};
+  if (out.size() < width) out.insert(align == Align::left ? out.size() : 0, width - out.size(), ' ');
+  return out;
 }
 
 }  // namespace parlab::lab

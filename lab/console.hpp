@@ -1,7 +1,8 @@
 #pragma once
-// Console output for the lab's walk-through: permanent lines, and on a terminal a live progress
-// line (redrawn in place) for long steps. Without a terminal, or with NO_COLOR set, it writes
-// plain lines only: no carriage returns or escape codes.
+/// \file
+/// Console output for the lab's walk-through: permanent lines, and on a terminal a live progress
+/// line (redrawn in place) for long steps. Without a terminal, or with NO_COLOR set, it writes
+/// plain lines only: no carriage returns or escape codes.
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <ostream>
 #include <streambuf>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace parlab::lab {
@@ -58,5 +60,12 @@ class Console {
   std::unique_ptr<std::ostream> stream_;
   std::thread ticker_;
 };
+
+/// The side of a column that `pad` fills.
+enum class Align { left, right };
+
+/// `text` filled with spaces to `width` bytes, as printf's %-10s / %10s fill a column: a column
+/// that may hold a multi-byte character ("812 µs", "–") keeps the bytes it has always had.
+[[nodiscard]] std::string pad(std::string_view text, std::size_t width, Align align = Align::left);
 
 }  // namespace parlab::lab

@@ -1,7 +1,9 @@
 #include "lab/runner.hpp"
 
 #include "lab/numpy_random.hpp"
+#include "lab/py_json.hpp"
 #include "lab/pyrepr.hpp"
+#include "lab/system.hpp"
 
 #include <parlab/pool.hpp>
 #include <parlab/process_pool.hpp>
@@ -9,19 +11,14 @@
 #include <parlab/mpi_pool.hpp>
 #endif
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <functional>
 #include <numeric>
-#include <system_error>
 #include <tuple>
 #include <utility>
 
@@ -39,12 +36,6 @@ auto timed(F&& f) {
   const auto start = Clock::now();
   auto result = f();
   return std::pair{std::chrono::duration<double>(Clock::now() - start).count(), std::move(result)};
-}
-
-std::string printf_string(const char* fmt, auto... args) {
-  std::array<char, 512> buf{};
-  std::snprintf(buf.data(), buf.size(), fmt, args...);
-  return buf.data();
 }
 
 /// A MapOptions whose progress hook feeds the console's progress line.
@@ -70,7 +61,7 @@ nlohmann::json run_example(P& pool, Console& console) {
   const auto t_start = Clock::now();
   const auto data = rng.randint_rows(0, 10, 1'000'000, 5);
   const double t_data = std::chrono::duration<double>(Clock::now() - t_start).count();
-  console.line(printf_string("  data: %zu rows generated in %.3f s", data.size(), t_data));
+  console.line(fmt::format("  data: {} rows generated in {:.3f} s", data.size(), t_data));
 
   auto [t_serial, serial] = timed([&] {
     std::vector<int> out;
@@ -110,10 +101,11 @@ nlohmann::json run_example(P& pool, Console& console) {
     });
   });
 
-  console.line(printf_string("  serial loop           %8.3f s", t_serial));
-  console.line(printf_string("  Pool.map              %8.3f s  (%.2fx serial)", t_map, t_serial / t_map));
-  console.line(printf_string("  Pool.starmap          %8.3f s  (%.2fx serial)", t_star, t_serial / t_star));
-  console.line(printf_string("  Pool.starmap_async    %8.3f s  (%.2fx serial)", t_async, t_serial / t_async));
+  console.line(fmt::format("  serial loop           {:8.3f} s", t_serial));
+  console.line(fmt::format("  Pool.map              {:8.3f} s  ({:.2f}x serial)", t_map, t_serial / t_map));
+  console.line(fmt::format("  Pool.starmap          {:8.3f} s  ({:.2f}x serial)", t_star, t_serial / t_star));
+  console.line(
+      fmt::format("  Pool.starmap_async    {:8.3f} s  ({:.2f}x serial)", t_async, t_serial / t_async));
   std::vector<int> first(serial.begin(), serial.begin() + 10);
   console.line("  first 10 counts: " + py_str(first));
   if (serial.size() != 1'000'000 || mapped != serial || starred != serial || async_counts != serial)
@@ -145,7 +137,8 @@ struct Prob2 {
 template <class P>
 std::size_t pool_size_for(std::size_t n) {
 #ifdef PARLAB_HAS_MPI
-  if constexpr (std::is_same_v<P, MpiPool>) return std::min(n, static_cast<std::size_t>(MpiPool::ranks() - 1));
+  if constexpr (std::is_same_v<P, MpiPool>)
+    return std::min(n, static_cast<std::size_t>(MpiPool::ranks() - 1));
 #endif
   return n;
 }
@@ -158,8 +151,8 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
   const std::size_t cores = cpu_count();
   const bool spin = mode == BusyMode::spin;
   const std::size_t part_c = pool_size_for<P>(work.size());  // one worker per task, where it can
-  console.line(printf_string("== Problem 2: do_busy_work over [1, 2, 4, 6] (%s), cpu_count = %zu ==",
-                             spin ? "spin: burns CPU" : "sleep: waits", cores));
+  console.line(fmt::format("== Problem 2: do_busy_work over [1, 2, 4, 6] ({}), cpu_count = {} ==",
+                           spin ? "spin: burns CPU" : "sleep: waits", cores));
   std::ostream& log = console.stream();
   auto busy = [mode, &log](double seconds) { return busy_work(seconds, mode, &log); };
   // Worker processes print do_busy_work's line themselves, to stderr (stdout may be --json's).
@@ -188,9 +181,12 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
       }
       P pool{pool_size};
       return timed([&] {
-               if constexpr (std::is_same_v<P, Pool>) return pool.map(busy, work, with_progress(console));
-               else if (spin) return pool.map(busy_spin, work, with_progress(console));
-               else return pool.map(busy_sleep, work, with_progress(console));
+               if constexpr (std::is_same_v<P, Pool>)
+                 return pool.map(busy, work, with_progress(console));
+               else if (spin)
+                 return pool.map(busy_spin, work, with_progress(console));
+               else
+                 return pool.map(busy_sleep, work, with_progress(console));
              })
           .first;
     });
@@ -198,26 +194,26 @@ Prob2 run_prob2(std::size_t workers, BusyMode mode, Console& console) {
 
   console.line("  Part A: serial map");
   const double part1 = run_part("Part A", 0);
-  console.line(printf_string("  Part B: Pool(%zu).map", workers));
+  console.line(fmt::format("  Part B: Pool({}).map", workers));
   const double part2 = run_part("Part B", workers);
-  console.line(printf_string("  Part C: Pool(%zu).map (one worker per task)", part_c));
+  console.line(fmt::format("  Part C: Pool({}).map (one worker per task)", part_c));
   const double part3 = run_part("Part C", part_c);
 
   const double bound_a = total, bound_b = bound(workers), bound_c = bound(part_c);
-  console.line(printf_string("  Part A serial          %7.3f s   lower bound %6.3f s (all work in a row)",
-                             part1, bound_a));
-  console.line(printf_string("  Part B Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx",
-                             workers, part2, bound_b, part1 / part2));
-  console.line(printf_string("  Part C Pool(%zu)        %7.3f s   lower bound %6.3f s   speedup %.2fx",
-                             part_c, part3, bound_c, part1 / part3));
+  console.line(fmt::format("  Part A serial          {:7.3f} s   lower bound {:6.3f} s (all work in a row)",
+                           part1, bound_a));
+  console.line(fmt::format("  Part B Pool({})        {:7.3f} s   lower bound {:6.3f} s   speedup {:.2f}x",
+                           workers, part2, bound_b, part1 / part2));
+  console.line(fmt::format("  Part C Pool({})        {:7.3f} s   lower bound {:6.3f} s   speedup {:.2f}x",
+                           part_c, part3, bound_c, part1 / part3));
   if (!spin && workers < work.size())
     console.line(
-        printf_string("  Part B: %zu workers run 4 tasks with chunksize 1, so the 6 s task starts only when a"
-                      " worker frees up",
-                      workers));
+        fmt::format("  Part B: {} workers run 4 tasks with chunksize 1, so the 6 s task starts only when a"
+                    " worker frees up",
+                    workers));
   if (spin && part_c > cores)
-    console.line(printf_string("  Part C: %zu busy workers share %zu CPUs, so total work / cores bounds it",
-                               part_c, cores));
+    console.line(fmt::format("  Part C: {} busy workers share {} CPUs, so total work / cores bounds it",
+                             part_c, cores));
   nlohmann::json record{{"mode", spin ? "spin" : "sleep"},
                         {"work", work},
                         {"part1", part1},
@@ -270,10 +266,10 @@ Prob3 run_prob3(P& pool, Console& console) {
       throw std::runtime_error("prob3: serial and parallel results differ — a parlab bug");
     const double speedup = t_serial / t_parallel;
     slower_somewhere = slower_somewhere || speedup < 1.0;
-    lines.push_back(printf_string("  %-8s | %7zu | %4zu | %9.4f | %11.4f | %6.2fx", size.name, size.rows,
-                                  size.cols, t_serial, t_parallel, speedup));
-    console.line(printf_string("  %s done: serial %.4f s, Pool(%zu).map %.4f s", size.name, t_serial,
-                               pool.size(), t_parallel));
+    lines.push_back(fmt::format("  {:<8} | {:7} | {:4} | {:9.4f} | {:11.4f} | {:6.2f}x", size.name, size.rows,
+                                size.cols, t_serial, t_parallel, speedup));
+    console.line(fmt::format("  {} done: serial {:.4f} s, Pool({}).map {:.4f} s", size.name, t_serial,
+                             pool.size(), t_parallel));
     table.push_back({{"name", size.name},
                      {"rows", size.rows},
                      {"cols", size.cols},
@@ -342,9 +338,7 @@ void validate(LabConfig& config) {
                      std::to_string(max_workers) + ")");
   const auto backends = available_backends();
   if (std::find(backends.begin(), backends.end(), config.backend) == backends.end()) {
-    std::string names;
-    for (const auto& name : backends)
-      names += (names.empty() ? "" : ", ") + name;
+    const std::string names = fmt::format("{}", fmt::join(backends, ", "));
     if (config.backend == "mpi")
       throw UsageError("--backend mpi is not built in this version of parlab (available: " + names + ")");
     throw UsageError("unknown --backend '" + config.backend + "' (available: " + names + ")");
@@ -355,7 +349,8 @@ void validate(LabConfig& config) {
     MpiPool::start();  // the other ranks serve the pools from here, and exit when rank 0 ends
     const auto worker_ranks = static_cast<std::size_t>(MpiPool::ranks() - 1);
     if (worker_ranks == 0)
-      throw UsageError("--backend mpi needs worker ranks: run it as mpirun -np N parlab lab --backend mpi, N >= 2");
+      throw UsageError(
+          "--backend mpi needs worker ranks: run it as mpirun -np N parlab lab --backend mpi, N >= 2");
     if (config.workers == 0) config.workers = worker_ranks;
     if (config.workers > worker_ranks)
       throw UsageError("--workers " + std::to_string(config.workers) + " but the job has " +
@@ -363,14 +358,7 @@ void validate(LabConfig& config) {
                        std::to_string(config.workers + 1) + " for that many)");
   }
 #endif
-  std::error_code ec;
-  std::filesystem::create_directories(config.out_dir, ec);
-  if (ec || !std::filesystem::is_directory(config.out_dir))
-    throw UsageError("--out " + config.out_dir.string() + ": cannot create the folder" +
-                     (ec ? " (" + ec.message() + ")" : std::string{}));
-  if (::access(config.out_dir.c_str(), W_OK) != 0)
-    throw UsageError("--out " + config.out_dir.string() + ": folder is not writable (" +
-                     std::strerror(errno) + ")");
+  create_out_folder(config.out_dir);
 }
 
 nlohmann::json run_lab(const LabConfig& config, Console& console) {
@@ -383,8 +371,8 @@ nlohmann::json run_lab(const LabConfig& config, Console& console) {
                         {"workers", config.workers},
                         {"backend", config.backend},
                         {"host", answers.host}};
-  console.line(printf_string("parlab lab: cpu_count() = %zu, %zu workers, backend %s",
-                             static_cast<std::size_t>(cpu_count()), config.workers, config.backend.c_str()));
+  console.line(fmt::format("parlab lab: cpu_count() = {}, {} workers, backend {}",
+                           static_cast<std::size_t>(cpu_count()), config.workers, config.backend));
   const auto run_steps = [&]<class P>(P& pool) {
     if (has(Step::example)) record["example"] = run_example(pool, console);
     if (has(Step::prob1)) {
@@ -421,111 +409,6 @@ nlohmann::json run_lab(const LabConfig& config, Console& console) {
   record["soln"] = path.string();
   console.line("wrote " + path.string());
   return record;
-}
-
-std::string py_json_string(std::string_view text) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          // Decode UTF-8 to a code point; ensure_ascii writes \uXXXX (surrogate pairs above BMP).
-          char32_t cp = c;
-          int extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
-          if (extra > 0) cp = c & (0x3fU >> extra);
-          for (; extra > 0 && i + 1 < text.size(); --extra)
-            cp = (cp << 6) | (static_cast<unsigned char>(text[++i]) & 0x3fU);
-          auto hex = [&out](unsigned v) { out += printf_string("\\u%04x", v); };
-          if (cp >= 0x10000) {
-            cp -= 0x10000;
-            hex(0xd800 + static_cast<unsigned>(cp >> 10));
-            hex(0xdc00 + static_cast<unsigned>(cp & 0x3ff));
-          } else {
-            hex(static_cast<unsigned>(cp));
-          }
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string soln_json(const Answers& answers) {
-  std::vector<std::string> items;
-  if (answers.prob1) items.push_back("  \"prob1\": " + py_json_string(*answers.prob1));
-  if (answers.part1 && answers.part2 && answers.part3) {
-    items.push_back("  \"prob2\": {\n    \"part1\": " + py_str(*answers.part1) + ",\n    \"part2\": " +
-                    py_str(*answers.part2) + ",\n    \"part3\": " + py_str(*answers.part3) + "\n  }");
-  }
-  if (answers.prob3) items.push_back("  \"prob3\": " + py_json_string(*answers.prob3));
-  items.push_back("  \"host\": " + py_json_string(answers.host));
-  std::string out = "{\n";
-  for (std::size_t i = 0; i < items.size(); ++i)
-    out += items[i] + (i + 1 < items.size() ? ",\n" : "\n");
-  return out + "}";
-}
-
-std::string host_name() {
-  std::array<char, 256> buf{};
-  if (::gethostname(buf.data(), buf.size() - 1) != 0) return "localhost";
-  return buf.data();
-}
-
-void write_file_atomically(const std::filesystem::path& path, std::string_view content) {
-  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path{"."};
-  std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0) throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(errno));
-  auto fail = [&](const char* what) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmpl.c_str());
-    throw std::runtime_error("cannot write " + path.string() + " (" + what + "): " + std::strerror(err));
-  };
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const auto n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write");
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fchmod(fd, 0644) != 0) fail("chmod");
-  if (::fsync(fd) != 0) fail("fsync");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmpl.c_str());
-    throw std::runtime_error("cannot write " + path.string() + ": " + std::strerror(err));
-  }
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmpl.c_str());
-    throw std::runtime_error("cannot write " + path.string() + " (rename): " + std::strerror(err));
-  }
 }
 
 }  // namespace parlab::lab

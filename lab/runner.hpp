@@ -1,7 +1,9 @@
 #pragma once
-// The notebook's steps as one run: the Example, Problems 1–3, and soln.json.
+/// \file
+/// The notebook's steps as one run: the Example, Problems 1–3, and soln.json.
 
 #include "lab/console.hpp"
+#include "lab/usage_error.hpp"
 #include "lab/workloads.hpp"
 
 #include <nlohmann/json.hpp>
@@ -9,7 +11,6 @@
 #include <cstddef>
 #include <filesystem>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,12 +24,6 @@ enum class Step { example, prob1, prob2, prob3 };
 [[nodiscard]] std::string_view step_name(Step step);
 /// The step called `name`, or nullopt.
 [[nodiscard]] std::optional<Step> parse_step(std::string_view name);
-
-/// Bad command-line input: the CLI prints it on one line and exits with status 2.
-class UsageError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
 
 /// What `parlab lab` runs and where it writes.
 struct LabConfig {
@@ -49,23 +44,5 @@ void validate(LabConfig& config);
 /// Runs the configured steps, narrating on `console`, writes soln.json atomically into
 /// config.out_dir, and returns every timing as JSON (for --json and the benchmark harness).
 nlohmann::json run_lab(const LabConfig& config, Console& console);
-
-/// The answers that go into soln.json.
-struct Answers {
-  std::optional<std::string> prob1;
-  std::optional<double> part1, part2, part3;
-  std::optional<std::string> prob3;
-  std::string host;
-};
-
-/// soln.json's text exactly as Python's json.dumps(answers, indent=2) writes it.
-[[nodiscard]] std::string soln_json(const Answers& answers);
-/// A string as Python's json.dumps quotes it (ensure_ascii).
-[[nodiscard]] std::string py_json_string(std::string_view text);
-/// This machine's host name (Python's socket.gethostname()).
-[[nodiscard]] std::string host_name();
-/// Writes `content` to `path` through a temporary file in the same folder and a rename: readers
-/// see the old file or the new one, never a partial one. Throws std::runtime_error.
-void write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
 }  // namespace parlab::lab

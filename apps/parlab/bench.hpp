@@ -1,6 +1,9 @@
 #pragma once
-// `parlab bench`: every backend against its peers on the lab's workloads, in one run; writes
-// bench.json, report.md, speedup.png and python-vs-cpp.png (see docs/performance.md).
+/// \file
+/// `parlab bench`'s command line: every backend against its peers on the lab's workloads, in one
+/// run; writes bench.json, report.md, speedup.png and python-vs-cpp.png (see docs/performance.md).
+
+#include "bench/harness/settings.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -10,17 +13,12 @@
 
 namespace parlab::cli {
 
-/// The command line of `parlab bench`, as parsed (validated by run_bench_command).
+/// The command line of `parlab bench`, as parsed (checked by run_bench_command).
 struct BenchOptions {
   CLI::App* command = nullptr;  ///< the subcommand, to ask whether it was given
-  bool quick = false;
-  bool tiny = false;
-  std::int64_t repeat = 0;  ///< 0: 5, or 3 with --quick / --tiny
-  std::vector<std::string> workers;
-  std::vector<std::string> workloads;
-  std::string out = "out";
-  std::string python;  ///< interpreter; empty: PARLAB_BENCH_PYTHON, /usr/bin/python3, python3 on PATH
-  bool no_python = false;
+  bench::Options given;         ///< every flag the harness takes as it is; --repeat and --workers from below
+  std::int64_t repeat = 0;      ///< --repeat, when given
+  std::vector<std::string> workers;  ///< --workers, when given
   /// Hidden: this process is rank 0 (or a worker rank) of the MpiPool rows' child job,
   /// `mpirun -np N parlab bench --mpi-child --workload ...`; rank 0 prints the rows as JSON.
   bool mpi_child = false;

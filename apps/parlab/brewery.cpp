@@ -5,21 +5,20 @@
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"
 #include "lab/brewery/states.hpp"
-#include "lab/runner.hpp"
+#include "lab/console.hpp"
+#include "lab/system.hpp"
 
 #include <parlab/http.hpp>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -30,6 +29,8 @@ namespace parlab::cli {
 namespace {
 
 namespace brewery = parlab::brewery;
+using lab::Align;
+using lab::pad;
 using namespace std::chrono_literals;
 
 /// The replica that `--api embedded` starts: the real API's latency, no rate limit (see docs/brewery.md).
@@ -41,16 +42,6 @@ constexpr auto connect_timeout = 5s;
 /// The probe before timing: bounded so that a wrong --api is a quick error.
 constexpr auto probe_connect_timeout = 3s;
 constexpr auto probe_total_timeout = 10s;
-
-/// Bad command-line input: one line on stderr, exit status 2.
-
-
-std::string join(const std::vector<std::string>& items, const char* separator = ", ") {
-  std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : separator) + item;
-  return out;
-}
 
 /// What the command will do, once the flags are checked.
 struct Plan {
@@ -105,7 +96,8 @@ std::vector<brewery::Mode> check_modes(const BreweryOptions& o) {
   return modes;
 }
 
-Plan check(const BreweryOptions& o) {
+/// The plan that the flags ask for, checked (nothing is created or started yet).
+Plan make_plan(const BreweryOptions& o) {
   Plan plan;
   plan.states = check_states(o);
   plan.modes = check_modes(o);
@@ -135,32 +127,8 @@ Plan check(const BreweryOptions& o) {
       throw UsageError{"--cacert " + o.cacert + ": no such readable file"};
     plan.count.http.ca_file = o.cacert;
   }
-  return plan;
-}
-
-/// Creates --out if missing; it must be a writable folder.
-void check_out(Plan& plan, const BreweryOptions& o) {
   plan.out = o.out;
-  std::error_code ec;
-  std::filesystem::create_directories(plan.out, ec);
-  if (ec || !std::filesystem::is_directory(plan.out))
-    throw UsageError{"--out " + plan.out.string() + ": cannot create the folder" +
-                     (ec ? " (" + ec.message() + ")" : std::string{})};
-  if (::access(plan.out.c_str(), W_OK) != 0)
-    throw UsageError{"--out " + plan.out.string() + ": folder is not writable (" + std::strerror(errno) +
-                     ")"};
-}
-
-std::string seconds_text(double seconds) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.3f s", seconds);
-  return buf;
-}
-
-std::string pad(std::string text, std::size_t width, bool right = false) {
-  if (text.size() >= width) return text;
-  const std::string fill(width - text.size(), ' ');
-  return right ? fill + text : text + fill;
+  return plan;
 }
 
 /// "parlab: error: ..." advice for an API that cannot be used.
@@ -180,6 +148,176 @@ std::string unavailable_message(const brewery::ApiUnavailable& e, const Plan& pl
   }
   return api + " does not answer as the Open Brewery DB v1 API: " + e.what() +
          " (--api takes the v1 base URL, e.g. https://api.openbrewerydb.org/v1, or embedded)";
+}
+
+/// Loads the replica's data, creates --out and starts the replica that `--api embedded` counts
+/// against; points plan.count.api at it. Throws UsageError (no data) or brewery::ServerError.
+std::unique_ptr<brewery::ReplicaServer> start_embedded_replica(Plan& plan, const BreweryOptions& o) {
+  auto search = brewery::DataSearch::from_environment();
+  search.flag = o.data;
+  std::shared_ptr<const brewery::Dataset> data;
+  try {
+    data = std::make_shared<const brewery::Dataset>(brewery::Dataset::load(brewery::locate_dataset(search)));
+  } catch (const brewery::DatasetError& e) {
+    std::string message = std::string{"--api embedded needs the Open Brewery DB data: "} + e.what();
+    if (message.find("fetch-brewery-data") == std::string::npos)
+      message += " (scripts/fetch-brewery-data downloads it)";
+    throw UsageError{message};
+  }
+  lab::create_out_folder(plan.out);
+  brewery::ServerOptions server_options;
+  server_options.data = data;
+  server_options.threads = embedded_threads;
+  server_options.latency = embedded_latency;
+  server_options.jitter = embedded_jitter;
+  server_options.rate_limit = std::nullopt;
+  ::signal(SIGPIPE, SIG_IGN);
+  auto server = std::make_unique<brewery::ReplicaServer>(server_options);
+  server->start();
+  plan.count.api = server->url() + "/v1";
+  std::cout << "parlab brewery: embedded replica at " << plan.count.api << " (" << data->size()
+            << " breweries from " << data->source() << "; latency " << embedded_latency.count() << " ms ± "
+            << embedded_jitter.count() << " ms, no rate limit)" << std::endl;
+  return server;
+}
+
+/// One request before any timing, with short timeouts: a wrong --api is a quick error.
+void probe(const Plan& plan) {
+  brewery::CountOptions probe = plan.count;
+  probe.http.connect_timeout =
+      std::min<std::chrono::milliseconds>(probe.http.connect_timeout, probe_connect_timeout);
+  probe.http.total_timeout = probe_total_timeout;
+  brewery::probe_api(probe);
+}
+
+std::string mode_names(const Plan& plan, std::string_view separator) {
+  std::vector<std::string_view> names;
+  for (const auto mode : plan.modes)
+    names.push_back(brewery::mode_name(mode));
+  return fmt::format("{}", fmt::join(names, separator));
+}
+
+/// Every mode over every state, a line per mode; each failed state on stderr. `failed`: some did.
+std::vector<brewery::ModeRun> run_modes(const Plan& plan, bool& failed) {
+  std::vector<brewery::ModeRun> runs;
+  for (const auto mode : plan.modes) {
+    auto run = brewery::run_mode(mode, plan.states, plan.count, plan.concurrency);
+    std::size_t errors = 0;
+    for (const auto& r : run.results) {
+      if (r.ok()) continue;
+      ++errors;
+      try {
+        r.rethrow();
+      } catch (const std::exception& e) {
+        print_error(fmt::format("{}: {}", brewery::mode_name(mode), e.what()));
+      }
+    }
+    std::cout << pad(brewery::mode_name(mode), 10)
+              << pad(fmt::format("{:.3f} s", run.elapsed.count()), 10, Align::right) << "  (" << run.pages()
+              << (run.pages() == 1 ? " page" : " pages");
+    if (errors > 0) std::cout << "; " << errors << " of " << plan.states.size() << " states failed";
+    std::cout << ")" << std::endl;
+    failed = failed || errors > 0;
+    runs.push_back(std::move(run));
+  }
+  return runs;
+}
+
+/// One table of counts: a state's count from the first mode that got it; the modes must agree
+/// (`failed` when they do not).
+void print_counts(const Plan& plan, const std::vector<brewery::ModeRun>& runs, bool exact, bool& failed) {
+  std::cout << pad("state", 22) << pad(exact ? "by_state" : "breweries", 10, Align::right)
+            << (exact ? "   exact" : "") << std::endl;
+  for (std::size_t i = 0; i < plan.states.size(); ++i) {
+    const brewery::StateCount* first = nullptr;
+    std::string_view first_mode;
+    for (const auto& run : runs) {
+      if (!run.results[i].ok()) continue;
+      const auto& counted = run.results[i].value();
+      if (first == nullptr) {
+        first = &counted;
+        first_mode = brewery::mode_name(run.mode);
+      } else if (counted.brewery_count != first->brewery_count || counted.exact_count != first->exact_count) {
+        print_error(fmt::format("the modes disagree on {}: {} counted {}, {} {}", plan.states[i], first_mode,
+                                first->brewery_count, brewery::mode_name(run.mode), counted.brewery_count));
+        failed = true;
+      }
+    }
+    std::cout << pad(plan.states[i], 22);
+    if (first == nullptr) {
+      std::cout << pad("error", 10, Align::right) << std::endl;
+      continue;
+    }
+    std::cout << pad(std::to_string(first->brewery_count), 10, Align::right);
+    if (first->exact_count) std::cout << pad(std::to_string(*first->exact_count), 8, Align::right);
+    std::cout << std::endl;
+  }
+}
+
+/// The seed's sentence, serial against async, into async.json (with to_thread's on the terminal).
+int write_async_json(const Plan& plan, const std::vector<brewery::ModeRun>& runs) {
+  const auto find_run = [&](brewery::Mode mode) -> const brewery::ModeRun* {
+    for (const auto& run : runs)
+      if (run.mode == mode) return &run;
+    return nullptr;
+  };
+  const auto* serial = find_run(brewery::Mode::serial);
+  const auto* native = find_run(brewery::Mode::async);
+  const auto* threaded = find_run(brewery::Mode::to_thread);
+  if (serial == nullptr || native == nullptr) {
+    std::cout << "async.json not written: it compares the serial and async modes (--modes "
+              << mode_names(plan, ",") << ")" << std::endl;
+    return 0;
+  }
+  const double serial_seconds = serial->elapsed.count();
+  const std::string sentence = brewery::result_sentence(serial_seconds, native->elapsed.count());
+  std::cout << sentence;
+  if (threaded != nullptr)
+    std::cout << fmt::format(" (to_thread, the seed's way: {:.2f}% faster)",
+                             brewery::percent_faster(serial_seconds, threaded->elapsed.count()));
+  std::cout << std::endl;
+  const auto path = plan.out / "async.json";
+  try {
+    lab::write_file_atomically(path, brewery::async_json(sentence, lab::host_name()));
+  } catch (const std::exception& e) {
+    return report_error(1, e.what());
+  }
+  std::cout << "wrote " << path.string() << std::endl;
+  return 0;
+}
+
+int run_brewery(const BreweryOptions& o) {
+  Plan plan;
+  std::unique_ptr<brewery::ReplicaServer> server;
+  try {
+    plan = make_plan(o);
+    if (plan.embedded)
+      server = start_embedded_replica(plan, o);
+    else
+      lab::create_out_folder(plan.out);
+  } catch (const UsageError& e) {
+    return report_error(2, e.what());
+  } catch (const brewery::ServerError& e) {
+    return report_error(1, std::string{"cannot start the embedded replica: "} + e.what());
+  }
+  try {
+    probe(plan);
+  } catch (const brewery::ApiUnavailable& e) {
+    return report_error(1, unavailable_message(e, plan));
+  } catch (const std::invalid_argument& e) {
+    // The HTTP client refused its options: with ours, only a --cacert that holds no certificate.
+    return report_error(2, (o.cacert.empty() ? std::string{} : "--cacert " + o.cacert + ": ") + e.what());
+  }
+
+  std::cout << "parlab brewery: " << plan.states.size() << " state" << (plan.states.size() == 1 ? "" : "s")
+            << ", modes " << mode_names(plan, ", ") << ", against " << plan.count.api;
+  if (plan.concurrency > 0) std::cout << " (async: at most " << plan.concurrency << " states at once)";
+  std::cout << std::endl;
+  bool failed = false;
+  const auto runs = run_modes(plan, failed);
+  print_counts(plan, runs, o.exact, failed);
+  if (failed) return report_error(1, "some counts failed; async.json not written");
+  return write_async_json(plan, runs);
 }
 
 }  // namespace
@@ -212,161 +350,6 @@ void add_brewery_command(CLI::App& app, BreweryOptions& o) {
 }
 
 bool brewery_selected(const BreweryOptions& o) { return o.command != nullptr && o.command->parsed(); }
-
-namespace {
-
-int run_brewery(const BreweryOptions& o) {
-  Plan plan;
-  std::unique_ptr<brewery::ReplicaServer> server;
-  try {
-    plan = check(o);
-    if (plan.embedded) {
-      auto search = brewery::DataSearch::from_environment();
-      search.flag = o.data;
-      std::shared_ptr<const brewery::Dataset> data;
-      try {
-        data =
-            std::make_shared<const brewery::Dataset>(brewery::Dataset::load(brewery::locate_dataset(search)));
-      } catch (const brewery::DatasetError& e) {
-        std::string message = std::string{"--api embedded needs the Open Brewery DB data: "} + e.what();
-        if (message.find("fetch-brewery-data") == std::string::npos)
-          message += " (scripts/fetch-brewery-data downloads it)";
-        throw UsageError{message};
-      }
-      check_out(plan, o);
-      brewery::ServerOptions server_options;
-      server_options.data = data;
-      server_options.threads = embedded_threads;
-      server_options.latency = embedded_latency;
-      server_options.jitter = embedded_jitter;
-      server_options.rate_limit = std::nullopt;
-      ::signal(SIGPIPE, SIG_IGN);
-      server = std::make_unique<brewery::ReplicaServer>(server_options);
-      server->start();
-      plan.count.api = server->url() + "/v1";
-      std::cout << "parlab brewery: embedded replica at " << plan.count.api << " (" << data->size()
-                << " breweries from " << data->source() << "; latency " << embedded_latency.count()
-                << " ms ± " << embedded_jitter.count() << " ms, no rate limit)" << std::endl;
-    } else {
-      check_out(plan, o);
-    }
-  } catch (const UsageError& e) {
-    return report_error(2, e.what());
-  } catch (const brewery::ServerError& e) {
-    return report_error(1, std::string{"cannot start the embedded replica: "} + e.what());
-  }
-
-  try {
-    brewery::CountOptions probe = plan.count;
-    probe.http.connect_timeout =
-        std::min<std::chrono::milliseconds>(probe.http.connect_timeout, probe_connect_timeout);
-    probe.http.total_timeout = probe_total_timeout;
-    brewery::probe_api(probe);
-  } catch (const brewery::ApiUnavailable& e) {
-    return report_error(1, unavailable_message(e, plan));
-  } catch (const std::invalid_argument& e) {
-    // The HTTP client refused its options: with ours, only a --cacert that holds no certificate.
-    return report_error(2, (o.cacert.empty() ? std::string{} : "--cacert " + o.cacert + ": ") + e.what());
-  }
-
-  std::vector<std::string> mode_names;
-  for (const auto mode : plan.modes)
-    mode_names.emplace_back(brewery::mode_name(mode));
-  std::cout << "parlab brewery: " << plan.states.size() << " state" << (plan.states.size() == 1 ? "" : "s")
-            << ", modes " << join(mode_names) << ", against " << plan.count.api;
-  if (plan.concurrency > 0) std::cout << " (async: at most " << plan.concurrency << " states at once)";
-  std::cout << std::endl;
-
-  std::vector<brewery::ModeRun> runs;
-  bool failed = false;
-  for (const auto mode : plan.modes) {
-    auto run = brewery::run_mode(mode, plan.states, plan.count, plan.concurrency);
-    std::size_t errors = 0;
-    for (const auto& r : run.results) {
-      if (r.ok()) continue;
-      ++errors;
-      try {
-        r.rethrow();
-      } catch (const std::exception& e) {
-        std::cerr << "parlab: error: " << brewery::mode_name(mode) << ": " << e.what() << std::endl;
-      }
-    }
-    std::cout << pad(std::string{brewery::mode_name(mode)}, 10)
-              << pad(seconds_text(run.elapsed.count()), 10, true) << "  (" << run.pages()
-              << (run.pages() == 1 ? " page" : " pages");
-    if (errors > 0) std::cout << "; " << errors << " of " << plan.states.size() << " states failed";
-    std::cout << ")" << std::endl;
-    failed = failed || errors > 0;
-    runs.push_back(std::move(run));
-  }
-
-  // One table of counts: a state's count from the first mode that got it; the modes must agree.
-  std::cout << pad("state", 22) << pad(o.exact ? "by_state" : "breweries", 10, true)
-            << (o.exact ? "   exact" : "") << std::endl;
-  for (std::size_t i = 0; i < plan.states.size(); ++i) {
-    const brewery::StateCount* first = nullptr;
-    std::string first_mode;
-    for (const auto& run : runs) {
-      if (!run.results[i].ok()) continue;
-      const auto& counted = run.results[i].value();
-      if (first == nullptr) {
-        first = &counted;
-        first_mode = brewery::mode_name(run.mode);
-      } else if (counted.brewery_count != first->brewery_count || counted.exact_count != first->exact_count) {
-        std::cerr << "parlab: error: the modes disagree on " << plan.states[i] << ": " << first_mode
-                  << " counted " << first->brewery_count << ", " << brewery::mode_name(run.mode) << " "
-                  << counted.brewery_count << std::endl;
-        failed = true;
-      }
-    }
-    std::cout << pad(plan.states[i], 22);
-    if (first == nullptr) {
-      std::cout << pad("error", 10, true) << std::endl;
-      continue;
-    }
-    std::cout << pad(std::to_string(first->brewery_count), 10, true);
-    if (first->exact_count) std::cout << pad(std::to_string(*first->exact_count), 8, true);
-    std::cout << std::endl;
-  }
-
-  const auto find_run = [&](brewery::Mode mode) -> const brewery::ModeRun* {
-    for (const auto& run : runs)
-      if (run.mode == mode) return &run;
-    return nullptr;
-  };
-  const auto* serial = find_run(brewery::Mode::serial);
-  const auto* native = find_run(brewery::Mode::async);
-  const auto* threaded = find_run(brewery::Mode::to_thread);
-  if (failed) {
-    std::cerr << "parlab: error: some counts failed; async.json not written" << std::endl;
-    return 1;
-  }
-  if (serial == nullptr || native == nullptr) {
-    std::cout << "async.json not written: it compares the serial and async modes (--modes "
-              << join(mode_names, ",") << ")" << std::endl;
-    return 0;
-  }
-  const double serial_seconds = serial->elapsed.count();
-  const std::string sentence = brewery::result_sentence(serial_seconds, native->elapsed.count());
-  std::cout << sentence;
-  if (threaded != nullptr) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f",
-                  brewery::percent_faster(serial_seconds, threaded->elapsed.count()));
-    std::cout << " (to_thread, the seed's way: " << buf << "% faster)";
-  }
-  std::cout << std::endl;
-  const auto path = plan.out / "async.json";
-  try {
-    lab::write_file_atomically(path, brewery::async_json(sentence, lab::host_name()));
-  } catch (const std::exception& e) {
-    return report_error(1, e.what());
-  }
-  std::cout << "wrote " << path.string() << std::endl;
-  return 0;
-}
-
-}  // namespace
 
 int run_brewery_command(const BreweryOptions& o) {
   try {

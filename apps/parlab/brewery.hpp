@@ -1,6 +1,8 @@
 #pragma once
-// `parlab brewery`: the seed's brewery-async.py — count breweries per state through the Open Brewery
-// DB API serially, the seed's way (to_thread + gather) and natively async; write async.json.
+/// \file
+/// `parlab brewery`'s command line: the seed's brewery-async.py — count breweries per state through
+/// the Open Brewery DB API serially, the seed's way (to_thread + gather) and natively async; write
+/// async.json.
 
 #include <CLI/CLI.hpp>
 

@@ -6,6 +6,7 @@
 
 #include <parlab/cpu.hpp>
 
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -17,7 +18,6 @@
 #include <iostream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string_view>
 
@@ -28,8 +28,6 @@ namespace {
 using parlab::brewery::ServerOptions;
 
 constexpr std::int64_t max_threads = 1024;
-
-/// Bad command-line input: one line on stderr, exit status 2.
 
 /// "80ms", "1.5s", "2min" or "0" as milliseconds (rounded); throws UsageError naming `flag`.
 std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text) {
@@ -84,11 +82,8 @@ std::optional<parlab::brewery::RateLimit> parse_rate_limit(const std::string& te
 }
 
 double parse_rate(const std::string& flag, double p) {
-  if (!(p >= 0.0 && p <= 1.0)) {
-    std::ostringstream got;
-    got << p;
-    throw UsageError{flag + " must be a probability between 0 and 1 (got " + got.str() + ")"};
-  }
+  if (!(p >= 0.0 && p <= 1.0))
+    throw UsageError{fmt::format("{} must be a probability between 0 and 1 (got {:g})", flag, p)};
   return p;
 }
 
@@ -130,7 +125,6 @@ ServerOptions make_options(const ServeOptions& o) {
   }
   return s;
 }
-
 
 }  // namespace
 
@@ -207,9 +201,7 @@ int run_serve_command(const ServeOptions& o) {
     const auto stats = server.stats();
     std::cout << "parlab serve: stopped by " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << " after "
               << stats.requests << " requests on " << stats.connections << " connections" << std::endl;
-  } catch (const parlab::brewery::ServerError& e) {
-    return report_error(1, e.what());
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // e.g. brewery::ServerError: the port is taken
     return report_error(1, e.what());
   }
   return 0;

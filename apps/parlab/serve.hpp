@@ -1,5 +1,7 @@
 #pragma once
-// `parlab serve`: a faithful local replica of the Open Brewery DB v1 API (see docs/brewery.md).
+/// \file
+/// `parlab serve`'s command line: a faithful local replica of the Open Brewery DB v1 API (see
+/// docs/brewery.md).
 
 #include <CLI/CLI.hpp>
 

@@ -9,7 +9,7 @@
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"
 #include "lab/brewery/states.hpp"
-#include "lab/runner.hpp"
+#include "lab/system.hpp"
 
 #include <parlab/aio.hpp>
 #include <parlab/cpu.hpp>
@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -56,12 +58,53 @@ struct Config {
   bool quick = false;
 };
 
+/// Counts per state.
+using Counts = std::map<std::string, std::size_t>;
+
 /// One contender's timings over the repetitions.
 struct Row {
   std::string key;
   std::string label;
   std::vector<double> seconds;
   std::string note;  ///< why there are no timings, if none
+};
+
+/// The HTTP client's requests/s against wrk's.
+struct Throughput {
+  std::string endpoint;
+  std::size_t connections = 0;
+  std::vector<double> client_rps;
+  std::vector<double> wrk_rps;
+  std::string wrk_note;  ///< why wrk has no figure, if none
+};
+
+/// A target of the benchmark (reported, never asserted).
+struct Target {
+  std::string name;
+  std::optional<double> value;
+  std::string unit;
+  std::string goal;
+  bool met = false;
+};
+
+/// Everything one run measured: what the JSON and the markdown report.
+struct Results {
+  std::vector<std::string> states;
+  std::size_t pages_per_run = 0;
+  std::vector<Row> rows;
+  Throughput throughput;
+  std::vector<Target> targets;
+  std::array<double, 3> load_start{};
+  std::array<double, 3> load_end{};
+  bool disagree = false;  ///< some contender counted differently from the reference run
+};
+
+/// The reference counts, and the state with the longest page chain.
+struct Reference {
+  Counts counts;
+  std::size_t pages = 0;  ///< pages of the whole run
+  std::string slowest;
+  std::size_t slowest_pages = 0;
 };
 
 double median(std::vector<double> v) {
@@ -71,12 +114,6 @@ double median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-std::string fixed(double value, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  return buf;
-}
-
 std::array<double, 3> load_average() {
   std::array<double, 3> load{};
   if (::getloadavg(load.data(), 3) != 3) load = {-1, -1, -1};
@@ -84,7 +121,12 @@ std::array<double, 3> load_average() {
 }
 
 std::string load_text(const std::array<double, 3>& load) {
-  return fixed(load[0], 2) + ", " + fixed(load[1], 2) + ", " + fixed(load[2], 2);
+  return fmt::format("{:.2f}, {:.2f}, {:.2f}", load[0], load[1], load[2]);
+}
+
+/// "bench_brewery: error: <message>" on stderr: the one form of its error lines.
+void print_error(const std::string& message) {
+  std::cerr << "bench_brewery: error: " << message << std::endl;
 }
 
 /// Runs a shell command; its stdout and exit status.
@@ -106,19 +148,32 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : separator) + item;
-  return out;
-}
-
 /// Counts of a run by state; throws if a state failed.
-std::map<std::string, std::size_t> counts_of(const brewery::ModeRun& run) {
-  std::map<std::string, std::size_t> counts;
+Counts counts_of(const brewery::ModeRun& run) {
+  Counts counts;
   for (const auto& r : run.results)
     counts[r.value().state] = r.value().brewery_count;
   return counts;
+}
+
+Row& row(std::vector<Row>& rows, const std::string& key) {
+  return *std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.key == key; });
+}
+
+/// The median of a row's timings, or nullopt when it has none.
+std::optional<double> median_of(const std::vector<Row>& rows, const std::string& key) {
+  const auto& r = *std::find_if(rows.begin(), rows.end(), [&](const Row& x) { return x.key == key; });
+  if (r.seconds.empty()) return std::nullopt;
+  return median(r.seconds);
+}
+
+/// Flags `who`'s counts when they differ from the reference run's.
+void compare_with_reference(const std::string& who, const Counts& counts, const Reference& reference,
+                            bool& disagree) {
+  if (counts != reference.counts) {
+    print_error(who + " counted differently from the reference run");
+    disagree = true;
+  }
 }
 
 // --- throughput ---
@@ -186,25 +241,10 @@ std::unique_ptr<brewery::ReplicaServer> start_replica(std::shared_ptr<const brew
   return server;
 }
 
-int run(const Config& config) {
-  ::signal(SIGPIPE, SIG_IGN);
-  const auto load_start = load_average();
-  auto search = brewery::DataSearch::from_environment();
-  search.flag = config.data;
-  const auto data =
-      std::make_shared<const brewery::Dataset>(brewery::Dataset::load(brewery::locate_dataset(search)));
-  const std::vector<std::string> states(brewery::us_states().begin(), brewery::us_states().end());
-  const std::string state_list = join(states, ",");
-  const std::size_t concurrency = static_cast<std::size_t>(config.concurrency);
+// --- the brewery task ---
 
-  auto server = start_replica(data, 80ms, 20ms);
-  brewery::CountOptions options;
-  options.api = server->url() + "/v1";
-  std::cerr << "bench_brewery: " << states.size() << " states against the replica at " << options.api
-            << " (80 ms ± 20 ms, no rate limit), " << config.reps << " repetitions; load average "
-            << load_text(load_start) << std::endl;
-
-  std::vector<Row> rows{
+std::vector<Row> contender_rows(std::size_t concurrency) {
+  return {
       {"cpp_serial", "parlab serial: count() one state after the other", {}, ""},
       {"cpp_to_thread", "parlab to_thread + gather (the seed's shape)", {}, ""},
       {"cpp_async", "parlab native async, all states at once", {}, ""},
@@ -214,165 +254,151 @@ int run(const Config& config) {
       {"py_to_thread", "Python run_in_executor + gather (the seed)", {}, ""},
       {"py_aiohttp", "Python aiohttp + gather", {}, ""},
   };
-  const auto row = [&](const std::string& key) -> Row& {
-    return *std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.key == key; });
-  };
+}
 
-  // The reference counts, and the state with the longest page chain.
-  const auto reference_run = brewery::run_mode(brewery::Mode::async, states, options);
-  if (!reference_run.ok()) {
-    std::cerr << "bench_brewery: the reference run failed" << std::endl;
-    return 1;
-  }
-  const auto reference = counts_of(reference_run);
-  std::size_t pages_per_run = reference_run.pages();
-  std::string slowest = states.front();
-  std::size_t slowest_pages = 0;
-  for (const auto& r : reference_run.results) {
-    if (r.value().pages > slowest_pages) {
-      slowest_pages = r.value().pages;
-      slowest = r.value().state;
+/// The reference counts (native async, all states), or nullopt when a state failed.
+std::optional<Reference> reference_run(const std::vector<std::string>& states,
+                                       const brewery::CountOptions& options) {
+  const auto run = brewery::run_mode(brewery::Mode::async, states, options);
+  if (!run.ok()) return std::nullopt;
+  Reference reference{counts_of(run), run.pages(), states.front(), 0};
+  for (const auto& r : run.results) {
+    if (r.value().pages > reference.slowest_pages) {
+      reference.slowest_pages = r.value().pages;
+      reference.slowest = r.value().state;
     }
   }
-  row("cpp_slowest_state").label = "parlab native async, the slowest single state alone (" + slowest + ", " +
-                                   std::to_string(slowest_pages) + " pages)";
+  return reference;
+}
 
-  bool disagree = false;
-  const auto check = [&](const std::string& who, const std::map<std::string, std::size_t>& counts) {
-    if (counts != reference) {
-      std::cerr << "bench_brewery: " << who << " counted differently from the reference run" << std::endl;
-      disagree = true;
+/// One repetition of parlab's rows; false (and a line on stderr) when a contender had failures.
+bool measure_parlab(const std::vector<std::string>& states, const brewery::CountOptions& options,
+                    std::size_t concurrency, const Reference& reference, Results& results) {
+  for (const auto& [mode, key, cap] : {std::tuple{brewery::Mode::serial, "cpp_serial", std::size_t{0}},
+                                       std::tuple{brewery::Mode::to_thread, "cpp_to_thread", std::size_t{0}},
+                                       std::tuple{brewery::Mode::async, "cpp_async", std::size_t{0}},
+                                       std::tuple{brewery::Mode::async, "cpp_async_capped", concurrency}}) {
+    const auto run_result = brewery::run_mode(mode, states, options, cap);
+    if (!run_result.ok()) {
+      print_error(std::string{key} + " had failures");
+      return false;
     }
-  };
+    compare_with_reference(key, counts_of(run_result), reference, results.disagree);
+    row(results.rows, key).seconds.push_back(run_result.elapsed.count());
+  }
+  const auto alone = brewery::run_mode(brewery::Mode::async, {reference.slowest}, options);
+  row(results.rows, "cpp_slowest_state").seconds.push_back(alone.elapsed.count());
+  return true;
+}
 
+/// One repetition of the seed's Python (requests + run_in_executor) and of aiohttp.
+void measure_python(const Config& config, const std::string& api, const Reference& reference,
+                    Results& results) {
+  auto& rows = results.rows;
+  if (::access(config.python.c_str(), X_OK) != 0) {
+    row(rows, "py_serial").note = row(rows, "py_to_thread").note = config.python + " not found";
+    return;
+  }
+  const std::string state_list = fmt::format("{}", fmt::join(results.states, ","));
+  const auto [out, status] = capture(shell_quote(config.python) + " " +
+                                     shell_quote(std::string{PARLAB_BENCH_BREWERY_DIR} + "/seed_brewery.py") +
+                                     " " + shell_quote(api) + " " + shell_quote(state_list));
+  const auto parsed = Json::parse(out, nullptr, false);
+  if (status != 0 || parsed.is_discarded()) {
+    row(rows, "py_serial").note = row(rows, "py_to_thread").note =
+        "seed_brewery.py failed (status " + std::to_string(status) + ")";
+  } else {
+    row(rows, "py_serial").seconds.push_back(parsed["serial"].get<double>());
+    row(rows, "py_to_thread").seconds.push_back(parsed["to_thread"].get<double>());
+    compare_with_reference("the seed's Python", parsed["counts"].get<Counts>(), reference, results.disagree);
+  }
+  const auto [aio_out, aio_status] =
+      capture(shell_quote(config.python) + " " +
+              shell_quote(std::string{PARLAB_BENCH_BREWERY_DIR} + "/aiohttp_brewery.py") + " " +
+              shell_quote(api) + " " + shell_quote(state_list) + " 0");
+  const auto aio_parsed = Json::parse(aio_out, nullptr, false);
+  if (aio_status == 3) {
+    row(rows, "py_aiohttp").note = "aiohttp not installed (python3-aiohttp)";
+  } else if (aio_status != 0 || aio_parsed.is_discarded()) {
+    row(rows, "py_aiohttp").note = "aiohttp_brewery.py failed (status " + std::to_string(aio_status) + ")";
+  } else {
+    row(rows, "py_aiohttp").seconds.push_back(aio_parsed["async"].get<double>());
+    compare_with_reference("Python aiohttp", aio_parsed["counts"].get<Counts>(), reference, results.disagree);
+  }
+}
+
+/// The client vs wrk, same endpoint, same number of kept-alive connections, on a replica without
+/// latency.
+Throughput measure_throughput(const Config& config, std::shared_ptr<const brewery::Dataset> data) {
+  Throughput t;
+  const std::string first_id = data->breweries().front().id;
+  auto fast = start_replica(std::move(data), 0ms, 0ms);
+  t.endpoint = "/v1/breweries/" + first_id;
+  t.connections = static_cast<std::size_t>(config.connections);
+  const std::string url = fast->url() + t.endpoint;
+  std::cerr << "  throughput: GET " << t.endpoint << ", " << t.connections << " connections, "
+            << config.duration << " s per run" << std::endl;
+  (void)aio::run(client_throughput(url, t.connections, 300ms));  // warm-up
   for (int rep = 0; rep < config.reps; ++rep) {
-    std::cerr << "  repetition " << rep + 1 << "/" << config.reps << std::endl;
-    for (const auto& [mode, key, cap] :
-         {std::tuple{brewery::Mode::serial, "cpp_serial", std::size_t{0}},
-          std::tuple{brewery::Mode::to_thread, "cpp_to_thread", std::size_t{0}},
-          std::tuple{brewery::Mode::async, "cpp_async", std::size_t{0}},
-          std::tuple{brewery::Mode::async, "cpp_async_capped", concurrency}}) {
-      const auto run_result = brewery::run_mode(mode, states, options, cap);
-      if (!run_result.ok()) {
-        std::cerr << "bench_brewery: " << key << " had failures" << std::endl;
-        return 1;
-      }
-      check(key, counts_of(run_result));
-      row(key).seconds.push_back(run_result.elapsed.count());
-    }
-    {
-      const auto alone = brewery::run_mode(brewery::Mode::async, {slowest}, options);
-      row("cpp_slowest_state").seconds.push_back(alone.elapsed.count());
-    }
-
-    // The seed's Python.
-    if (::access(config.python.c_str(), X_OK) != 0) {
-      row("py_serial").note = row("py_to_thread").note = config.python + " not found";
-    } else {
-      const auto [out, status] =
-          capture(shell_quote(config.python) + " " +
-                  shell_quote(std::string{PARLAB_BENCH_BREWERY_DIR} + "/seed_brewery.py") + " " +
-                  shell_quote(options.api) + " " + shell_quote(state_list));
-      const auto parsed = Json::parse(out, nullptr, false);
-      if (status != 0 || parsed.is_discarded()) {
-        row("py_serial").note = row("py_to_thread").note =
-            "seed_brewery.py failed (status " + std::to_string(status) + ")";
-      } else {
-        row("py_serial").seconds.push_back(parsed["serial"].get<double>());
-        row("py_to_thread").seconds.push_back(parsed["to_thread"].get<double>());
-        check("the seed's Python", parsed["counts"].get<std::map<std::string, std::size_t>>());
-      }
-      const auto [aio_out, aio_status] =
-          capture(shell_quote(config.python) + " " +
-                  shell_quote(std::string{PARLAB_BENCH_BREWERY_DIR} + "/aiohttp_brewery.py") + " " +
-                  shell_quote(options.api) + " " + shell_quote(state_list) + " 0");
-      const auto aio_parsed = Json::parse(aio_out, nullptr, false);
-      if (aio_status == 3) {
-        row("py_aiohttp").note = "aiohttp not installed (python3-aiohttp)";
-      } else if (aio_status != 0 || aio_parsed.is_discarded()) {
-        row("py_aiohttp").note = "aiohttp_brewery.py failed (status " + std::to_string(aio_status) + ")";
-      } else {
-        row("py_aiohttp").seconds.push_back(aio_parsed["async"].get<double>());
-        check("Python aiohttp", aio_parsed["counts"].get<std::map<std::string, std::size_t>>());
-      }
-    }
-  }
-  server->stop();
-
-  // Throughput: the client vs wrk, same endpoint, same number of kept-alive connections.
-  auto fast = start_replica(data, 0ms, 0ms);
-  const std::string endpoint = "/v1/breweries/" + data->breweries().front().id;
-  const std::string url = fast->url() + endpoint;
-  const auto duration = std::chrono::seconds{config.duration};
-  const auto conns = static_cast<std::size_t>(config.connections);
-  std::cerr << "  throughput: GET " << endpoint << ", " << conns << " connections, " << config.duration
-            << " s per run" << std::endl;
-  (void)aio::run(client_throughput(url, conns, 300ms));  // warm-up
-  std::vector<double> client_rps;
-  std::vector<double> wrk_rps;
-  std::string wrk_note;
-  for (int rep = 0; rep < config.reps; ++rep) {
-    client_rps.push_back(aio::run(client_throughput(url, conns, duration)));
-    if (wrk_note.empty()) {
-      if (const auto w = wrk_throughput(config, url, &wrk_note)) wrk_rps.push_back(*w);
+    t.client_rps.push_back(
+        aio::run(client_throughput(url, t.connections, std::chrono::seconds{config.duration})));
+    if (t.wrk_note.empty()) {
+      if (const auto w = wrk_throughput(config, url, &t.wrk_note)) t.wrk_rps.push_back(*w);
     }
   }
   fast->stop();
-  const auto load_end = load_average();
+  return t;
+}
 
-  // Targets (reported, never asserted).
-  struct Target {
-    std::string name;
-    std::optional<double> value;
-    std::string unit;
-    std::string goal;
-    bool met = false;
-  };
+std::vector<Target> evaluate_targets(const Results& results) {
   std::vector<Target> targets;
-  const auto med = [&](const std::string& key) -> std::optional<double> {
-    const auto& r = row(key);
-    if (r.seconds.empty()) return std::nullopt;
-    return median(r.seconds);
-  };
+  const auto& rows = results.rows;
   {
-    const auto a = med("cpp_async");
-    const auto s = med("cpp_slowest_state");
-    Target t{
-        "native async over " + std::to_string(states.size()) + " states / the slowest state's chain alone",
-        std::nullopt, "x", "<= 1.5x"};
+    const auto a = median_of(rows, "cpp_async");
+    const auto s = median_of(rows, "cpp_slowest_state");
+    Target t{"native async over " + std::to_string(results.states.size()) +
+                 " states / the slowest state's chain alone",
+             std::nullopt, "x", "<= 1.5x"};
     if (a && s) t.value = *a / *s;
     t.met = t.value && *t.value <= 1.5;
     targets.push_back(t);
   }
   {
-    const auto a = med("cpp_async");
-    const auto p = med("py_to_thread");
+    const auto a = median_of(rows, "cpp_async");
+    const auto p = median_of(rows, "py_to_thread");
     Target t{"the seed's Python to_thread / parlab native async", std::nullopt, "x", ">= 3x"};
     if (a && p) t.value = *p / *a;
     t.met = t.value && *t.value >= 3;
     targets.push_back(t);
   }
   {
+    const auto& tp = results.throughput;
     Target t{"parlab http::Client requests/s / wrk's", std::nullopt, "", ">= 50%"};
-    if (!client_rps.empty() && !wrk_rps.empty()) t.value = 100 * median(client_rps) / median(wrk_rps);
+    if (!tp.client_rps.empty() && !tp.wrk_rps.empty())
+      t.value = 100 * median(tp.client_rps) / median(tp.wrk_rps);
     t.unit = "%";
     t.met = t.value && *t.value >= 50;
     targets.push_back(t);
   }
+  return targets;
+}
 
-  // out/brewery-bench.json
+const char* target_status(const Target& t) { return !t.value ? "not measured" : t.met ? "met" : "MISSED"; }
+
+/// out/brewery-bench.json
+Json to_json(const Config& config, const Results& results, const std::string& host) {
   Json json;
-  json["host"] = parlab::lab::host_name();
+  json["host"] = host;
   json["cpu_count"] = parlab::cpu_count();
-  json["load_average_start"] = load_start;
-  json["load_average_end"] = load_end;
+  json["load_average_start"] = results.load_start;
+  json["load_average_end"] = results.load_end;
   json["replica"] = {{"latency_ms", 80}, {"jitter_ms", 20}, {"rate_limit", "off"}, {"threads", 2}};
-  json["states"] = states.size();
-  json["pages_per_run"] = pages_per_run;
+  json["states"] = results.states.size();
+  json["pages_per_run"] = results.pages_per_run;
   json["repetitions"] = config.reps;
   Json contenders = Json::array();
-  const double serial_median = med("cpp_serial").value_or(0);
-  for (const auto& r : rows) {
+  const double serial_median = median_of(results.rows, "cpp_serial").value_or(0);
+  for (const auto& r : results.rows) {
     Json c{{"key", r.key}, {"label", r.label}, {"seconds", r.seconds}};
     if (!r.seconds.empty()) {
       c["median"] = median(r.seconds);
@@ -385,72 +411,117 @@ int run(const Config& config) {
     contenders.push_back(c);
   }
   json["contenders"] = contenders;
-  json["throughput"] = {{"endpoint", endpoint},
-                        {"connections", conns},
+  const auto& tp = results.throughput;
+  json["throughput"] = {{"endpoint", tp.endpoint},
+                        {"connections", tp.connections},
                         {"seconds_per_run", config.duration},
-                        {"parlab_requests_per_second", client_rps},
-                        {"wrk_requests_per_second", wrk_rps}};
-  if (!wrk_note.empty()) json["throughput"]["wrk_note"] = wrk_note;
+                        {"parlab_requests_per_second", tp.client_rps},
+                        {"wrk_requests_per_second", tp.wrk_rps}};
+  if (!tp.wrk_note.empty()) json["throughput"]["wrk_note"] = tp.wrk_note;
   Json target_json = Json::array();
-  for (const auto& t : targets)
+  for (const auto& t : results.targets)
     target_json.push_back({{"name", t.name},
                            {"value", t.value ? Json(*t.value) : Json(nullptr)},
                            {"target", t.goal},
-                           {"status", !t.value ? "not measured"
-                                      : t.met  ? "met"
-                                               : "MISSED"}});
+                           {"status", target_status(t)}});
   json["targets"] = target_json;
-  json["counts_agree"] = !disagree;
+  json["counts_agree"] = !results.disagree;
+  return json;
+}
 
-  // out/brewery-bench.md
-  std::string md = "Brewery task, " + std::to_string(states.size()) + " states (" +
-                   std::to_string(pages_per_run) +
+/// A throughput table row: the median requests/s and every run's.
+std::string rps_row(const std::string& label, const std::vector<double>& v, const std::string& note) {
+  if (v.empty()) return "| " + label + " | n/a | " + note + " |\n";
+  return fmt::format("| {} | {:.0f} | {:.0f} |\n", label, median(v), fmt::join(v, ", "));
+}
+
+/// out/brewery-bench.md
+std::string to_markdown(const Config& config, const Results& results, const std::string& host) {
+  const auto& tp = results.throughput;
+  std::string md = "Brewery task, " + std::to_string(results.states.size()) + " states (" +
+                   std::to_string(results.pages_per_run) +
                    " pages per run), replica 80 ms ± 20 ms latency, no rate limit; median of " +
-                   std::to_string(config.reps) + " runs on " + json["host"].get<std::string>() + " (" +
-                   std::to_string(parlab::cpu_count()) + " CPUs, load average " + load_text(load_start) +
-                   " at the start, " + load_text(load_end) + " at the end).\n\n";
+                   std::to_string(config.reps) + " runs on " + host + " (" +
+                   std::to_string(parlab::cpu_count()) + " CPUs, load average " +
+                   load_text(results.load_start) + " at the start, " + load_text(results.load_end) +
+                   " at the end).\n\n";
   md += "| contender | median | runs | vs parlab serial |\n| --- | ---: | --- | ---: |\n";
-  for (const auto& r : rows) {
+  const double serial_median = median_of(results.rows, "cpp_serial").value_or(0);
+  for (const auto& r : results.rows) {
     if (r.seconds.empty()) {
       md += "| " + r.label + " | n/a | " + r.note + " | |\n";
       continue;
     }
-    std::vector<std::string> runs;
-    for (const double s : r.seconds)
-      runs.push_back(fixed(s, 3));
     const bool comparable = serial_median > 0 && r.key != "cpp_slowest_state";  // one state, not 51
-    md += "| " + r.label + " | " + fixed(median(r.seconds), 3) + " s | " + join(runs, ", ") + " | " +
-          (comparable ? fixed(serial_median / median(r.seconds), 2) + "x" : "") + " |\n";
+    md += fmt::format("| {} | {:.3f} s | {:.3f} | {} |\n", r.label, median(r.seconds),
+                      fmt::join(r.seconds, ", "),
+                      comparable ? fmt::format("{:.2f}x", serial_median / median(r.seconds)) : "");
   }
-  md += "\nThroughput, GET " + endpoint + " on a replica without latency, " + std::to_string(conns) +
-        " kept-alive connections, " + std::to_string(config.duration) + " s per run:\n\n";
+  md += "\nThroughput, GET " + tp.endpoint + " on a replica without latency, " +
+        std::to_string(tp.connections) + " kept-alive connections, " + std::to_string(config.duration) +
+        " s per run:\n\n";
   md += "| client | requests/s (median) | runs |\n| --- | ---: | --- |\n";
-  const auto rps_row = [&](const std::string& label, const std::vector<double>& v, const std::string& note) {
-    if (v.empty()) return "| " + label + " | n/a | " + note + " |\n";
-    std::vector<std::string> runs;
-    for (const double x : v)
-      runs.push_back(fixed(x, 0));
-    return "| " + label + " | " + fixed(median(v), 0) + " | " + join(runs, ", ") + " |\n";
-  };
-  md += rps_row("parlab http::Client (one event loop)", client_rps, "");
-  md += rps_row("wrk -t1 -c" + std::to_string(conns), wrk_rps, wrk_note);
+  md += rps_row("parlab http::Client (one event loop)", tp.client_rps, "");
+  md += rps_row("wrk -t1 -c" + std::to_string(tp.connections), tp.wrk_rps, tp.wrk_note);
   md += "\n| target | measured | goal | status |\n| --- | ---: | --- | --- |\n";
-  for (const auto& t : targets)
-    md += "| " + t.name + " | " + (t.value ? fixed(*t.value, 2) + t.unit : std::string{"n/a"}) + " | " +
-          t.goal + " | " +
-          (!t.value ? "not measured"
-           : t.met  ? "met"
-                    : "MISSED") +
-          " |\n";
-  if (disagree) md += "\n**The contenders disagreed on some counts** (see the messages of the run).\n";
+  for (const auto& t : results.targets)
+    md += "| " + t.name + " | " + (t.value ? fmt::format("{:.2f}", *t.value) + t.unit : std::string{"n/a"}) +
+          " | " + t.goal + " | " + target_status(t) + " |\n";
+  if (results.disagree)
+    md += "\n**The contenders disagreed on some counts** (see the messages of the run).\n";
+  return md;
+}
 
+/// Writes both files into --out and prints the report.
+void write_outputs(const Config& config, const Json& json, const std::string& md) {
   std::filesystem::create_directories(config.out);
   const auto json_path = std::filesystem::path{config.out} / "brewery-bench.json";
   const auto md_path = std::filesystem::path{config.out} / "brewery-bench.md";
   parlab::lab::write_file_atomically(json_path, json.dump(2) + "\n");
   parlab::lab::write_file_atomically(md_path, md);
   std::cout << md << "\n(" << json_path.string() << ", " << md_path.string() << ")" << std::endl;
-  return disagree ? 1 : 0;
+}
+
+int run(const Config& config) {
+  ::signal(SIGPIPE, SIG_IGN);
+  Results results;
+  results.load_start = load_average();
+  auto search = brewery::DataSearch::from_environment();
+  search.flag = config.data;
+  const auto data =
+      std::make_shared<const brewery::Dataset>(brewery::Dataset::load(brewery::locate_dataset(search)));
+  results.states.assign(brewery::us_states().begin(), brewery::us_states().end());
+  const auto concurrency = static_cast<std::size_t>(config.concurrency);
+
+  auto server = start_replica(data, 80ms, 20ms);
+  brewery::CountOptions options;
+  options.api = server->url() + "/v1";
+  std::cerr << "bench_brewery: " << results.states.size() << " states against the replica at " << options.api
+            << " (80 ms ± 20 ms, no rate limit), " << config.reps << " repetitions; load average "
+            << load_text(results.load_start) << std::endl;
+  results.rows = contender_rows(concurrency);
+  const auto reference = reference_run(results.states, options);
+  if (!reference) {
+    print_error("the reference run failed");
+    return 1;
+  }
+  results.pages_per_run = reference->pages;
+  row(results.rows, "cpp_slowest_state").label = "parlab native async, the slowest single state alone (" +
+                                                 reference->slowest + ", " +
+                                                 std::to_string(reference->slowest_pages) + " pages)";
+  for (int rep = 0; rep < config.reps; ++rep) {
+    std::cerr << "  repetition " << rep + 1 << "/" << config.reps << std::endl;
+    if (!measure_parlab(results.states, options, concurrency, *reference, results)) return 1;
+    measure_python(config, options.api, *reference, results);
+  }
+  server->stop();
+
+  results.throughput = measure_throughput(config, data);
+  results.load_end = load_average();
+  results.targets = evaluate_targets(results);
+  const std::string host = parlab::lab::host_name();
+  write_outputs(config, to_json(config, results, host), to_markdown(config, results, host));
+  return results.disagree ? 1 : 0;
 }
 
 }  // namespace
@@ -486,7 +557,7 @@ int main(int argc, char** argv) {
   try {
     return run(config);
   } catch (const std::exception& e) {
-    std::cerr << "bench_brewery: error: " << e.what() << std::endl;
+    print_error(e.what());
     return 1;
   }
 }

@@ -1,11 +1,12 @@
 #pragma once
-// The contenders of `parlab bench`: one map over a vector (out[i] = f(in[i])) done by a serial
-// loop, parlab::Pool, OpenMP, oneTBB and std::execution::par, each written the way a user of
-// that tool would write it. Every "alloc" form returns a fresh std::vector, as Pool::map does;
-// every "into" form writes into a vector the caller allocated, as Pool::map_into does.
-//
-// Compiled into the `parlab` command with OpenMP / oneTBB when CMake found them
-// (PARLAB_BENCH_OPENMP, PARLAB_BENCH_TBB, PARLAB_BENCH_STD_PAR).
+/// \file
+/// The contenders of `parlab bench`: one map over a vector (out[i] = f(in[i])) done by a serial
+/// loop, parlab::Pool, OpenMP, oneTBB and std::execution::par, each written the way a user of
+/// that tool would write it. Every "alloc" form returns a fresh std::vector, as Pool::map does;
+/// every "into" form writes into a vector the caller allocated, as Pool::map_into does.
+///
+/// Compiled into the `parlab` command with OpenMP / oneTBB when CMake found them
+/// (PARLAB_BENCH_OPENMP, PARLAB_BENCH_TBB, PARLAB_BENCH_STD_PAR).
 
 #include <parlab/codec.hpp>
 #include <parlab/pool.hpp>

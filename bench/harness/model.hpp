@@ -1,6 +1,7 @@
 #pragma once
-// What `parlab bench` measures and records: workloads, contenders, one result per measurement
-// point, the targets, and the run that holds them all (the content of out/bench.json).
+/// \file
+/// What `parlab bench` measures and records: workloads, contenders, one result per measurement
+/// point, the targets, and the run that holds them all (the content of out/bench.json).
 
 #include <nlohmann/json.hpp>
 

@@ -2,16 +2,16 @@
 
 #include "bench/harness/system.hpp"
 #include "bench_config.hpp"
-#include "lab/runner.hpp"
+#include "lab/console.hpp"
+#include "lab/system.hpp"
 
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -22,21 +22,10 @@
 namespace parlab::bench {
 
 namespace fs = std::filesystem;
+using lab::Align;
+using lab::pad;
 
 namespace {
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 1, 2)))
-#endif
-std::string
-strf(const char* fmt, ...) {
-  std::array<char, 1024> buf{};
-  va_list args;
-  va_start(args, fmt);
-  std::vsnprintf(buf.data(), buf.size(), fmt, args);
-  va_end(args);
-  return buf.data();
-}
 
 std::string title(Cid id) { return std::string{spec(id).title}; }
 
@@ -78,12 +67,6 @@ const Result* best_of_openmp_tbb(const Run& run, std::string_view workload) {
   return best;
 }
 
-/// "not built", "skipped", "failed", "WRONG" for a result that has no figure to show.
-std::string no_figure(const Result& r) {
-  if (r.status == Status::wrong) return "WRONG";
-  return std::string{status_name(r.status)};
-}
-
 std::vector<std::size_t> worker_columns(const Run& run) {
   std::set<std::size_t> cols(run.sweep_workers.begin(), run.sweep_workers.end());
   cols.insert(run.main_workers);
@@ -119,7 +102,9 @@ std::string gp_single_quote(const std::string& s) {
   return out + "'";
 }
 
-std::string gp_number(std::optional<double> v) { return v && std::isfinite(*v) ? strf("%.9g", *v) : "NaN"; }
+std::string gp_number(std::optional<double> v) {
+  return v && std::isfinite(*v) ? fmt::format("{:.9g}", *v) : "NaN";
+}
 
 void write_text(const fs::path& path, const std::string& text) { lab::write_file_atomically(path, text); }
 
@@ -158,33 +143,410 @@ std::string run_gnuplot(const std::string& gnuplot, const fs::path& datadir, con
   return problem;
 }
 
+/// A main-table cell: the median and the speed-up over serial C++.
+std::string main_cell(const Run& run, const WorkloadInfo& w, Cid id, bool ascii) {
+  if (w.status != Status::ok) return std::string{status_name(w.status)};
+  const Result* r = run.main(w.key, id);
+  if (!r) return ascii ? "-" : "–";
+  if (!r->measured()) return no_figure(r->status);
+  std::string cell = format_seconds(r->median());
+  if (id != Cid::serial && id != Cid::serial_into)
+    if (auto ratio = ratio_to(run, *r, Cid::serial))
+      cell += (ascii ? " " : " · ") + format_ratio(*ratio, ascii);
+  return cell;
+}
+
+std::string settings_line(const Run& run) {
+  const auto& s = run.settings;
+  return s.value("mode", std::string{"full"}) + " run: per row " + std::to_string(s.value("repeat", 5)) +
+         " timed runs after " + std::to_string(s.value("warmup", 2)) + " to " +
+         std::to_string(s.value("warmup_max", 5)) +
+         " warm-up runs (until two in a row agree within 10%); main-table rows in two passes, the second in "
+         "reverse order; Python " +
+         std::to_string(s.value("python_repeat", 5)) + " timed after " +
+         std::to_string(s.value("python_warmup", 1)) + " warm-up; medians";
+}
+
+/// A row's median, or why it has none.
+std::string median_or_status(const Result* r) {
+  if (!r) return "–";
+  if (!r->measured()) return no_figure(r->status);
+  return format_seconds(r->median());
+}
+
+/// num's median / den's median, when both were measured.
+std::string ratio_cell(const Result* num, const Result* den, bool ascii = false) {
+  if (!num || !den || !num->measured() || !den->measured() || den->median() <= 0) return ascii ? "-" : "–";
+  return format_ratio3(num->median() / den->median(), ascii);
+}
+
+/// Whether any workload has a ProcessPool row.
+bool has_process_rows(const Run& run) {
+  return std::any_of(run.results.begin(), run.results.end(),
+                     [](const Result& r) { return r.contender == Cid::process_pool && r.main; });
+}
+
+/// Whether any workload has an MpiPool row that ran (measured, wrong or failed).
+bool has_mpi_rows(const Run& run) {
+  return std::any_of(run.results.begin(), run.results.end(), [](const Result& r) {
+    return mpi_ranks(r.contender) != 0 && r.main && r.status != Status::not_built &&
+           r.status != Status::skipped;
+  });
+}
+
+std::string latency_cell(const Latency& l, double q) { return format_seconds(l.quantile(q)); }
+
+/// The title, when and how the run was made.
+void md_title(std::ostream& md, const Run& run) {
+  md << "# parlab bench\n\n";
+  const auto minutes = static_cast<int>(run.elapsed_s) / 60, seconds = static_cast<int>(run.elapsed_s) % 60;
+  const std::string mode = run.settings.value("mode", std::string{});
+  md << "Measured " << run.started << " in "
+     << (minutes > 0 ? fmt::format("{} min {:02} s", minutes, seconds) : fmt::format("{} s", seconds)) << "; "
+     << settings_line(run)
+     << ". Every figure is the wall time of one call over all items, from one run of `parlab bench`"
+     << (mode == "full" ? "" : " (" + mode + ")") << ".\n\n";
+}
+
+void md_machine(std::ostream& md, const Run& run) {
+  const auto& m = run.machine;
+  md << "## Machine\n\n| | |\n|---|---|\n";
+  md << "| CPU | " << md_escape(m.value("cpu_model", std::string{"?"})) << ", " << m.value("cores", 0)
+     << " cores, " << m.value("logical_cpus", 0) << " logical CPUs, " << m.value("memory_mib", 0LL) / 1024
+     << " GiB |\n";
+  md << "| cpu_count() | " << m.value("cpu_count", 0) << " (affinity " << m.value("affinity_cpus", 0)
+     << ", cgroup quota "
+     << (m["cgroup_cpu_quota"].is_null() ? std::string{"none"} : m["cgroup_cpu_quota"].dump())
+     << "): the pool size of the main table |\n";
+  md << "| compiler | " << md_escape(m.value("compiler", std::string{})) << ", `"
+     << m.value("cxx_flags", std::string{}) << "` (" << m.value("build_type", std::string{}) << ") |\n";
+  const auto& rt = m["runtimes"];
+  md << "| runtimes | OpenMP " << (rt["openmp"].is_null() ? "not built" : rt["openmp"].get<std::string>())
+     << ", oneTBB " << (rt["onetbb"].is_null() ? "not built" : rt["onetbb"].get<std::string>())
+     << ", std::execution::par " << (rt["std_execution_par"].is_null() ? "not built" : "on oneTBB") << " |\n";
+  if (m.contains("python") && m["python"].is_object()) {
+    const auto& py = m["python"];
+    md << "| Python | " << py.value("interpreter", std::string{}) << " " << py.value("version", std::string{})
+       << ", numpy " << py.value("numpy", std::string{}) << ", mp.cpu_count() " << py.value("cpu_count", 0)
+       << ", start method " << py.value("start_method", std::string{}) << " |\n";
+  } else {
+    md << "| Python | skipped: " << md_escape(m.value("python_skipped", std::string{"?"})) << " |\n";
+  }
+  md << "| OS | " << m.value("os", std::string{}) << " |\n";
+  md << fmt::format("| load average | {:.2f} at the start, {:.2f} at the end |\n\n",
+                    m.value("load_average_1m", -1.0), m.value("load_average_1m_end", -1.0));
+}
+
+void md_main_table(std::ostream& md, const Run& run) {
+  const auto& wls = run.workloads;
+  md << "## Main table\n\n";
+  md << "Median wall time of one call at cpu_count() = " << run.main_workers
+     << " workers, with automatic chunks; after the `·`, the speed-up over serial C++ (its time / this time; "
+        "above 1 is faster). Rows down to std::execution::par return a new vector, as `Pool.map` does; the "
+        "\"into\" rows write into a vector allocated before the clock starts, and their speed-up is over the "
+        "serial loop that does the same (\"serial C++, into\"). Python's rows run the notebook's "
+        "functions with `multiprocessing`. Every figure comes from a row whose output was checked against "
+        "serial "
+        "C++.\n\n";
+  md << "| contender |";
+  for (const auto& w : wls)
+    md << " " << md_escape(step_label(w)) << "<br>" << md_escape(w.size) << " |";
+  md << "\n|---|";
+  for (std::size_t i = 0; i < wls.size(); ++i)
+    md << "---:|";
+  md << "\n";
+  for (const Cid id : main_order()) {
+    md << "| " << title(id) << " |";
+    for (const auto& w : wls)
+      md << " " << main_cell(run, w, id, false) << " |";
+    md << "\n";
+  }
+  md << "\n";
+}
+
+void md_targets(std::ostream& md, const Run& run) {
+  md << "## Targets\n\n| target | goal | measured | status | how |\n|---|---|---:|---|---|\n";
+  for (const auto& t : run.targets) {
+    md << "| " << md_escape(t.description) << " | " << t.goal << " | "
+       << (t.measured ? format_ratio3(*t.measured) : std::string{"–"}) << " | "
+       << (t.status == "met" ? "met" : "**" + t.status + "**") << " | " << md_escape(t.detail) << " |\n";
+  }
+  md << "\n";
+}
+
+void md_process_pool(std::ostream& md, const Run& run) {
+  if (!has_process_rows(run)) return;
+  md << "## Worker processes: parlab ProcessPool vs Python's Pool\n\n";
+  md << "`ProcessPool.map` and Python's `Pool.map` both send every item to a worker process and its result "
+        "back (ProcessPool: cereal over a Unix socket per worker; Python: pickle over pipes), in chunks of "
+        "ceil(items / (4 × workers)), with the pool started before the clock. parlab `Pool.map` runs the "
+        "same function on threads, with nothing to send: \"× threads\" is what the processes cost. Medians "
+        "at cpu_count() = "
+     << run.main_workers << " workers.\n\n";
+  md << "| workload | parlab ProcessPool | Python Pool.map | × Python Pool.map | parlab Pool.map (threads) "
+        "| "
+        "× threads | × serial C++ |\n|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& w : run.workloads) {
+    if (w.status != Status::ok) continue;
+    const Result* proc = run.main(w.key, Cid::process_pool);
+    if (!proc) continue;
+    const Result* py = run.main(w.key, Cid::python_pool);
+    const Result* threads = run.main(w.key, Cid::parlab);
+    md << "| " << md_escape(step_label(w)) << " (" << md_escape(w.size) << ") | " << median_or_status(proc)
+       << " | " << median_or_status(py) << " | " << ratio_cell(py, proc) << " | " << median_or_status(threads)
+       << " | " << ratio_cell(threads, proc) << " | " << ratio_cell(run.main(w.key, Cid::serial), proc)
+       << " |\n";
+  }
+  md << "\n";
+}
+
+void md_mpi(std::ostream& md, const Run& run) {
+  if (!has_mpi_rows(run)) return;
+  md << "## MPI ranks: parlab MpiPool vs ProcessPool and Pool\n\n";
+  md << "`MpiPool.map` in a child job, `mpirun -np N parlab bench --mpi-child` (Open MPI, shared memory "
+        "and TCP on this one machine): rank 0 builds the input, hands chunks of ceil(items / (4 × "
+        "workers)) to the N - 1 worker ranks (cereal, as ProcessPool) and checks the output against "
+        "serial C++; the job's start is not timed. -np 3 is rank 0 plus 2 workers: on a machine of "
+        "fewer than 3 cores the ranks share cores. ProcessPool and Pool at cpu_count() = "
+     << run.main_workers
+     << " workers; × is that row's time / MpiPool -np 3's (above 1: MpiPool is faster).\n\n";
+  md << "| workload | MpiPool -np 2 (1 worker) | MpiPool -np 3 (2 workers) | parlab ProcessPool | parlab "
+        "Pool.map (threads) | -np 3 × ProcessPool | -np 3 × threads | -np 3 × serial C++ |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& w : run.workloads) {
+    if (w.status != Status::ok) continue;
+    const Result* np2 = run.main(w.key, Cid::mpi_pool_np2);
+    const Result* np3 = run.main(w.key, Cid::mpi_pool_np3);
+    if (!np2 && !np3) continue;
+    const Result* proc = run.main(w.key, Cid::process_pool);
+    const Result* threads = run.main(w.key, Cid::parlab);
+    md << "| " << md_escape(step_label(w)) << " (" << md_escape(w.size) << ") | " << median_or_status(np2)
+       << " | " << median_or_status(np3) << " | " << median_or_status(proc) << " | "
+       << median_or_status(threads) << " | " << ratio_cell(proc, np3) << " | " << ratio_cell(threads, np3)
+       << " | " << ratio_cell(run.main(w.key, Cid::serial), np3) << " |\n";
+  }
+  md << "\n";
+}
+
+void md_latency(std::ostream& md, const Run& run) {
+  if (run.latency.empty()) return;
+  const Latency* py = run.latency_of(Cid::python_pool);
+  md << "## Round-trip latency\n\n";
+  md << "`apply_async(f, x).get()` with f(x) = x + 1, one call at a time on a pool of cpu_count() = "
+     << run.main_workers << " workers: " << run.settings.value("latency_warmup_calls", Json(0)).dump()
+     << " untimed calls, then each call timed on its own (parlab's in this process, Python's in "
+        "bench/python/workloads.py). Every call's value was checked.\n\n";
+  md << "| pool | workers | median | p10 | p90 | max | mean | calls | × Python Pool |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  for (const auto& l : run.latency) {
+    md << "| " << latency_title(l.contender) << " | " << l.workers << " | ";
+    if (!l.measured()) {
+      md << "– | – | – | – | – | – | " << no_figure(l.status)
+         << (l.note.empty() ? "" : ": " + md_escape(l.note)) << " |\n";
+      continue;
+    }
+    md << latency_cell(l, 0.5) << " | " << latency_cell(l, 0.1) << " | " << latency_cell(l, 0.9) << " | "
+       << latency_cell(l, 1.0) << " | " << format_seconds(l.mean()) << " | " << l.samples_s.size() << " | "
+       << (py && py->measured() ? format_ratio3(py->quantile(0.5) / l.quantile(0.5)) : std::string{"–"})
+       << " |\n";
+  }
+  md << "\n";
+}
+
+/// One workload's main-table rows in full: min, max, every speed-up, whether it was checked.
+void md_workload(std::ostream& md, const Run& run, const WorkloadInfo& w) {
+  md << "### " << md_escape(w.title) << " — " << md_escape(w.size) << "\n\n"
+     << md_escape(w.description) << ".\n\n";
+  if (w.status != Status::ok) {
+    md << "Not measured: " << status_name(w.status) << " (" << md_escape(w.reason) << ").\n\n";
+    return;
+  }
+  md << "| contender | workers | median | min | max | × serial C++ | × Python Pool.map | × Python serial | "
+        "check |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
+  for (const Cid id : main_order()) {
+    const Result* r = run.main(w.key, id);
+    if (!r) continue;
+    md << "| " << title(id) << " | " << r->workers << " | ";
+    if (r->measured()) {
+      auto ratio = [&](Cid ref) {
+        auto v = ratio_to(run, *r, ref);
+        return v ? format_ratio(*v) : std::string{"–"};
+      };
+      md << format_seconds(r->median()) << " | " << format_seconds(r->min()) << " | "
+         << format_seconds(r->max()) << " | " << ratio(Cid::serial) << " | " << ratio(Cid::python_pool)
+         << " | " << ratio(Cid::python_serial) << " | " << (r->verified ? "checked" : "not checked")
+         << " |\n";
+    } else {
+      md << "– | – | – | – | – | – | " << no_figure(r->status)
+         << (r->note.empty() ? "" : ": " + md_escape(r->note)) << " |\n";
+    }
+  }
+  md << "\n";
+}
+
+void md_per_workload(std::ostream& md, const Run& run) {
+  md << "## Per workload\n\n";
+  md << "× serial C++ and × Python: that row's median time / this row's (above 1: this row is faster; "
+        "\"into\" rows against \"serial C++, into\"). "
+        "\"checked\": every run's output (warm-up included) was compared with serial C++ (Problem 2: each "
+        "task "
+        "ran at least its duration).\n\n";
+  for (const auto& w : run.workloads)
+    md_workload(md, run, w);
+}
+
+/// A workers-sweep row of contender `id` on `w`, or "" when it has no row at any pool size.
+std::string sweep_row(const Run& run, const WorkloadInfo& w, Cid id, const std::vector<std::size_t>& cols) {
+  bool any = false;
+  std::string line = "| " + title(id) + " |";
+  for (const auto c : cols) {
+    const Result* r = run.find(w.key, id, c);
+    if (!r) {
+      line += " – |";
+      continue;
+    }
+    any = true;
+    line.append(" ");
+    if (!r->measured()) {
+      line.append(no_figure(r->status)).append(" |");
+      continue;
+    }
+    line.append(format_seconds(r->median()));
+    if (auto ratio = ratio_to(run, *r, Cid::serial)) line.append(" · ").append(format_ratio(*ratio));
+    line.append(" |");
+  }
+  return any ? line : std::string{};
+}
+
+void md_workers_sweep(std::ostream& md, const Run& run) {
+  md << "## Workers sweep\n\n";
+  md << "Median time and speed-up over serial C++ (parlab map_into: over serial C++, into) against the pool "
+        "size (threads; processes for ProcessPool), automatic chunks; drawn in speedup.png. This machine has "
+     << run.machine.value("cores", 0) << " cores.\n\n";
+  const auto cols = worker_columns(run);
+  for (const auto& w : run.workloads) {
+    if (w.status != Status::ok) continue;
+    md << "**" << md_escape(w.title) << "** (" << md_escape(w.size) << ")\n\n| contender |";
+    for (const auto c : cols)
+      md << " " << c << (c == 1 ? " worker" : " workers") << " |";
+    md << "\n|---|";
+    for (std::size_t i = 0; i < cols.size(); ++i)
+      md << "---:|";
+    md << "\n";
+    for (const Cid id : sweep_order())
+      if (const auto line = sweep_row(run, w, id, cols); !line.empty()) md << line << "\n";
+    md << "\n";
+  }
+}
+
+/// The chunksize sweep's rows of `w`, smallest chunks first, then the automatic one.
+std::vector<const Result*> chunksize_rows(const Run& run, const WorkloadInfo& w) {
+  std::vector<const Result*> rows;
+  for (const auto& r : run.results)
+    if (r.workload == w.key && r.contender == Cid::parlab && r.workers == run.main_workers && r.chunksize &&
+        !r.chunksize_auto)
+      rows.push_back(&r);
+  if (rows.empty()) return rows;
+  std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return *a->chunksize < *b->chunksize; });
+  if (const Result* automatic = run.main(w.key, Cid::parlab)) rows.push_back(automatic);
+  return rows;
+}
+
+void md_chunksize_sweep(std::ostream& md, const Run& run) {
+  md << "## Chunksize sweep\n\n";
+  md << "parlab Pool.map at cpu_count() = " << run.main_workers
+     << " workers: items a worker claims at once, from 1 to the automatic choice (Python's rule, "
+        "ceil(items / (4 × workers))).\n\n";
+  for (const auto& w : run.workloads) {
+    if (w.status != Status::ok) continue;
+    const auto rows = chunksize_rows(run, w);
+    if (rows.empty()) continue;
+    const Result* automatic = run.main(w.key, Cid::parlab);
+    md << "**" << md_escape(w.title) << "** (" << md_escape(w.size) << ")\n\n"
+       << "| chunksize | chunks | median | min | max | × automatic | × serial C++ "
+          "|\n|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const Result* r : rows) {
+      const std::string chunk = r->chunksize_auto ? "automatic" : std::to_string(*r->chunksize);
+      const std::string chunks =
+          r->chunksize_auto ? "–" : std::to_string((w.items + *r->chunksize - 1) / *r->chunksize);
+      if (!r->measured()) {
+        md << "| " << chunk << " | " << chunks << " | – | – | – | – | " << no_figure(r->status) << " |\n";
+        continue;
+      }
+      const std::string vs_auto = automatic && automatic->measured()
+                                      ? format_ratio(automatic->median() / r->median())
+                                      : std::string{"–"};
+      auto vs_serial = ratio_to(run, *r, Cid::serial);
+      md << "| " << chunk << " | " << chunks << " | " << format_seconds(r->median()) << " | "
+         << format_seconds(r->min()) << " | " << format_seconds(r->max()) << " | " << vs_auto << " | "
+         << (vs_serial ? format_ratio(*vs_serial) : std::string{"–"}) << " |\n";
+    }
+    md << "\n";
+  }
+}
+
+/// What was not measured and why, the run's notes, and where the rest is.
+void md_not_measured(std::ostream& md, const Run& run) {
+  md << "## Not measured\n\n";
+  bool none = true;
+  for (const auto& c : run.contenders) {
+    if (c.status == Status::ok) continue;
+    none = false;
+    md << "- " << title(c.id) << ": " << status_name(c.status) << " — " << md_escape(c.reason) << "\n";
+  }
+  for (const auto& w : run.workloads) {
+    if (w.status == Status::ok) continue;
+    none = false;
+    md << "- workload " << md_escape(w.title) << ": " << status_name(w.status) << " — " << md_escape(w.reason)
+       << "\n";
+  }
+  if (none) md << "Everything was measured.\n";
+  if (!run.notes.empty()) {
+    md << "\n## Notes\n\n";
+    for (const auto& n : run.notes)
+      md << "- " << md_escape(n) << "\n";
+  }
+  md << "\nThe raw samples are in bench.json (schema " << schema_version
+     << ", documented in docs/performance.md); the plots are speedup.png and python-vs-cpp.png.\n";
+}
+
+/// A ratio: no decimal from 100, one from 10, two from `two_decimals_from`, below that three
+/// significant digits; then "×" (`ascii`: "x").
+std::string ratio_text(double r, bool ascii, double two_decimals_from) {
+  const char* x = ascii ? "x" : "×";
+  if (r >= 100) return fmt::format("{:.0f}{}", r, x);
+  if (r >= 10) return fmt::format("{:.1f}{}", r, x);
+  if (r >= two_decimals_from) return fmt::format("{:.2f}{}", r, x);
+  return fmt::format("{:.3g}{}", r, x);
+}
+
 }  // namespace
 
 std::string format_seconds(double s) {
   auto three = [](double v, const char* unit) {
-    if (v < 10) return strf("%.2f %s", v, unit);
-    if (v < 100) return strf("%.1f %s", v, unit);
-    return strf("%.0f %s", v, unit);
+    if (v < 10) return fmt::format("{:.2f} {}", v, unit);
+    if (v < 100) return fmt::format("{:.1f} {}", v, unit);
+    return fmt::format("{:.0f} {}", v, unit);
   };
   if (s < 1e-3) return three(s * 1e6, "µs");
   if (s < 1) return three(s * 1e3, "ms");
   return three(s, "s");
 }
 
-std::string format_ratio(double r, bool ascii) {
-  const char* x = ascii ? "x" : "×";
-  if (r >= 100) return strf("%.0f%s", r, x);
-  if (r >= 10) return strf("%.1f%s", r, x);
-  if (r >= 0.1) return strf("%.2f%s", r, x);
-  return strf("%.3g%s", r, x);
+std::string format_ratio(double r, bool ascii) { return ratio_text(r, ascii, 0.1); }
+
+std::string format_ratio3(double r, bool ascii) { return ratio_text(r, ascii, 1); }
+
+std::string no_figure(Status status) {
+  if (status == Status::wrong) return "WRONG";
+  return std::string{status_name(status)};
 }
 
-std::string format_ratio3(double r, bool ascii) {
-  const char* x = ascii ? "x" : "×";
-  if (r >= 100) return strf("%.0f%s", r, x);
-  if (r >= 10) return strf("%.1f%s", r, x);
-  if (r >= 1) return strf("%.2f%s", r, x);
-  return strf("%.3g%s", r, x);
+std::string machine_line(const Json& m) {
+  return fmt::format("{}, {} cores ({} logical CPUs), cpu_count() = {}",
+                     m.value("cpu_model", std::string{"?"}), m.value("cores", 0), m.value("logical_cpus", 0),
+                     m.value("cpu_count", 0));
 }
 
 std::string latency_title(Cid id) {
@@ -216,7 +578,7 @@ void evaluate_targets(Run& run) {
     if (!num || !den) {
       t.detail = "a row it needs was not run";
     } else if (missing) {
-      t.detail = title(missing->contender) + " " + no_figure(*missing) +
+      t.detail = title(missing->contender) + " " + no_figure(missing->status) +
                  (missing->note.empty() ? "" : ": " + missing->note);
     } else {
       t.measured = num->median() / den->median();
@@ -363,352 +725,19 @@ Json to_json(const Run& run) {
   return j;
 }
 
-namespace {
-
-/// A main-table cell: the median and the speed-up over serial C++.
-std::string main_cell(const Run& run, const WorkloadInfo& w, Cid id, bool ascii) {
-  if (w.status != Status::ok) return std::string{status_name(w.status)};
-  const Result* r = run.main(w.key, id);
-  if (!r) return ascii ? "-" : "–";
-  if (!r->measured()) return no_figure(*r);
-  std::string cell = format_seconds(r->median());
-  if (id != Cid::serial && id != Cid::serial_into)
-    if (auto ratio = ratio_to(run, *r, Cid::serial))
-      cell += (ascii ? " " : " · ") + format_ratio(*ratio, ascii);
-  return cell;
-}
-
-std::string machine_line(const Json& m) {
-  return strf("%s, %d cores (%d logical CPUs), cpu_count() = %d",
-              m.value("cpu_model", std::string{"?"}).c_str(), m.value("cores", 0), m.value("logical_cpus", 0),
-              m.value("cpu_count", 0));
-}
-
-std::string settings_line(const Run& run) {
-  const auto& s = run.settings;
-  return s.value("mode", std::string{"full"}) + " run: per row " + std::to_string(s.value("repeat", 5)) +
-         " timed runs after " + std::to_string(s.value("warmup", 2)) + " to " +
-         std::to_string(s.value("warmup_max", 5)) +
-         " warm-up runs (until two in a row agree within 10%); main-table rows in two passes, the second in "
-         "reverse order; Python " +
-         std::to_string(s.value("python_repeat", 5)) + " timed after " +
-         std::to_string(s.value("python_warmup", 1)) + " warm-up; medians";
-}
-
-/// A row's median, or why it has none.
-std::string median_or_status(const Result* r) {
-  if (!r) return "–";
-  if (!r->measured()) return no_figure(*r);
-  return format_seconds(r->median());
-}
-
-/// num's median / den's median, when both were measured.
-std::string ratio_cell(const Result* num, const Result* den, bool ascii = false) {
-  if (!num || !den || !num->measured() || !den->measured() || den->median() <= 0) return ascii ? "-" : "–";
-  return format_ratio3(num->median() / den->median(), ascii);
-}
-
-/// Whether any workload has a ProcessPool row.
-bool has_process_rows(const Run& run) {
-  return std::any_of(run.results.begin(), run.results.end(),
-                     [](const Result& r) { return r.contender == Cid::process_pool && r.main; });
-}
-
-/// Whether any workload has an MpiPool row that ran (measured, wrong or failed).
-bool has_mpi_rows(const Run& run) {
-  return std::any_of(run.results.begin(), run.results.end(), [](const Result& r) {
-    return mpi_ranks(r.contender) != 0 && r.main && r.status != Status::not_built &&
-           r.status != Status::skipped;
-  });
-}
-
-std::string latency_cell(const Latency& l, double q) { return format_seconds(l.quantile(q)); }
-
-}  // namespace
-
 std::string to_markdown(const Run& run) {
   std::ostringstream md;
-  const auto& m = run.machine;
-  const std::vector<WorkloadInfo>& wls = run.workloads;
-  md << "# parlab bench\n\n";
-  const auto minutes = static_cast<int>(run.elapsed_s) / 60, seconds = static_cast<int>(run.elapsed_s) % 60;
-  md << "Measured " << run.started << " in "
-     << (minutes > 0 ? strf("%d min %02d s", minutes, seconds) : strf("%d s", seconds)) << "; "
-     << settings_line(run)
-     << ". Every figure is the wall time of one call over all items, from one run of `parlab bench`"
-     << (run.settings.value("mode", std::string{}) == "full"
-             ? ""
-             : " (" + run.settings.value("mode", std::string{}) + ")")
-     << ".\n\n";
-
-  md << "## Machine\n\n| | |\n|---|---|\n";
-  md << "| CPU | " << md_escape(m.value("cpu_model", std::string{"?"})) << ", " << m.value("cores", 0)
-     << " cores, " << m.value("logical_cpus", 0) << " logical CPUs, " << m.value("memory_mib", 0LL) / 1024
-     << " GiB |\n";
-  md << "| cpu_count() | " << m.value("cpu_count", 0) << " (affinity " << m.value("affinity_cpus", 0)
-     << ", cgroup quota "
-     << (m["cgroup_cpu_quota"].is_null() ? std::string{"none"} : m["cgroup_cpu_quota"].dump())
-     << "): the pool size of the main table |\n";
-  md << "| compiler | " << md_escape(m.value("compiler", std::string{})) << ", `"
-     << m.value("cxx_flags", std::string{}) << "` (" << m.value("build_type", std::string{}) << ") |\n";
-  const auto& rt = m["runtimes"];
-  md << "| runtimes | OpenMP " << (rt["openmp"].is_null() ? "not built" : rt["openmp"].get<std::string>())
-     << ", oneTBB " << (rt["onetbb"].is_null() ? "not built" : rt["onetbb"].get<std::string>())
-     << ", std::execution::par " << (rt["std_execution_par"].is_null() ? "not built" : "on oneTBB") << " |\n";
-  if (m.contains("python") && m["python"].is_object()) {
-    const auto& py = m["python"];
-    md << "| Python | " << py.value("interpreter", std::string{}) << " " << py.value("version", std::string{})
-       << ", numpy " << py.value("numpy", std::string{}) << ", mp.cpu_count() " << py.value("cpu_count", 0)
-       << ", start method " << py.value("start_method", std::string{}) << " |\n";
-  } else {
-    md << "| Python | skipped: " << md_escape(m.value("python_skipped", std::string{"?"})) << " |\n";
-  }
-  md << "| OS | " << m.value("os", std::string{}) << " |\n";
-  md << "| load average | " << strf("%.2f", m.value("load_average_1m", -1.0)) << " at the start, "
-     << strf("%.2f", m.value("load_average_1m_end", -1.0)) << " at the end |\n\n";
-
-  md << "## Main table\n\n";
-  md << "Median wall time of one call at cpu_count() = " << run.main_workers
-     << " workers, with automatic chunks; after the `·`, the speed-up over serial C++ (its time / this time; "
-        "above 1 is faster). Rows down to std::execution::par return a new vector, as `Pool.map` does; the "
-        "\"into\" rows write into a vector allocated before the clock starts, and their speed-up is over the "
-        "serial loop that does the same (\"serial C++, into\"). Python's rows run the notebook's "
-        "functions with `multiprocessing`. Every figure comes from a row whose output was checked against "
-        "serial "
-        "C++.\n\n";
-  md << "| contender |";
-  for (const auto& w : wls)
-    md << " " << md_escape(step_label(w)) << "<br>" << md_escape(w.size) << " |";
-  md << "\n|---|";
-  for (std::size_t i = 0; i < wls.size(); ++i)
-    md << "---:|";
-  md << "\n";
-  for (const Cid id : main_order()) {
-    md << "| " << title(id) << " |";
-    for (const auto& w : wls)
-      md << " " << main_cell(run, w, id, false) << " |";
-    md << "\n";
-  }
-  md << "\n";
-
-  md << "## Targets\n\n| target | goal | measured | status | how |\n|---|---|---:|---|---|\n";
-  for (const auto& t : run.targets) {
-    md << "| " << md_escape(t.description) << " | " << t.goal << " | "
-       << (t.measured ? format_ratio3(*t.measured) : std::string{"–"}) << " | "
-       << (t.status == "met" ? "met" : "**" + t.status + "**") << " | " << md_escape(t.detail) << " |\n";
-  }
-  md << "\n";
-
-  if (has_process_rows(run)) {
-    md << "## Worker processes: parlab ProcessPool vs Python's Pool\n\n";
-    md << "`ProcessPool.map` and Python's `Pool.map` both send every item to a worker process and its result "
-          "back (ProcessPool: cereal over a Unix socket per worker; Python: pickle over pipes), in chunks of "
-          "ceil(items / (4 × workers)), with the pool started before the clock. parlab `Pool.map` runs the "
-          "same function on threads, with nothing to send: \"× threads\" is what the processes cost. Medians "
-          "at cpu_count() = "
-       << run.main_workers << " workers.\n\n";
-    md << "| workload | parlab ProcessPool | Python Pool.map | × Python Pool.map | parlab Pool.map (threads) "
-          "| "
-          "× threads | × serial C++ |\n|---|---:|---:|---:|---:|---:|---:|\n";
-    for (const auto& w : wls) {
-      if (w.status != Status::ok) continue;
-      const Result* proc = run.main(w.key, Cid::process_pool);
-      if (!proc) continue;
-      const Result* py = run.main(w.key, Cid::python_pool);
-      const Result* threads = run.main(w.key, Cid::parlab);
-      md << "| " << md_escape(step_label(w)) << " (" << md_escape(w.size) << ") | " << median_or_status(proc)
-         << " | " << median_or_status(py) << " | " << ratio_cell(py, proc) << " | "
-         << median_or_status(threads) << " | " << ratio_cell(threads, proc) << " | "
-         << ratio_cell(run.main(w.key, Cid::serial), proc) << " |\n";
-    }
-    md << "\n";
-  }
-
-  if (has_mpi_rows(run)) {
-    md << "## MPI ranks: parlab MpiPool vs ProcessPool and Pool\n\n";
-    md << "`MpiPool.map` in a child job, `mpirun -np N parlab bench --mpi-child` (Open MPI, shared memory "
-          "and TCP on this one machine): rank 0 builds the input, hands chunks of ceil(items / (4 × "
-          "workers)) to the N - 1 worker ranks (cereal, as ProcessPool) and checks the output against "
-          "serial C++; the job's start is not timed. -np 3 is rank 0 plus 2 workers: on a machine of "
-          "fewer than 3 cores the ranks share cores. ProcessPool and Pool at cpu_count() = "
-       << run.main_workers
-       << " workers; × is that row's time / MpiPool -np 3's (above 1: MpiPool is faster).\n\n";
-    md << "| workload | MpiPool -np 2 (1 worker) | MpiPool -np 3 (2 workers) | parlab ProcessPool | parlab "
-          "Pool.map (threads) | -np 3 × ProcessPool | -np 3 × threads | -np 3 × serial C++ |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|\n";
-    for (const auto& w : wls) {
-      if (w.status != Status::ok) continue;
-      const Result* np2 = run.main(w.key, Cid::mpi_pool_np2);
-      const Result* np3 = run.main(w.key, Cid::mpi_pool_np3);
-      if (!np2 && !np3) continue;
-      const Result* proc = run.main(w.key, Cid::process_pool);
-      const Result* threads = run.main(w.key, Cid::parlab);
-      md << "| " << md_escape(step_label(w)) << " (" << md_escape(w.size) << ") | " << median_or_status(np2)
-         << " | " << median_or_status(np3) << " | " << median_or_status(proc) << " | "
-         << median_or_status(threads) << " | " << ratio_cell(proc, np3) << " | " << ratio_cell(threads, np3)
-         << " | " << ratio_cell(run.main(w.key, Cid::serial), np3) << " |\n";
-    }
-    md << "\n";
-  }
-
-  if (!run.latency.empty()) {
-    const Latency* py = run.latency_of(Cid::python_pool);
-    md << "## Round-trip latency\n\n";
-    md << "`apply_async(f, x).get()` with f(x) = x + 1, one call at a time on a pool of cpu_count() = "
-       << run.main_workers << " workers: " << run.settings.value("latency_warmup_calls", Json(0)).dump()
-       << " untimed calls, then each call timed on its own (parlab's in this process, Python's in "
-          "bench/python/workloads.py). Every call's value was checked.\n\n";
-    md << "| pool | workers | median | p10 | p90 | max | mean | calls | × Python Pool |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    for (const auto& l : run.latency) {
-      md << "| " << latency_title(l.contender) << " | " << l.workers << " | ";
-      if (!l.measured()) {
-        md << "– | – | – | – | – | – | "
-           << (l.status == Status::wrong ? "WRONG" : std::string{status_name(l.status)})
-           << (l.note.empty() ? "" : ": " + md_escape(l.note)) << " |\n";
-        continue;
-      }
-      md << latency_cell(l, 0.5) << " | " << latency_cell(l, 0.1) << " | " << latency_cell(l, 0.9) << " | "
-         << latency_cell(l, 1.0) << " | " << format_seconds(l.mean()) << " | " << l.samples_s.size() << " | "
-         << (py && py->measured() ? format_ratio3(py->quantile(0.5) / l.quantile(0.5)) : std::string{"–"})
-         << " |\n";
-    }
-    md << "\n";
-  }
-
-  md << "## Per workload\n\n";
-  md << "× serial C++ and × Python: that row's median time / this row's (above 1: this row is faster; "
-        "\"into\" rows against \"serial C++, into\"). "
-        "\"checked\": every run's output (warm-up included) was compared with serial C++ (Problem 2: each "
-        "task "
-        "ran at least its duration).\n\n";
-  for (const auto& w : wls) {
-    md << "### " << md_escape(w.title) << " — " << md_escape(w.size) << "\n\n"
-       << md_escape(w.description) << ".\n\n";
-    if (w.status != Status::ok) {
-      md << "Not measured: " << status_name(w.status) << " (" << md_escape(w.reason) << ").\n\n";
-      continue;
-    }
-    md << "| contender | workers | median | min | max | × serial C++ | × Python Pool.map | × Python serial | "
-          "check |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---|\n";
-    for (const Cid id : main_order()) {
-      const Result* r = run.main(w.key, id);
-      if (!r) continue;
-      md << "| " << title(id) << " | " << r->workers << " | ";
-      if (r->measured()) {
-        auto ratio = [&](Cid ref) {
-          auto v = ratio_to(run, *r, ref);
-          return v ? format_ratio(*v) : std::string{"–"};
-        };
-        md << format_seconds(r->median()) << " | " << format_seconds(r->min()) << " | "
-           << format_seconds(r->max()) << " | " << ratio(Cid::serial) << " | " << ratio(Cid::python_pool)
-           << " | " << ratio(Cid::python_serial) << " | " << (r->verified ? "checked" : "not checked")
-           << " |\n";
-      } else {
-        md << "– | – | – | – | – | – | " << no_figure(*r)
-           << (r->note.empty() ? "" : ": " + md_escape(r->note)) << " |\n";
-      }
-    }
-    md << "\n";
-  }
-
-  md << "## Workers sweep\n\n";
-  md << "Median time and speed-up over serial C++ (parlab map_into: over serial C++, into) against the pool "
-        "size (threads; processes for ProcessPool), automatic chunks; drawn in speedup.png. This machine has "
-     << m.value("cores", 0) << " cores.\n\n";
-  const auto cols = worker_columns(run);
-  for (const auto& w : wls) {
-    if (w.status != Status::ok) continue;
-    md << "**" << md_escape(w.title) << "** (" << md_escape(w.size) << ")\n\n| contender |";
-    for (const auto c : cols)
-      md << " " << c << (c == 1 ? " worker" : " workers") << " |";
-    md << "\n|---|";
-    for (std::size_t i = 0; i < cols.size(); ++i)
-      md << "---:|";
-    md << "\n";
-    for (const Cid id : sweep_order()) {
-      bool any = false;
-      std::string line = "| " + title(id) + " |";
-      for (const auto c : cols) {
-        const Result* r = run.find(w.key, id, c);
-        if (!r) {
-          line += " – |";
-          continue;
-        }
-        any = true;
-        line.append(" ");
-        if (!r->measured()) {
-          line.append(no_figure(*r)).append(" |");
-          continue;
-        }
-        line.append(format_seconds(r->median()));
-        if (auto ratio = ratio_to(run, *r, Cid::serial)) line.append(" · ").append(format_ratio(*ratio));
-        line.append(" |");
-      }
-      if (any) md << line << "\n";
-    }
-    md << "\n";
-  }
-
-  md << "## Chunksize sweep\n\n";
-  md << "parlab Pool.map at cpu_count() = " << run.main_workers
-     << " workers: items a worker claims at once, from 1 to the automatic choice (Python's rule, "
-        "ceil(items / (4 × workers))).\n\n";
-  for (const auto& w : wls) {
-    if (w.status != Status::ok) continue;
-    std::vector<const Result*> rows;
-    for (const auto& r : run.results)
-      if (r.workload == w.key && r.contender == Cid::parlab && r.workers == run.main_workers && r.chunksize &&
-          !r.chunksize_auto)
-        rows.push_back(&r);
-    if (rows.empty()) continue;
-    std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return *a->chunksize < *b->chunksize; });
-    const Result* automatic = run.main(w.key, Cid::parlab);
-    if (automatic) rows.push_back(automatic);
-    md << "**" << md_escape(w.title) << "** (" << md_escape(w.size) << ")\n\n"
-       << "| chunksize | chunks | median | min | max | × automatic | × serial C++ "
-          "|\n|---:|---:|---:|---:|---:|---:|---:|\n";
-    for (const Result* r : rows) {
-      const std::string chunk = r->chunksize_auto ? "automatic" : std::to_string(*r->chunksize);
-      const std::string chunks =
-          r->chunksize_auto ? "–" : std::to_string((w.items + *r->chunksize - 1) / *r->chunksize);
-      if (!r->measured()) {
-        md << "| " << chunk << " | " << chunks << " | – | – | – | – | " << no_figure(*r) << " |\n";
-        continue;
-      }
-      const std::string vs_auto = automatic && automatic->measured()
-                                      ? format_ratio(automatic->median() / r->median())
-                                      : std::string{"–"};
-      auto vs_serial = ratio_to(run, *r, Cid::serial);
-      md << "| " << chunk << " | " << chunks << " | " << format_seconds(r->median()) << " | "
-         << format_seconds(r->min()) << " | " << format_seconds(r->max()) << " | " << vs_auto << " | "
-         << (vs_serial ? format_ratio(*vs_serial) : std::string{"–"}) << " |\n";
-    }
-    md << "\n";
-  }
-
-  md << "## Not measured\n\n";
-  bool none = true;
-  for (const auto& c : run.contenders) {
-    if (c.status == Status::ok) continue;
-    none = false;
-    md << "- " << title(c.id) << ": " << status_name(c.status) << " — " << md_escape(c.reason) << "\n";
-  }
-  for (const auto& w : wls) {
-    if (w.status == Status::ok) continue;
-    none = false;
-    md << "- workload " << md_escape(w.title) << ": " << status_name(w.status) << " — " << md_escape(w.reason)
-       << "\n";
-  }
-  if (none) md << "Everything was measured.\n";
-  if (!run.notes.empty()) {
-    md << "\n## Notes\n\n";
-    for (const auto& n : run.notes)
-      md << "- " << md_escape(n) << "\n";
-  }
-  md << "\nThe raw samples are in bench.json (schema " << schema_version
-     << ", documented in docs/performance.md); the plots are speedup.png and python-vs-cpp.png.\n";
+  md_title(md, run);
+  md_machine(md, run);
+  md_main_table(md, run);
+  md_targets(md, run);
+  md_process_pool(md, run);
+  md_mpi(md, run);
+  md_latency(md, run);
+  md_per_workload(md, run);
+  md_workers_sweep(md, run);
+  md_chunksize_sweep(md, run);
+  md_not_measured(md, run);
   return md.str();
 }
 
@@ -717,22 +746,21 @@ std::vector<std::string> terminal_summary(const Run& run) {
   std::vector<const WorkloadInfo*> wls;
   for (const auto& w : run.workloads)
     if (w.status == Status::ok) wls.push_back(&w);
-  constexpr int name_w = 26, col_w = 20;
-  std::string head = strf("%-*s", name_w, "median (x serial C++)");
+  constexpr std::size_t name_w = 26, col_w = 20;
+  std::string head = pad("median (x serial C++)", name_w);
   for (const auto* w : wls) {
     std::string label = step_label(*w);
-    if (label.size() > static_cast<std::size_t>(col_w - 1)) label.resize(col_w - 1);
-    head += strf("%*s", col_w, label.c_str());
+    if (label.size() > col_w - 1) label.resize(col_w - 1);
+    head += pad(label, col_w, Align::right);
   }
-  lines.push_back(strf("Main table: median of one call, cpu_count() = %zu workers", run.main_workers));
+  lines.push_back(fmt::format("Main table: median of one call, cpu_count() = {} workers", run.main_workers));
   lines.push_back(head);
   for (const Cid id : main_order()) {
-    std::string line = strf("%-*s", name_w, title(id).c_str());
+    std::string line = pad(title(id), name_w);
     bool any = false;
     for (const auto* w : wls) {
-      const std::string cell = main_cell(run, *w, id, true);
       any = any || run.main(w->key, id) != nullptr;
-      line += strf("%*s", col_w, cell.c_str());
+      line += pad(main_cell(run, *w, id, true), col_w, Align::right);
     }
     if (any) lines.push_back(line);
   }
@@ -750,10 +778,10 @@ std::vector<std::string> terminal_summary(const Run& run) {
       const Result* proc = run.main(w->key, Cid::process_pool);
       if (!proc) continue;
       const Result* py = run.main(w->key, Cid::python_pool);
-      lines.push_back(strf("  %-18s ProcessPool %-10s Python Pool.map %-10s %9s faster; vs threads %s",
-                           step_label(*w).c_str(), median_or_status(proc).c_str(),
-                           median_or_status(py).c_str(), ratio_cell(py, proc, true).c_str(),
-                           ratio_cell(run.main(w->key, Cid::parlab), proc, true).c_str()));
+      lines.push_back(fmt::format("  {:<18} ProcessPool {} Python Pool.map {} {:>9} faster; vs threads {}",
+                                  step_label(*w), pad(median_or_status(proc), 10),
+                                  pad(median_or_status(py), 10), ratio_cell(py, proc, true),
+                                  ratio_cell(run.main(w->key, Cid::parlab), proc, true)));
     }
   }
   if (has_mpi_rows(run)) {
@@ -765,11 +793,10 @@ std::vector<std::string> terminal_summary(const Run& run) {
       const Result* np3 = run.main(w->key, Cid::mpi_pool_np3);
       if (!np2 && !np3) continue;
       const Result* proc = run.main(w->key, Cid::process_pool);
-      lines.push_back(
-          strf("  %-18s -np 2 %-10s -np 3 %-10s ProcessPool %-10s -np 3 vs ProcessPool %s, vs threads %s",
-               step_label(*w).c_str(), median_or_status(np2).c_str(), median_or_status(np3).c_str(),
-               median_or_status(proc).c_str(), ratio_cell(proc, np3, true).c_str(),
-               ratio_cell(run.main(w->key, Cid::parlab), np3, true).c_str()));
+      lines.push_back(fmt::format(
+          "  {:<18} -np 2 {} -np 3 {} ProcessPool {} -np 3 vs ProcessPool {}, vs threads {}", step_label(*w),
+          pad(median_or_status(np2), 10), pad(median_or_status(np3), 10), pad(median_or_status(proc), 10),
+          ratio_cell(proc, np3, true), ratio_cell(run.main(w->key, Cid::parlab), np3, true)));
     }
   }
   if (!run.latency.empty()) {
@@ -796,8 +823,8 @@ std::vector<std::string> terminal_summary(const Run& run) {
         goal.push_back(t.goal[i]);
       }
     }
-    lines.push_back(strf("  %-13s %9s  goal %-18s %s", t.status.c_str(), measured.c_str(), goal.c_str(),
-                         t.description.c_str()));
+    lines.push_back(
+        fmt::format("  {:<13} {:>9}  goal {} {}", t.status, measured, pad(goal, 18), t.description));
   }
   return lines;
 }
@@ -861,8 +888,8 @@ std::vector<std::string> draw_plots(const Run& run, const fs::path& out_dir) {
         }
         dat << "\n";
       }
-      params << "ymaxs[" << k + 1 << "] = " << strf("%.4g", std::max({1.5, top * 1.15, cores * 1.15 + 0.3}))
-             << "\n";
+      params << "ymaxs[" << k + 1
+             << "] = " << fmt::format("{:.4g}", std::max({1.5, top * 1.15, cores * 1.15 + 0.3})) << "\n";
       write_text(dir / ("speedup_" + wls[k]->key + ".dat"), dat.str());
     }
     params << "cores = " << m.value("cores", 1) << "\ncpus = " << m.value("cpu_count", 1) << "\n";
@@ -952,8 +979,8 @@ std::vector<std::string> draw_plots(const Run& run, const fs::path& out_dir) {
     for (std::size_t i = 0; i < bars.size(); ++i)
       p2 << "colors[" << i + 1 << "] = " << gp_quote(bars[i].color) << "\n";
     if (hi <= 0) lo = hi = 1;
-    p2 << "ymin = " << strf("%.9g", std::pow(10.0, std::floor(std::log10(lo)))) << "\n";
-    p2 << "ymax = " << strf("%.9g", std::pow(10.0, std::ceil(std::log10(hi * 12))))
+    p2 << "ymin = " << fmt::format("{:.9g}", std::pow(10.0, std::floor(std::log10(lo)))) << "\n";
+    p2 << "ymax = " << fmt::format("{:.9g}", std::pow(10.0, std::ceil(std::log10(hi * 12))))
        << "\n";  // room for the labels
     p2 << "heading = " << gp_quote(heading);
     for (const auto& l : more)

@@ -1,5 +1,6 @@
 #pragma once
-// The outputs of `parlab bench`: bench.json, report.md, the terminal tables and the two plots.
+/// \file
+/// The outputs of `parlab bench`: bench.json, report.md, the terminal tables and the two plots.
 
 #include "bench/harness/model.hpp"
 
@@ -20,6 +21,13 @@ inline constexpr const char* schema_version = "parlab-bench/1";
 /// Three significant digits, so that a figure next to a threshold shows which side it is on:
 /// "0.897×", "1.81×", "116×".
 [[nodiscard]] std::string format_ratio3(double ratio, bool ascii = false);
+
+/// "WRONG" (a row whose output was wrong must stand out), "failed", "skipped" or "not built": what
+/// a row without a figure shows instead.
+[[nodiscard]] std::string no_figure(Status status);
+
+/// "AMD EPYC 7B13, 2 cores (4 logical CPUs), cpu_count() = 4".
+[[nodiscard]] std::string machine_line(const Json& machine);
 
 /// The name of a pool in the latency rows: "parlab Pool", "parlab ProcessPool", "Python Pool".
 [[nodiscard]] std::string latency_title(Cid id);

@@ -1,5 +1,6 @@
 #pragma once
-// The machine under `parlab bench` and the programs it runs (python3, gnuplot).
+/// \file
+/// The machine under `parlab bench` and the programs it runs (python3, gnuplot).
 
 #include "bench/harness/model.hpp"
 

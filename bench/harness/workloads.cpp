@@ -4,15 +4,15 @@
 #include "lab/numpy_random.hpp"
 #include "lab/workloads.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
 #include <chrono>
-#include <cinttypes>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -587,7 +587,8 @@ WorkloadInfo brewery_info() {
   auto info = make_info("brewery", "Brewery: counts per state over HTTP", "4 states",
                         "the lab's async task (brewery-async.py): serial vs asyncio.gather", 4);
   info.status = Status::skipped;
-  info.reason = "measured by its own benchmark, bench_brewery (make bench runs it next): out/brewery-bench.md";
+  info.reason =
+      "measured by its own benchmark, bench_brewery (make bench runs it next): out/brewery-bench.md";
   return info;
 }
 
@@ -598,9 +599,7 @@ std::string digest(const std::vector<unsigned long long>& flat) {
         (static_cast<std::uint64_t>(i) * 0x9E3779B97F4A7C15ULL + 0x632BE59BD9B4E019ULL) | 1U;
     sum += static_cast<std::uint64_t>(flat[i]) * weight;
   }
-  std::array<char, 24> buf{};
-  std::snprintf(buf.data(), buf.size(), "0x%016" PRIx64, sum);
-  return buf.data();
+  return fmt::format("0x{:016x}", sum);
 }
 
 }  // namespace parlab::bench

@@ -1,7 +1,8 @@
 #pragma once
-// The workloads of `parlab bench`: the lab's steps as maps over a vector, each runnable by every
-// C++ contender, timed and checked against the serial C++ result, and each with the arguments
-// that make bench/python/workloads.py run the same thing in Python.
+/// \file
+/// The workloads of `parlab bench`: the lab's steps as maps over a vector, each runnable by every
+/// C++ contender, timed and checked against the serial C++ result, and each with the arguments
+/// that make bench/python/workloads.py run the same thing in Python.
 
 #include "bench/harness/model.hpp"
 

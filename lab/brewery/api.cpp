@@ -1,5 +1,7 @@
 #include "lab/brewery/api.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <nlohmann/json.hpp>
@@ -77,13 +79,6 @@ std::vector<std::string> split(std::string_view s, char sep) {
     if (end == std::string_view::npos) return out;
     start = end + 1;
   }
-}
-
-std::string joined_types() {
-  std::string s;
-  for (auto t : type_names)
-    s += (s.empty() ? "" : ", ") + std::string{t};
-  return s;
 }
 
 /// The query string's parameters, decoded (`%XX`, and `+` as a space); the first of a repeated
@@ -191,7 +186,7 @@ std::optional<std::vector<std::string>> parse_types(const Query& q, const std::s
   for (const auto& item : items) {
     if (std::find(type_names.begin(), type_names.end(), item) == type_names.end()) {
       errors.add(key, "has an unknown brewery type '" + item + "' (expected a comma-separated list of " +
-                          joined_types() + ")");
+                          fmt::format("{}", fmt::join(type_names, ", ")) + ")");
       return std::nullopt;
     }
   }
@@ -286,6 +281,135 @@ std::vector<std::size_t> select(const Dataset& data, const Filters& f) {
   for (std::size_t i = 0; i < all.size(); ++i)
     if (f.matches(all[i])) rows.push_back(i);
   return rows;
+}
+
+/// The path's segments, without the empty one of a trailing slash.
+std::vector<std::string> segments(boost::urls::url_view url) {
+  std::vector<std::string> path;
+  for (auto segment : url.segments())
+    path.push_back(std::move(segment));
+  if (!path.empty() && path.back().empty()) path.pop_back();
+  return path;
+}
+
+/// Whether the request is for /v1/breweries or /v1/breweries/{what}.
+bool is_endpoint(boost::urls::url_view url, const std::vector<std::string>& path) {
+  return url.is_path_absolute() && path.size() >= 2 && path.size() <= 3 && path[0] == "v1" &&
+         path[1] == "breweries";
+}
+
+/// The breweries `rows` on page `paging` as a JSON array (empty past the last page): a 200.
+Response page_of(const std::vector<std::string>& json, const std::vector<std::size_t>& rows,
+                 const Paging& paging, Headers headers) {
+  std::string body = "[";
+  const std::uint64_t pages = (rows.size() + paging.per_page - 1) / paging.per_page;
+  if (paging.page - 1 < pages) {
+    const auto first = static_cast<std::size_t>((paging.page - 1) * paging.per_page);
+    const auto last = std::min(rows.size(), first + static_cast<std::size_t>(paging.per_page));
+    for (std::size_t i = first; i < last; ++i) {
+      if (i > first) body += ',';
+      body += json[rows[i]];
+    }
+  }
+  body += ']';
+  return json_response(200, std::move(body), std::move(headers));
+}
+
+/// GET /v1/breweries: the breweries that match the filters, sorted, one page of them.
+Response list_breweries(const Dataset& data, const std::vector<std::string>& json, const Query& q,
+                        Headers headers) {
+  Errors errors;
+  const auto filters = parse_filters(q, errors);
+  const auto paging = parse_paging(q, errors);
+  const auto keys = parse_sort(q, errors);
+  if (!errors.empty()) return errors.response(std::move(headers));
+  auto rows = select(data, filters);
+  sort_rows(data, rows, keys);
+  return page_of(json, rows, paging, std::move(headers));
+}
+
+/// GET /v1/breweries/meta: how many breweries match the filters, by state, country and type.
+Response meta(const Dataset& data, const Query& q, Headers headers) {
+  Errors errors;
+  const auto filters = parse_filters(q, errors);
+  const auto paging = parse_paging(q, errors);
+  if (!errors.empty()) return errors.response(std::move(headers));
+  std::map<std::string, std::uint64_t> by_state;
+  std::map<std::string, std::uint64_t> by_country;
+  std::map<std::string, std::uint64_t> by_type;
+  std::uint64_t total = 0;
+  for (const auto i : select(data, filters)) {
+    const auto& b = data.breweries()[i];
+    ++total;
+    if (b.state_province) ++by_state[*b.state_province];
+    if (b.country) ++by_country[*b.country];
+    if (b.brewery_type) ++by_type[*b.brewery_type];
+  }
+  const auto object = [](const std::map<std::string, std::uint64_t>& counts) {
+    Json j = Json::object();
+    for (const auto& [k, n] : counts)
+      j[k] = n;
+    return j;
+  };
+  Json body{{"total", total},
+            {"by_state", object(by_state)},
+            {"by_country", object(by_country)},
+            {"by_type", object(by_type)},
+            {"page", paging.page},
+            {"per_page", paging.per_page}};
+  return json_response(200, dump(body), std::move(headers));
+}
+
+/// The `size` of GET /v1/breweries/random: 1 when absent.
+std::uint64_t parse_random_size(const Query& q, Errors& errors) {
+  const auto* v = q.get("size");
+  if (!v) return 1;
+  const auto n = parse_count(*v);
+  if (!n || *n < 1 || *n > random_max) {
+    errors.add("size", "must be an integer from 1 to " + std::to_string(random_max));
+    return 1;
+  }
+  return *n;
+}
+
+/// GET /v1/breweries/random: `size` distinct breweries that `draw(size)` picks, in its order.
+template <class Draw>
+Response random_breweries(const std::vector<std::string>& json, const Query& q, Draw&& draw,
+                          Headers headers) {
+  Errors errors;
+  const auto size = parse_random_size(q, errors);
+  if (!errors.empty()) return errors.response(std::move(headers));
+  return page_of(json, draw(static_cast<std::size_t>(size)), Paging{1, size}, std::move(headers));
+}
+
+/// GET /v1/breweries/search?query=: one page of the breweries whose name, city, state, postal
+/// code or country contains the query.
+Response search(const Dataset& data, const std::vector<std::string>& json, const Query& q, Headers headers) {
+  Errors errors;
+  const auto query = parse_text(q, "query", errors);
+  if (!query && errors.empty()) errors.add("query", "is required");
+  const auto paging = parse_paging(q, errors);
+  if (!errors.empty()) return errors.response(std::move(headers));
+  const std::string pattern = "%" + *query + "%";
+  std::vector<std::size_t> rows;
+  constexpr std::array searched{Column::name, Column::city, Column::state_province, Column::postal_code,
+                                Column::country};
+  const auto& all = data.breweries();
+  for (std::size_t i = 0; i < all.size(); ++i)
+    if (std::any_of(searched.begin(), searched.end(), [&](Column c) {
+          const auto v = all[i].text(c);
+          return v && like(*v, pattern);
+        }))
+      rows.push_back(i);
+  return page_of(json, rows, paging, std::move(headers));
+}
+
+/// GET /v1/breweries/{id}: one brewery, or a 404.
+Response by_id(const Dataset& data, const std::vector<std::string>& json, const std::string& id,
+               Headers headers) {
+  const auto* b = data.find(id);
+  if (!b) return message(404, "Couldn't find Brewery", std::move(headers));
+  return json_response(200, json[static_cast<std::size_t>(b - data.breweries().data())], std::move(headers));
 }
 
 }  // namespace
@@ -413,107 +537,19 @@ Response Api::handle(const Request& request) {
   const auto parsed = boost::urls::parse_uri_reference(request.target);
   if (!parsed) return message(400, "Bad Request: malformed request target", std::move(headers));
   const boost::urls::url_view url = *parsed;
-  std::vector<std::string> path;
-  for (auto segment : url.segments())
-    path.push_back(std::move(segment));
-  if (!path.empty() && path.back().empty()) path.pop_back();  // a trailing slash
-  if (!url.is_path_absolute() || path.size() < 2 || path.size() > 3 || path[0] != "v1" ||
-      path[1] != "breweries")
+  const auto path = segments(url);
+  if (!is_endpoint(url, path))
     return message(404, "Not Found: " + std::string{url.path()} + " is not an endpoint of this API",
                    std::move(headers));
   const Query q{url};
-  const auto page_of = [&](const std::vector<std::size_t>& rows, const Paging& paging) {
-    std::string body = "[";
-    const std::uint64_t pages = (rows.size() + paging.per_page - 1) / paging.per_page;
-    if (paging.page - 1 < pages) {
-      const auto first = static_cast<std::size_t>((paging.page - 1) * paging.per_page);
-      const auto last = std::min(rows.size(), first + static_cast<std::size_t>(paging.per_page));
-      for (std::size_t i = first; i < last; ++i) {
-        if (i > first) body += ',';
-        body += json_[rows[i]];
-      }
-    }
-    body += ']';
-    return json_response(200, std::move(body), std::move(headers));
-  };
-
-  if (path.size() == 2) {
-    Errors errors;
-    const auto filters = parse_filters(q, errors);
-    const auto paging = parse_paging(q, errors);
-    const auto keys = parse_sort(q, errors);
-    if (!errors.empty()) return errors.response(std::move(headers));
-    auto rows = select(*data_, filters);
-    sort_rows(*data_, rows, keys);
-    return page_of(rows, paging);
-  }
+  if (path.size() == 2) return list_breweries(*data_, json_, q, std::move(headers));
   const std::string& what = path[2];
-  if (what == "meta") {
-    Errors errors;
-    const auto filters = parse_filters(q, errors);
-    const auto paging = parse_paging(q, errors);
-    if (!errors.empty()) return errors.response(std::move(headers));
-    std::map<std::string, std::uint64_t> by_state;
-    std::map<std::string, std::uint64_t> by_country;
-    std::map<std::string, std::uint64_t> by_type;
-    std::uint64_t total = 0;
-    for (const auto i : select(*data_, filters)) {
-      const auto& b = data_->breweries()[i];
-      ++total;
-      if (b.state_province) ++by_state[*b.state_province];
-      if (b.country) ++by_country[*b.country];
-      if (b.brewery_type) ++by_type[*b.brewery_type];
-    }
-    const auto object = [](const std::map<std::string, std::uint64_t>& counts) {
-      Json j = Json::object();
-      for (const auto& [k, n] : counts)
-        j[k] = n;
-      return j;
-    };
-    Json body{{"total", total},
-              {"by_state", object(by_state)},
-              {"by_country", object(by_country)},
-              {"by_type", object(by_type)},
-              {"page", paging.page},
-              {"per_page", paging.per_page}};
-    return json_response(200, dump(body), std::move(headers));
-  }
-  if (what == "random") {
-    std::uint64_t size = 1;
-    if (const auto* v = q.get("size")) {
-      const auto n = parse_count(*v);
-      if (!n || *n < 1 || *n > random_max) {
-        Errors errors;
-        errors.add("size", "must be an integer from 1 to " + std::to_string(random_max));
-        return errors.response(std::move(headers));
-      }
-      size = *n;
-    }
-    return page_of(sample(static_cast<std::size_t>(size)), Paging{1, size});
-  }
-  if (what == "search") {
-    Errors errors;
-    const auto query = parse_text(q, "query", errors);
-    if (!query && errors.empty()) errors.add("query", "is required");
-    const auto paging = parse_paging(q, errors);
-    if (!errors.empty()) return errors.response(std::move(headers));
-    const std::string pattern = "%" + *query + "%";
-    std::vector<std::size_t> rows;
-    constexpr std::array searched{Column::name, Column::city, Column::state_province, Column::postal_code,
-                                  Column::country};
-    const auto& all = data_->breweries();
-    for (std::size_t i = 0; i < all.size(); ++i)
-      if (std::any_of(searched.begin(), searched.end(), [&](Column c) {
-            const auto v = all[i].text(c);
-            return v && like(*v, pattern);
-          }))
-        rows.push_back(i);
-    return page_of(rows, paging);
-  }
-  const auto* b = data_->find(what);
-  if (!b) return message(404, "Couldn't find Brewery", std::move(headers));
-  return json_response(200, json_[static_cast<std::size_t>(b - data_->breweries().data())],
-                       std::move(headers));
+  if (what == "meta") return meta(*data_, q, std::move(headers));
+  if (what == "random")
+    return random_breweries(
+        json_, q, [this](std::size_t size) { return sample(size); }, std::move(headers));
+  if (what == "search") return search(*data_, json_, q, std::move(headers));
+  return by_id(*data_, json_, what, std::move(headers));
 }
 
 }  // namespace parlab::brewery

@@ -1,6 +1,7 @@
 #pragma once
-// The Open Brewery DB v1 API as a pure query engine: (method, target, client, time) in, status,
-// headers and JSON body out. No sockets: the replica server and the tests both drive it.
+/// \file
+/// The Open Brewery DB v1 API as a pure query engine: (method, target, client, time) in, status,
+/// headers and JSON body out. No sockets: the replica server and the tests both drive it.
 
 #include "lab/brewery/dataset.hpp"
 
@@ -75,8 +76,6 @@ class Api {
   [[nodiscard]] const Dataset& data() const { return *data_; }
   /// The options in force.
   [[nodiscard]] const ApiOptions& options() const { return options_; }
-  /// The JSON object the API returns for breweries()[index] (compact, fields in API order).
-  [[nodiscard]] const std::string& brewery_json(std::size_t index) const { return json_[index]; }
 
  private:
   struct Window {
@@ -90,7 +89,7 @@ class Api {
 
   std::shared_ptr<const Dataset> data_;
   ApiOptions options_;
-  std::vector<std::string> json_;
+  std::vector<std::string> json_;  ///< the JSON object of each brewery (compact, fields in API order)
   std::mutex rate_mutex_;
   std::unordered_map<std::string, Window> windows_;
   std::mutex rng_mutex_;

@@ -1,12 +1,12 @@
 #include "lab/brewery/client.hpp"
 
 #include "lab/brewery/states.hpp"
-#include "lab/runner.hpp"
+#include "lab/py_json.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdio>
 #include <exception>
 #include <memory>
 #include <utility>
@@ -379,10 +379,8 @@ double percent_faster(double serial_seconds, double async_seconds) {
 }
 
 std::string result_sentence(double serial_seconds, double async_seconds) {
-  const double faster = percent_faster(serial_seconds, async_seconds);
-  char number[64];
-  std::snprintf(number, sizeof number, "%.2f", faster);
-  return std::string{"async version was "} + number + "% faster than the serial version";
+  return fmt::format("async version was {:.2f}% faster than the serial version",
+                     percent_faster(serial_seconds, async_seconds));
 }
 
 std::string async_json(std::string_view result, std::string_view host) {

@@ -1,7 +1,8 @@
 #pragma once
-// The seed's brewery-async.py as code: count a state's breweries by paging through the Open Brewery
-// DB v1 API — blocking (count), natively async (count_async), and the seed's shape (to_thread +
-// gather) — plus the three timed modes `parlab brewery` compares and async.json's text.
+/// \file
+/// The seed's brewery-async.py as code: count a state's breweries by paging through the Open Brewery
+/// DB v1 API — blocking (count), natively async (count_async), and the seed's shape (to_thread +
+/// gather) — plus the three timed modes `parlab brewery` compares and async.json's text.
 
 #include <parlab/aio.hpp>
 #include <parlab/http.hpp>

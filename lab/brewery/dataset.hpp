@@ -1,5 +1,6 @@
 #pragma once
-// The Open Brewery DB dataset (breweries.csv): an RFC 4180 CSV loader and where to find the file.
+/// \file
+/// The Open Brewery DB dataset (breweries.csv): an RFC 4180 CSV loader and where to find the file.
 
 #include <cstddef>
 #include <filesystem>

@@ -52,7 +52,9 @@ struct Plan {
 
 bool valid_rate(double p) { return p >= 0.0 && p <= 1.0; }  // false for NaN
 
-void check(const ServerOptions& o) {
+/// Throws ServerError when `o` cannot make a server: no dataset, no thread, a negative delay, a
+/// fault rate outside [0, 1], an empty rate limit window, limits or timeouts out of range.
+void validate_server_options(const ServerOptions& o) {
   if (!o.data) throw ServerError{"the replica server needs a dataset"};
   if (o.threads < 1) throw ServerError{"threads must be at least 1"};
   if (o.latency.count() < 0 || o.jitter.count() < 0)
@@ -75,7 +77,7 @@ void check(const ServerOptions& o) {
 /// Everything a running server shares between its threads and connections.
 struct Core {
   explicit Core(ServerOptions o)
-      : options{(check(o), std::move(o))},
+      : options{(validate_server_options(o), std::move(o))},
         api{options.data, ApiOptions{options.rate_limit, options.seed}},
         rng{options.seed ^ 0x9E37'79B9'7F4A'7C15ULL} {}
 

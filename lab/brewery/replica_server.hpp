@@ -1,6 +1,7 @@
 #pragma once
-// A local replica of the Open Brewery DB v1 API over HTTP(S): the Api engine behind a Boost.Beast
-// server with its own io_context threads, latency, rate limit and fault injection.
+/// \file
+/// A local replica of the Open Brewery DB v1 API over HTTP(S): the Api engine behind a Boost.Beast
+/// server with its own io_context threads, latency, rate limit and fault injection.
 
 #include "lab/brewery/api.hpp"
 #include "lab/brewery/dataset.hpp"

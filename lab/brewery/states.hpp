@@ -1,6 +1,7 @@
 #pragma once
-// The 50 US states and the District of Columbia as `by_state` values ("new_york"), the folding that
-// makes "New York", "new york" and "NEW_YORK" the same state, and a suggestion for a misspelt one.
+/// \file
+/// The 50 US states and the District of Columbia as `by_state` values ("new_york"), the folding that
+/// makes "New York", "new york" and "NEW_YORK" the same state, and a suggestion for a misspelt one.
 
 #include <cstddef>
 #include <optional>

@@ -8,7 +8,7 @@
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"
 #include "lab/brewery/states.hpp"
-#include "lab/runner.hpp"
+#include "lab/system.hpp"
 #include "support/files.hpp"
 #include "support/http_server.hpp"
 #include "support/ports.hpp"

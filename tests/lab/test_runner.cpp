@@ -1,5 +1,7 @@
 // soln.json's text, Python's json string quoting, and the atomic writer.
+#include "lab/py_json.hpp"
 #include "lab/runner.hpp"
+#include "lab/system.hpp"
 
 #include "support/files.hpp"
 
