@@ -1,6 +1,7 @@
 #pragma once
-// Helpers shared by the examples: print a vector as Python prints a list, and stop with a
-// message when a result is wrong (each example checks its own output).
+/// \file
+/// Helpers shared by the examples: print a vector as Python prints a list, and stop with a
+/// message when a result is wrong (each example checks its own output).
 
 #include <cstddef>
 #include <cstdlib>
@@ -11,7 +12,8 @@
 template <class T>
 void print_list(const char* label, const std::vector<T>& values) {
   std::cout << label << ": [";
-  for (std::size_t i = 0; i < values.size(); ++i) std::cout << (i == 0 ? "" : ", ") << values[i];
+  for (std::size_t i = 0; i < values.size(); ++i)
+    std::cout << (i == 0 ? "" : ", ") << values[i];
   std::cout << "]\n";
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// The brewery tests' HTTP exchange over any Beast stream (plain or TLS), for the tests that drive
-// Beast themselves; brewery_support.hpp's Client and raw_exchange are built on it.
+/// \file
+/// The brewery tests' HTTP exchange over any Beast stream (plain or TLS), for the tests that drive
+/// Beast themselves; brewery_support.hpp's Client and raw_exchange are built on it.
 
 #include "brewery/brewery_support.hpp"
 

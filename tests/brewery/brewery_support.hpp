@@ -1,8 +1,9 @@
 #pragma once
-// Helpers of the brewery tests: where breweries.csv is, an independent reading of it (the oracle
-// the API's answers are checked against), and small blocking HTTP clients with timeouts.
-// Implemented in brewery_support.cpp, compiled once into the tests' support library, so no test
-// file pays for Beast's templates unless it uses Beast itself (brewery_http.hpp).
+/// \file
+/// Helpers of the brewery tests: where breweries.csv is, an independent reading of it (the oracle
+/// the API's answers are checked against), and small blocking HTTP clients with timeouts.
+/// Implemented in brewery_support.cpp, compiled once into the tests' support library, so no test
+/// file pays for Beast's templates unless it uses Beast itself (brewery_http.hpp).
 
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"

@@ -1,5 +1,6 @@
 #pragma once
-// Runs a program as a user would, capturing its exit status, stdout and stderr.
+/// \file
+/// Runs a program as a user would, capturing its exit status, stdout and stderr.
 
 #include "support/files.hpp"
 
@@ -32,10 +33,12 @@ inline Run run_program(const char* program, const std::vector<std::string>& args
   const pid_t child = ::fork();
   if (child == 0) {
     if (!std::freopen(out.c_str(), "w", stdout) || !std::freopen(err.c_str(), "w", stderr)) ::_exit(127);
-    for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
+    for (const auto& [name, value] : env)
+      ::setenv(name.c_str(), value.c_str(), 1);
     ::unsetenv("NO_COLOR");
     std::vector<char*> argv{const_cast<char*>(program)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     ::execv(program, argv.data());
     ::_exit(127);

@@ -1,5 +1,6 @@
 #pragma once
-// Test helpers for files: a temporary folder removed at scope exit, and reading a whole file.
+/// \file
+/// Test helpers for files: a temporary folder removed at scope exit, and reading a whole file.
 
 #include <stdlib.h>
 

@@ -1,5 +1,6 @@
 #pragma once
-// A one-shot gate: tasks wait on it until the test opens it.
+/// \file
+/// A one-shot gate: tasks wait on it until the test opens it.
 
 #include <future>
 

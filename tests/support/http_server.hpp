@@ -1,15 +1,17 @@
 #pragma once
-// A scriptable HTTP/1.1 (and HTTPS) server for tests: 127.0.0.1, an ephemeral port, its own thread.
-// A handler decides each reply; faults (drop, truncated or garbage bytes, hang, close after the
-// reply) are replies too. The server counts connections and records every request it saw.
-//
-//   parlab::test::HttpServer server{[](const parlab::test::SeenRequest& r) {
-//     if (r.path() == "/flaky") return parlab::test::Reply{.status = 503, .headers = {{"Retry-After", "0"}}};
-//     return parlab::test::Reply{.body = "hello"};
-//   }};
-//   client.get(server.url("/flaky")); ... server.connections(), server.requests()
-//
-// Link the parlab_test_http_server library (tests/CMakeLists.txt).
+/// \file
+/// A scriptable HTTP/1.1 (and HTTPS) server for tests: 127.0.0.1, an ephemeral port, its own thread.
+/// A handler decides each reply; faults (drop, truncated or garbage bytes, hang, close after the
+/// reply) are replies too. The server counts connections and records every request it saw.
+///
+///   parlab::test::HttpServer server{[](const parlab::test::SeenRequest& r) {
+///     if (r.path() == "/flaky")
+///       return parlab::test::Reply{.status = 503, .headers = {{"Retry-After", "0"}}};
+///     return parlab::test::Reply{.body = "hello"};
+///   }};
+///   client.get(server.url("/flaky")); ... server.connections(), server.requests()
+///
+/// Link the parlab_test_http_server library (tests/CMakeLists.txt).
 
 #include <chrono>
 #include <cstddef>

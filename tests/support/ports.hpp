@@ -1,5 +1,6 @@
 #pragma once
-// Ports for tests of network failures.
+/// \file
+/// Ports for tests of network failures.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

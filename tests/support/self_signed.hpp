@@ -1,12 +1,13 @@
 #pragma once
-// TLS material made at test time with the OpenSSL C API: a self-signed CA and a server certificate
-// signed by it, written as PEM files into a folder (use a TempDir). Nothing is committed or fetched.
-//
-//   parlab::test::TempDir dir;
-//   auto tls = parlab::test::make_self_signed(dir.path());            // localhost + 127.0.0.1
-//   server uses tls.cert / tls.key; a client trusts tls.ca_cert (e.g. ClientOptions::ca_file)
-//   auto other = parlab::test::make_self_signed(dir.path(), {.dns = {"other.invalid"}, .ips = {}},
-//                                               "other");               // for host name mismatch
+/// \file
+/// TLS material made at test time with the OpenSSL C API: a self-signed CA and a server certificate
+/// signed by it, written as PEM files into a folder (use a TempDir). Nothing is committed or fetched.
+///
+///   parlab::test::TempDir dir;
+///   auto tls = parlab::test::make_self_signed(dir.path());            // localhost + 127.0.0.1
+///   server uses tls.cert / tls.key; a client trusts tls.ca_cert (e.g. ClientOptions::ca_file)
+///   auto other = parlab::test::make_self_signed(dir.path(), {.dns = {"other.invalid"}, .ips = {}},
+///                                               "other");               // for host name mismatch
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>

@@ -1,6 +1,7 @@
 #pragma once
-// Touchy: an argument type whose serialization fails for negative values, for the tests of an
-// argument that cannot be sent to another process (ProcessPool, MpiPool).
+/// \file
+/// Touchy: an argument type whose serialization fails for negative values, for the tests of an
+/// argument that cannot be sent to another process (ProcessPool, MpiPool).
 
 #include <stdexcept>
 

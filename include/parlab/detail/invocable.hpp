@@ -11,7 +11,7 @@ namespace parlab::detail {
 /// f(args...) on decay-copies: the stored function is called as an lvalue, the stored arguments
 /// are moved into the call.
 template <class F, class... Args>
-concept InvocableOnCopies = std::invocable < std::decay_t<F>
-&, std::decay_t<Args>... > ;
+concept InvocableOnCopies =
+    std::invocable<std::add_lvalue_reference_t<std::decay_t<F>>, std::decay_t<Args>...>;
 
 }  // namespace parlab::detail
