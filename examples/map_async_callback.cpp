@@ -1,12 +1,14 @@
 // map_async with callback and error_callback: Python's
 // `pool.map_async(f, items, callback=on_done, error_callback=on_error)`.
 //
-// The hooks run on the worker thread that completes the result, before any waiter wakes, so
-// whatever they write is visible once get() or wait() returns. They must not throw.
+// As in Python, a pool runs every hook on one thread of its own, one at a time, in the order the
+// results completed, before any waiter wakes: hooks need no lock among themselves, and whatever
+// they write is visible once get() or wait() returns. A hook that throws is reported on stderr.
 
-#include "check.hpp"
 #include <parlab/pool.hpp>
+#include "check.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <exception>
@@ -37,7 +39,7 @@ int main() {
 
   std::vector<int> numbers{1, 2, 3, 4, 5, 6, 7, 8};
   std::vector<int> collected;  // written by the callback, read after wait()
-  bool callback_on_worker = false;
+  bool callback_off_main = false;
   std::string failure;  // written by the error_callback
 
   // Python: pool.map_async(square, numbers, callback=collect, error_callback=report)
@@ -45,7 +47,7 @@ int main() {
       .callback =
           [&](const std::vector<int>& squares) {
             collected = squares;
-            callback_on_worker = std::this_thread::get_id() != main_thread;
+            callback_off_main = std::this_thread::get_id() != main_thread;
           },
       .error_callback = [&](const std::exception_ptr& error) { failure = parlab::describe(error); }};
   parlab::AsyncResult<std::vector<int>> result = pool.map_async(square, numbers, {}, hooks);
@@ -53,10 +55,10 @@ int main() {
   result.wait();
 
   print_list("callback got", collected);
-  std::cout << "callback ran on a worker thread: " << callback_on_worker << '\n';
+  std::cout << "callback ran on the pool's callback thread: " << callback_off_main << '\n';
   std::cout << "error_callback called: " << !failure.empty() << '\n';
   check(collected == result.get(), "the callback saw the result");
-  check(callback_on_worker && failure.empty(), "callback only");
+  check(callback_off_main && failure.empty(), "callback only");
 
   // Items 3 and 5 fail: once every item has run, the error_callback receives a TaskError for the
   // lowest failing index, carrying the original exception.
@@ -76,4 +78,17 @@ int main() {
   sum.wait();
   std::cout << "apply_async callback got: " << seen << '\n';
   check(seen == 5 && sum.get() == 5, "apply_async callback");
+
+  // Python's `callback=results.append`: the hooks never overlap, so a plain vector will do.
+  std::vector<int> results;
+  std::vector<parlab::AsyncResult<int>> pending;
+  for (int x = 1; x <= 20; ++x)
+    pending.push_back(pool.apply_async(
+        parlab::Callbacks<int>{.callback = [&results](const int& value) { results.push_back(value); }},
+        square, x));
+  pool.close();
+  pool.join();  // joins the callback thread too: every hook has run
+  std::sort(results.begin(), results.end());
+  print_list("appended by 20 callbacks", results);
+  check(results.size() == 20 && results.back() == 400, "every callback appended once");
 }

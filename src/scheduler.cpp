@@ -10,7 +10,7 @@ namespace parlab::detail {
 namespace {
 thread_local const Scheduler* this_thread_scheduler = nullptr;
 thread_local std::size_t this_thread_index = 0;
-}
+}  // namespace
 
 const Scheduler* current_scheduler() noexcept { return this_thread_scheduler; }
 std::size_t current_worker_index() noexcept { return this_thread_index; }
@@ -200,6 +200,8 @@ void Scheduler::terminate() {
 
 void Scheduler::join() {
   if (on_worker_thread()) throw std::logic_error("parlab: join() called from one of the pool's own workers");
+  if (callbacks_.on_this_thread())
+    throw std::logic_error("parlab: join() called from a result callback of the pool");
   {
     std::lock_guard lock{mu_};
     if (state_ == State::running) throw std::logic_error("parlab: join() before close() or terminate()");
@@ -207,6 +209,7 @@ void Scheduler::join() {
   std::lock_guard lock{join_mu_};
   for (auto& t : threads_)
     if (t.joinable()) t.join();
+  callbacks_.stop();  // the callbacks of everything the workers completed
 }
 
 }  // namespace parlab::detail

@@ -1,6 +1,7 @@
 // AsyncResult: get / get(timeout) / wait / wait_for / ready / successful and the callbacks.
 #include <parlab/pool.hpp>
 
+#include "support/callbacks.hpp"
 #include "support/gate.hpp"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -150,6 +152,149 @@ TEST(AsyncResult, ManyWaitersAllWake) {
   for (auto& t : waiters)
     t.join();
   EXPECT_EQ(sum.load(), 36);
+}
+
+TEST(AsyncResultCallbacks, RunOneAtATimeOnOneThreadOfThePool) {
+  parlab::Pool pool{4};
+  parlab::test::expect_callbacks_one_at_a_time(
+      pool, [](long x) { return x * x; }, 200);
+}
+
+TEST(AsyncResultCallbacks, RunInTheOrderTheResultsCompleted) {
+  parlab::Pool pool{4};
+  std::vector<int> order;  // written by the callbacks only, read after they all ran
+  Gate hold_callbacks;
+  std::atomic<bool> first_started{false};
+  auto first = pool.apply_async(parlab::Callbacks<int>{.callback =
+                                                           [&](const int& v) {
+                                                             order.push_back(v);
+                                                             first_started = true;
+                                                             hold_callbacks.wait();
+                                                           }},
+                                [] { return 0; });
+  while (!first_started.load())
+    std::this_thread::yield();
+  // While the callback thread is held, three results complete in the order 3, 1, 2.
+  Gate gates[4];
+  std::vector<parlab::AsyncResult<int>> later;
+  for (int i = 1; i <= 3; ++i)
+    later.push_back(pool.apply_async(
+        parlab::Callbacks<int>{.callback = [&](const int& v) { order.push_back(v); }},
+        [&gates](int k) {
+          gates[k].wait();
+          return k;
+        },
+        i));
+  for (int k : {3, 1, 2}) {
+    gates[k].open();
+    std::this_thread::sleep_for(100ms);  // its completion is queued before the next task ends
+  }
+  hold_callbacks.open();
+  first.wait();
+  for (auto& r : later)
+    r.wait();
+  EXPECT_EQ(order, (std::vector<int>{0, 3, 1, 2}));
+}
+
+TEST(AsyncResultCallbacks, AThrowingCallbackIsReportedAndTheNextOnesStillRun) {
+  parlab::Pool pool{2};
+  testing::internal::CaptureStderr();
+  auto bad = pool.apply_async(
+      parlab::Callbacks<int>{.callback = [](const int&) { throw std::runtime_error("callback bug"); }},
+      [] { return 5; });
+  EXPECT_EQ(bad.get(), 5);
+  std::atomic<int> later{0};
+  auto good = pool.apply_async(parlab::Callbacks<int>{.callback = [&](const int& v) { later = v; }},
+                               [] { return 6; });
+  EXPECT_EQ(good.get(), 6);
+  EXPECT_EQ(later.load(), 6);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("a result callback threw (ignored): std::runtime_error: callback bug"),
+            std::string::npos)
+      << err;
+}
+
+TEST(AsyncResultCallbacks, ACallbackWaitingForAResultWhoseCallbackComesLaterIsALogicError) {
+  parlab::Pool pool{2};
+  Gate second_may_finish;
+  auto second = std::make_shared<parlab::AsyncResult<int>>();
+  std::string error;
+  *second = pool.apply_async(parlab::Callbacks<int>{.callback = [](const int&) {}}, [&second_may_finish] {
+    second_may_finish.wait();
+    return 2;
+  });
+  auto first = pool.apply_async(parlab::Callbacks<int>{.callback =
+                                                           [&](const int&) {
+                                                             try {
+                                                               (void)second->get();  // would wait for ever
+                                                             } catch (const std::logic_error& e) {
+                                                               error = e.what();
+                                                             }
+                                                           }},
+                                [] { return 1; });
+  first.wait();
+  EXPECT_NE(error.find("a result callback waits for a result whose own callback runs after it"),
+            std::string::npos)
+      << error;
+  second_may_finish.open();
+  EXPECT_EQ(second->get(), 2);
+}
+
+TEST(AsyncResultCallbacks, JoinWaitsForEveryCallback) {
+  std::atomic<int> ran{0};
+  {
+    parlab::Pool pool{2};
+    for (int i = 0; i < 5; ++i)
+      (void)pool.apply_async(parlab::Callbacks<int>{.callback =
+                                                        [&](const int&) {
+                                                          std::this_thread::sleep_for(10ms);
+                                                          ++ran;
+                                                        }},
+                             [] { return 1; });
+    pool.close();
+    pool.join();
+    EXPECT_EQ(ran.load(), 5);
+  }
+}
+
+TEST(AsyncResultCallbacks, JoinFromACallbackIsALogicError) {
+  parlab::Pool pool{1};
+  std::string error;
+  auto r = pool.apply_async(parlab::Callbacks<int>{.callback =
+                                                       [&](const int&) {
+                                                         try {
+                                                           pool.join();
+                                                         } catch (const std::logic_error& e) {
+                                                           error = e.what();
+                                                         }
+                                                       }},
+                            [] { return 1; });
+  r.wait();
+  EXPECT_NE(error.find("join() called from a result callback"), std::string::npos) << error;
+}
+
+TEST(AsyncResultCallbacks, TerminateRunsTheErrorCallbacksOfDroppedWork) {
+  std::atomic<int> errors{0};
+  {
+    parlab::Pool pool{1};
+    Gate release;
+    auto busy = pool.apply_async([&release] { release.wait(); });
+    std::vector<parlab::AsyncResult<int>> dropped;
+    for (int i = 0; i < 3; ++i)
+      dropped.push_back(pool.apply_async(
+          parlab::Callbacks<int>{.error_callback = [&](const std::exception_ptr&) { ++errors; }},
+          [] { return 1; }));
+    std::thread opener{[&release] {
+      std::this_thread::sleep_for(50ms);
+      release.open();
+    }};
+    pool.terminate();
+    opener.join();
+    pool.join();
+    for (auto& r : dropped)
+      EXPECT_THROW((void)r.get(), parlab::PoolTerminated);
+  }
+  EXPECT_EQ(errors.load(), 3);
 }
 
 }  // namespace

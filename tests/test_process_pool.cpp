@@ -1,5 +1,6 @@
 // ProcessPool: the Pool API over worker processes, and every failure it promises to survive.
 #include "parlab/parlab.hpp"
+#include "support/callbacks.hpp"
 #include "support/files.hpp"
 #include "support/touchy.hpp"
 
@@ -34,6 +35,7 @@ using parlab::ProcessOptions;
 using parlab::ProcessPool;
 
 int square(int x) { return x * x; }
+long square_long(long x) { return x * x; }
 int add(int a, int b) { return a + b; }
 long worker_pid(int /*x*/) { return static_cast<long>(::getpid()); }
 
@@ -174,6 +176,11 @@ TEST(ProcessPool, MapStarmapApplyAndImapGiveThreadPoolResults) {
   EXPECT_EQ(unordered, std::multiset<int>(squares.begin(), squares.end()));
 }
 
+TEST(ProcessPool, CallbacksRunOneAtATimeOnOneThreadOfThePool) {
+  ProcessPool pool{2};
+  parlab::test::expect_callbacks_one_at_a_time(pool, square_long, 60);
+}
+
 TEST(ProcessPool, OptionsAsTheDesignWritesThem) {
   parlab::ProcessPool procs{2, {.task_timeout = 10s, .max_tasks_per_child = 1000}};
   EXPECT_EQ(procs.size(), 2U);
@@ -183,7 +190,8 @@ TEST(ProcessPool, OptionsAsTheDesignWritesThem) {
 
 TEST(ProcessPool, CaptureLessLambdasStdTypesAndUserTypesTravel) {
   ProcessPool pool{2};
-  auto words = pool.map([](const std::string& s) { return s + s; }, std::vector<std::string>{"ab", "", "xyz"});
+  auto words =
+      pool.map([](const std::string& s) { return s + s; }, std::vector<std::string>{"ab", "", "xyz"});
   EXPECT_EQ(words, (std::vector<std::string>{"abab", "", "xyzxyz"}));
 
   using Dict = std::map<std::string, std::vector<double>>;
@@ -452,8 +460,8 @@ TEST(ProcessPool, StartsSafelyWhileAThreadPoolIsBusy) {
 /// Checks a map_outcomes run where `kinds[i]` says whether task i crashed its worker: every other
 /// task has `expected(i)`, every crash is a WorkerCrashed with its index. Returns the crashes.
 template <class R, class Expected>
-std::size_t check_crash_outcomes(const std::vector<int>& kinds, const std::vector<parlab::Outcome<R>>& outcomes,
-                                 Expected expected) {
+std::size_t check_crash_outcomes(const std::vector<int>& kinds,
+                                 const std::vector<parlab::Outcome<R>>& outcomes, Expected expected) {
   EXPECT_EQ(outcomes.size(), kinds.size());
   std::size_t crashed = 0;
   for (std::size_t i = 0; i < kinds.size() && i < outcomes.size(); ++i) {
@@ -494,7 +502,8 @@ TEST(ProcessPool, RandomCrashesNeverHangAndEveryCrashIsReported) {
   ProcessPool pool{2, {.retries = 0}};
   const auto kinds = random_kinds(1000, 12345, segv, terminate_call);
   auto outcomes = pool.map_outcomes(crash, kinds, {.chunksize = 10});
-  EXPECT_EQ(check_crash_outcomes(kinds, outcomes, [](std::size_t) { return int{none}; }), count_crashes(kinds));
+  EXPECT_EQ(check_crash_outcomes(kinds, outcomes, [](std::size_t) { return int{none}; }),
+            count_crashes(kinds));
   EXPECT_GT(count_crashes(kinds), 20U);
 }
 
@@ -556,8 +565,10 @@ TEST(ProcessPool, CtrlCStopsTheProgramAndItsWorkersWithin1s) {
   const auto all_gone = [&] {
     return std::all_of(pids.begin(), pids.end(), [](long pid) { return process_gone(pid); });
   };
-  const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
-  EXPECT_TRUE(eventually(all_gone, std::max(0ms, 1000ms - waited))) << "still running 1 s after Ctrl-C: " << line;
+  const auto waited =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - sent);
+  EXPECT_TRUE(eventually(all_gone, std::max(0ms, 1000ms - waited)))
+      << "still running 1 s after Ctrl-C: " << line;
 }
 
 }  // namespace

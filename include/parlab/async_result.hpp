@@ -20,8 +20,12 @@
 
 namespace parlab {
 
-/// Optional hooks run on the worker that completes a result, before waiters wake (as Python's
-/// callback / error_callback). They must not throw; an exception from one is reported on stderr.
+/// Optional hooks on a result (Python's callback / error_callback). A pool runs the hooks of all
+/// its results on one thread of its own, one at a time, in the order the results completed, so
+/// hooks may write shared state without a lock; waiters wake after the hook ran, and join() waits
+/// for every hook. A hook that throws is reported on stderr and the later hooks still run. A hook
+/// must not wait without a timeout for a result of its pool that has hooks and is not ready (that
+/// result's hooks run after it: std::logic_error), nor join its pool.
 template <class T>
 struct Callbacks {
   std::function<void(const T&)> callback{};
@@ -39,7 +43,7 @@ namespace detail {
 /// Readiness and waiting, shared by every result type.
 class ResultStateBase {
  public:
-  explicit ResultStateBase(Scheduler* scheduler) : scheduler_(scheduler) {}
+  ResultStateBase(Scheduler* scheduler, bool has_hooks) : has_hooks_(has_hooks), scheduler_(scheduler) {}
   [[nodiscard]] bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
   [[nodiscard]] bool failed() const noexcept { return error_ != nullptr; }
   void rethrow_if_failed() const {
@@ -49,6 +53,11 @@ class ResultStateBase {
   /// Waits until ready or until `deadline`; true when ready.
   bool wait_until(std::chrono::steady_clock::time_point deadline) {
     if (ready()) return true;
+    if (deadline == std::chrono::steady_clock::time_point::max() && has_hooks_ && scheduler_ != nullptr &&
+        scheduler_->callbacks().on_this_thread())
+      throw std::logic_error(
+          "parlab: a result callback waits for a result whose own callback runs after it: it would never be "
+          "ready");
     if (scheduler_ != nullptr && current_scheduler() == scheduler_) {
       // A task waiting on its own pool runs queued work meanwhile: no deadlock with 1 worker.
       scheduler_->wait_until([&] { return ready() || std::chrono::steady_clock::now() >= deadline; });
@@ -69,6 +78,12 @@ class ResultStateBase {
     cv_.notify_all();
     if (scheduler_ != nullptr) scheduler_->notify_helpers();
   }
+  /// Runs `hooks_then_publish` on the pool's callback thread, behind the hooks of the results
+  /// that completed before this one (on the calling thread when there is no pool).
+  void defer_to_callback_thread(std::function<void()> hooks_then_publish) {
+    if (scheduler_ == nullptr) return hooks_then_publish();
+    scheduler_->callbacks().post(std::move(hooks_then_publish));
+  }
   template <class Hook, class... Args>
   static void run_hook(const Hook& hook, Args&&... args) noexcept {
     if (!hook) return;
@@ -81,6 +96,7 @@ class ResultStateBase {
   }
 
   std::exception_ptr error_;
+  const bool has_hooks_;
 
  private:
   Scheduler* scheduler_;
@@ -91,25 +107,32 @@ class ResultStateBase {
 
 /// The value (or error) of one result; written once by a worker.
 template <class T>
-class ResultState final : public ResultStateBase {
+class ResultState final : public ResultStateBase, public std::enable_shared_from_this<ResultState<T>> {
  public:
   ResultState(Scheduler* scheduler, Callbacks<T> callbacks)
-      : ResultStateBase(scheduler), callbacks_(std::move(callbacks)) {}
+      : ResultStateBase(scheduler, callbacks.callback || callbacks.error_callback),
+        callbacks_(std::move(callbacks)) {}
 
   template <class... V>
   void set_value(V&&... v) {
-    if constexpr (std::is_void_v<T>) {
-      run_hook(callbacks_.callback);
-    } else {
-      value_.emplace(std::forward<V>(v)...);
-      run_hook(callbacks_.callback, std::as_const(*value_));
-    }
-    publish();
+    if constexpr (!std::is_void_v<T>) value_.emplace(std::forward<V>(v)...);
+    if (!has_hooks_) return publish();
+    defer_to_callback_thread([self = this->shared_from_this()] {
+      if constexpr (std::is_void_v<T>) {
+        run_hook(self->callbacks_.callback);
+      } else {
+        run_hook(self->callbacks_.callback, std::as_const(*self->value_));
+      }
+      self->publish();
+    });
   }
   void set_error(std::exception_ptr error) {
     error_ = std::move(error);
-    run_hook(callbacks_.error_callback, std::as_const(error_));
-    publish();
+    if (!has_hooks_) return publish();
+    defer_to_callback_thread([self = this->shared_from_this()] {
+      run_hook(self->callbacks_.error_callback, std::as_const(self->error_));
+      self->publish();
+    });
   }
   std::add_lvalue_reference_t<T> value() {
     rethrow_if_failed();

@@ -3,13 +3,14 @@
 #include <parlab/mapreduce.hpp>
 #include <parlab/mpi_pool.hpp>
 
+#include "support/callbacks.hpp"
 #include "support/touchy.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <future>
 #include <map>
@@ -98,7 +99,8 @@ TEST(MpiPool, StarmapUnpacksTuples) {
 
 TEST(MpiPool, LambdasNeedNoRegistration) {
   parlab::MpiPool pool;
-  const auto out = pool.map([](const std::string& s) { return s + "!"; }, std::vector<std::string>{"a", "bc"});
+  const auto out =
+      pool.map([](const std::string& s) { return s + "!"; }, std::vector<std::string>{"a", "bc"});
   EXPECT_EQ(out, (std::vector<std::string>{"a!", "bc!"}));
 }
 
@@ -183,6 +185,11 @@ TEST(MpiPool, OnlyRankZeroMakesPools) {
     EXPECT_NE(e.message().find("only rank 0 makes pools"), std::string::npos) << e.message();
   }
   EXPECT_EQ(pool.apply(square, 3L), 9);  // that rank still serves
+}
+
+TEST(MpiPool, CallbacksRunOneAtATimeOnOneThreadOfThePool) {
+  parlab::MpiPool pool;
+  parlab::test::expect_callbacks_one_at_a_time(pool, square, 60);
 }
 
 TEST(MpiPool, ApplyAndAsyncForms) {

@@ -4,6 +4,8 @@
 /// jobs they run chunk by chunk, and waits that help. Each chunk goes to the pool's backend
 /// (backend.hpp); the public API is pool.hpp.
 
+#include "parlab/detail/callback_thread.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -82,6 +84,8 @@ class Scheduler {
   void wait_until(const std::function<bool()>& done);
   /// Wakes helping waiters; call after any state change that wait_until() predicates observe.
   void notify_helpers();
+  /// The thread that runs this pool's result callbacks; join() lets it finish them.
+  CallbackThread& callbacks() noexcept { return callbacks_; }
 
  private:
   void worker_loop(std::size_t index);
@@ -107,6 +111,7 @@ class Scheduler {
   std::vector<std::weak_ptr<Job>> streams_;  // guarded by mu_
   std::vector<std::thread> threads_;
   std::mutex join_mu_;
+  CallbackThread callbacks_;
 };
 
 /// Spins briefly on `done` before the caller blocks: a result that arrives within microseconds
