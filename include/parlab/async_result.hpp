@@ -43,7 +43,7 @@ namespace detail {
 /// Readiness and waiting, shared by every result type.
 class ResultStateBase {
  public:
-  ResultStateBase(Scheduler* scheduler, bool has_hooks) : has_hooks_(has_hooks), scheduler_(scheduler) {}
+  ResultStateBase(Scheduler& scheduler, bool has_hooks) : has_hooks_(has_hooks), scheduler_(&scheduler) {}
   [[nodiscard]] bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
   [[nodiscard]] bool failed() const noexcept { return error_ != nullptr; }
   void rethrow_if_failed() const {
@@ -53,12 +53,12 @@ class ResultStateBase {
   /// Waits until ready or until `deadline`; true when ready.
   bool wait_until(std::chrono::steady_clock::time_point deadline) {
     if (ready()) return true;
-    if (deadline == std::chrono::steady_clock::time_point::max() && has_hooks_ && scheduler_ != nullptr &&
+    if (deadline == std::chrono::steady_clock::time_point::max() && has_hooks_ &&
         scheduler_->callbacks().on_this_thread())
       throw std::logic_error(
           "parlab: a result callback waits for a result whose own callback runs after it: it would never be "
           "ready");
-    if (scheduler_ != nullptr && current_scheduler() == scheduler_) {
+    if (current_scheduler() == scheduler_) {
       // A task waiting on its own pool runs queued work meanwhile: no deadlock with 1 worker.
       scheduler_->wait_until([&] { return ready() || std::chrono::steady_clock::now() >= deadline; });
       return ready();
@@ -76,14 +76,10 @@ class ResultStateBase {
       ready_.store(true, std::memory_order_seq_cst);
     }
     cv_.notify_all();
-    if (scheduler_ != nullptr) scheduler_->notify_helpers();
+    scheduler_->notify_helpers();
   }
-  /// Runs `hooks_then_publish` on the pool's callback thread, behind the hooks of the results
-  /// that completed before this one (on the calling thread when there is no pool).
-  void defer_to_callback_thread(std::function<void()> hooks_then_publish) {
-    if (scheduler_ == nullptr) return hooks_then_publish();
-    scheduler_->callbacks().post(std::move(hooks_then_publish));
-  }
+  /// The pool's callback thread, where results with hooks run them before they publish.
+  [[nodiscard]] CallbackThread& callback_thread() const noexcept { return scheduler_->callbacks(); }
   template <class Hook, class... Args>
   static void run_hook(const Hook& hook, Args&&... args) noexcept {
     if (!hook) return;
@@ -109,30 +105,18 @@ class ResultStateBase {
 template <class T>
 class ResultState final : public ResultStateBase, public std::enable_shared_from_this<ResultState<T>> {
  public:
-  ResultState(Scheduler* scheduler, Callbacks<T> callbacks)
+  ResultState(Scheduler& scheduler, Callbacks<T> callbacks)
       : ResultStateBase(scheduler, callbacks.callback || callbacks.error_callback),
         callbacks_(std::move(callbacks)) {}
 
   template <class... V>
   void set_value(V&&... v) {
     if constexpr (!std::is_void_v<T>) value_.emplace(std::forward<V>(v)...);
-    if (!has_hooks_) return publish();
-    defer_to_callback_thread([self = this->shared_from_this()] {
-      if constexpr (std::is_void_v<T>) {
-        run_hook(self->callbacks_.callback);
-      } else {
-        run_hook(self->callbacks_.callback, std::as_const(*self->value_));
-      }
-      self->publish();
-    });
+    complete();
   }
   void set_error(std::exception_ptr error) {
     error_ = std::move(error);
-    if (!has_hooks_) return publish();
-    defer_to_callback_thread([self = this->shared_from_this()] {
-      run_hook(self->callbacks_.error_callback, std::as_const(self->error_));
-      self->publish();
-    });
+    complete();
   }
   std::add_lvalue_reference_t<T> value() {
     rethrow_if_failed();
@@ -141,6 +125,24 @@ class ResultState final : public ResultStateBase, public std::enable_shared_from
 
  private:
   struct Empty {};
+  /// Publishes now, or, with hooks, on the pool's callback thread once they ran, behind the
+  /// hooks of the results that completed before this one.
+  void complete() {
+    if (!has_hooks_) return publish();
+    callback_thread().post([self = this->shared_from_this()] {
+      self->run_hooks();
+      self->publish();
+    });
+  }
+  void run_hooks() const noexcept {
+    if (error_) return run_hook(callbacks_.error_callback, std::as_const(error_));
+    if constexpr (std::is_void_v<T>) {
+      run_hook(callbacks_.callback);
+    } else {
+      run_hook(callbacks_.callback, std::as_const(*value_));
+    }
+  }
+
   std::conditional_t<std::is_void_v<T>, Empty, std::optional<T>> value_;
   Callbacks<T> callbacks_;
 };

@@ -203,7 +203,7 @@ class BasicPool {
   std::shared_ptr<detail::ResultState<typename Slots::Output>> make_map_job(
       Fn fn, Source source, Slots slots, MapOptions options, Callbacks<typename Slots::Output> callbacks) {
     using Output = typename Slots::Output;
-    auto state = std::make_shared<detail::ResultState<Output>>(&scheduler_, std::move(callbacks));
+    auto state = std::make_shared<detail::ResultState<Output>>(scheduler_, std::move(callbacks));
     const auto n = static_cast<std::size_t>(std::ranges::size(source));
     scheduler_.check_accepting();
     check_callable(fn);
@@ -241,7 +241,7 @@ class BasicPool {
   template <class R, class Fn, class Args>
   AsyncResult<R> submit_apply(Fn fn, Args args, Callbacks<R> callbacks) {
     check_callable(fn);
-    auto state = std::make_shared<detail::ResultState<R>>(&scheduler_, std::move(callbacks));
+    auto state = std::make_shared<detail::ResultState<R>>(scheduler_, std::move(callbacks));
     scheduler_.submit(std::make_shared<detail::ApplyJob<Backend, Fn, Args, R>>(&backend_, std::move(fn),
                                                                                std::move(args), state));
     return AsyncResult<R>(std::move(state));
