@@ -454,6 +454,12 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
   std::deque<Batch> in_flight;
   std::size_t next = begin;
   while (next < end || !in_flight.empty()) {
+    if (next < end && in_flight.size() < batches_in_flight && codec.stop_token().stop_requested()) {
+      // The job was stopped: batches not sent are dropped (those sent finish on their rank).
+      for (; next < end; ++next)
+        codec.cancelled(next);
+      continue;
+    }
     if (next < end && in_flight.size() < batches_in_flight) {
       // [request] (written by submit) then what encode_batch writes.
       std::string task;

@@ -3,6 +3,7 @@
 /// AsyncResult<T>: the handle of work submitted with map_async, starmap_async and apply_async.
 
 #include "parlab/detail/scheduler.hpp"
+#include "parlab/detail/stop.hpp"
 #include "parlab/errors.hpp"
 
 #include <atomic>
@@ -69,6 +70,29 @@ class ResultStateBase {
   }
   void wait() { wait_until(std::chrono::steady_clock::time_point::max()); }
 
+  // Cancellation (AsyncResult::cancel): the result is settled once, either by its work (settle())
+  // or by cancel(), whichever comes first.
+  /// The work that cancel() stops; set by the pool before it queues the work.
+  void set_stop_target(std::weak_ptr<StopTarget> target) { stop_target_ = std::move(target); }
+  /// False when the work has already settled the result; else marks it cancelled, stops the
+  /// work and returns true (true again on a later call).
+  bool cancel() {
+    Settlement expected = Settlement::open;
+    if (!settlement_.compare_exchange_strong(expected, Settlement::cancelled, std::memory_order_acq_rel))
+      return expected == Settlement::cancelled;
+    if (const auto target = stop_target_.lock()) target->request_stop();
+    return true;
+  }
+  [[nodiscard]] bool cancelled() const noexcept {
+    return settlement_.load(std::memory_order_acquire) == Settlement::cancelled;
+  }
+  /// The work settles the result before it sets it: false when cancel() came first (the work
+  /// then sets a CancelledError, or, for map_outcomes_async, the outcomes it has).
+  bool settle() noexcept {
+    Settlement expected = Settlement::open;
+    return settlement_.compare_exchange_strong(expected, Settlement::settled, std::memory_order_acq_rel);
+  }
+
  protected:
   void publish() {
     {
@@ -95,6 +119,9 @@ class ResultStateBase {
   const bool has_hooks_;
 
  private:
+  enum class Settlement : unsigned char { open, settled, cancelled };
+  std::atomic<Settlement> settlement_{Settlement::open};
+  std::weak_ptr<StopTarget> stop_target_;
   Scheduler* scheduler_;
   std::atomic<bool> ready_{false};
   std::mutex mu_;
@@ -111,10 +138,12 @@ class ResultState final : public ResultStateBase, public std::enable_shared_from
 
   template <class... V>
   void set_value(V&&... v) {
+    settle();
     if constexpr (!std::is_void_v<T>) value_.emplace(std::forward<V>(v)...);
     complete();
   }
   void set_error(std::exception_ptr error) {
+    settle();
     error_ = std::move(error);
     complete();
   }
@@ -202,6 +231,16 @@ class [[nodiscard]] AsyncResult {
     if (!ready()) throw std::logic_error("parlab: AsyncResult::successful() before the result is ready");
     return !state().failed();
   }
+  /// Cancels the work (Python's Future.cancel()): false, doing nothing, when it has already
+  /// finished; else true: items not started are dropped, running ones are stopped (Pool: through
+  /// the std::stop_token of a task that takes one, else they finish; ProcessPool: their worker
+  /// is killed and replaced; MpiPool: a batch already sent to a rank finishes). The result is
+  /// ready once nothing of the work runs any more; get() then throws CancelledError and
+  /// error_callback gets it (map_outcomes_async: get() returns the outcomes, CancelledError for
+  /// the items that did not finish).
+  bool cancel() { return state().cancel(); }
+  /// True once cancel() returned true.
+  [[nodiscard]] bool cancelled() const { return state().cancelled(); }
   /// False for a default-constructed handle.
   [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
 

@@ -28,6 +28,13 @@ class PoolTerminated : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// The work behind an AsyncResult was cancelled (AsyncResult::cancel()) before it finished, or an
+/// item was not run because its call stopped early (Python's concurrent.futures.CancelledError).
+class CancelledError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// An item of a map-like call failed: carries the item's index and the original exception.
 class TaskError : public std::runtime_error {
  public:

@@ -13,6 +13,7 @@
 #include "parlab/detail/scheduler.hpp"
 #include "parlab/detail/slots.hpp"
 #include "parlab/detail/source.hpp"
+#include "parlab/detail/stop.hpp"
 #include "parlab/detail/thread_backend.hpp"
 #include "parlab/detail/unpack.hpp"
 #include "parlab/errors.hpp"
@@ -47,6 +48,13 @@ struct MapOptions {
   /// Called after each chunk with (items done, total items) from a worker thread; total is 0
   /// for imap, whose input length is unknown. Leave empty for no cost.
   std::function<void(std::size_t done, std::size_t total)> progress{};
+  /// Stop at the first failing item (map, map_async, starmap, starmap_async, map_into): no more
+  /// chunks are handed out, the running items are stopped as by AsyncResult::cancel(), and the
+  /// call throws that item's TaskError (its own index; items stopped because of it do not count)
+  /// about one task's time after it failed. false: every item runs, and the lowest failing index
+  /// is thrown. map_outcomes and imap, which hand out every item's outcome, reject it
+  /// (std::invalid_argument).
+  bool fail_fast = false;
 };
 
 template <class R>
@@ -75,10 +83,12 @@ class BasicPool {
 
   /// [f(x) for x in items], in input order. Throws TaskError for the lowest failing index
   /// after every item has run.
+  /// A function whose first parameter is a std::stop_token gets one (see AsyncResult::cancel).
   template <class F, std::ranges::input_range Range>
   auto map(F f, Range&& items, MapOptions options = {}) {
-    using R = detail::map_result_t<F, Range>;
-    return run_sync<R>(std::move(f), detail::make_source<false>(std::forward<Range>(items)),
+    using Fn = detail::map_fn_t<F, Range>;
+    using R = detail::map_result_t<Fn, Range>;
+    return run_sync<R>(Fn{std::move(f)}, detail::make_source<false>(std::forward<Range>(items)),
                        std::move(options));
   }
 
@@ -95,33 +105,56 @@ class BasicPool {
                                     std::to_string(n));
     }
     detail::OutputSlots slots{std::ranges::begin(out)};
-    auto state = make_map_job(std::move(f), std::move(source), std::move(slots), std::move(options), {});
+    auto state = make_map_job(detail::map_fn_t<F, Range>{std::move(f)}, std::move(source), std::move(slots),
+                              std::move(options), {}, false);
     AsyncResult<void>(std::move(state)).get();
   }
 
   /// map that never throws for a failed item: one Outcome (value or exception) per item, in
   /// input order, for callers who want all the results and all the errors.
+  /// options.fail_fast is rejected (std::invalid_argument): every item has its outcome.
   template <class F, std::ranges::input_range Range>
   auto map_outcomes(F f, Range&& items, MapOptions options = {}) {
-    using R = detail::map_result_t<F, Range>;
+    reject_fail_fast(options, "map_outcomes");
+    using Fn = detail::map_fn_t<F, Range>;
+    using R = detail::map_result_t<Fn, Range>;
     auto source = detail::make_source<false>(std::forward<Range>(items));
     detail::OutcomeSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
-    auto state = make_map_job(std::move(f), std::move(source), std::move(slots), std::move(options), {});
+    auto state = make_map_job(Fn{std::move(f)}, std::move(source), std::move(slots), std::move(options), {}, false);
     return std::move(AsyncResult<std::vector<Outcome<R>>>(std::move(state))).get();
+  }
+
+  /// map_outcomes without blocking. Its cancel() ends the map early without making it an error:
+  /// get() returns the outcomes, the items that finished holding their value or error and the
+  /// others a CancelledError (cancelled() is true). options.fail_fast is rejected.
+  template <class F, std::ranges::input_range Range>
+  auto map_outcomes_async(
+      F f, Range&& items, MapOptions options = {},
+      Callbacks<std::vector<Outcome<detail::map_result_t<detail::map_fn_t<F, Range>, Range>>>> callbacks = {}) {
+    reject_fail_fast(options, "map_outcomes_async");
+    using Fn = detail::map_fn_t<F, Range>;
+    using R = detail::map_result_t<Fn, Range>;
+    auto source = detail::make_source<true>(std::forward<Range>(items));
+    detail::OutcomeSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
+    return AsyncResult<std::vector<Outcome<R>>>(make_map_job(Fn{std::move(f)}, std::move(source),
+                                                             std::move(slots), std::move(options),
+                                                             std::move(callbacks), true));
   }
 
   /// [f(*args) for args in items]: each element is a tuple-like unpacked into f's arguments.
   template <class F, std::ranges::input_range Range>
   auto starmap(F f, Range&& items, MapOptions options = {}) {
-    return map(detail::Unpack<F>{std::move(f)}, std::forward<Range>(items), std::move(options));
+    return map(detail::starmap_fn_t<F, Range>{{std::move(f)}}, std::forward<Range>(items), std::move(options));
   }
 
   /// map without blocking: the result arrives in an AsyncResult<std::vector<R>>.
   template <class F, std::ranges::input_range Range>
   auto map_async(F f, Range&& items, MapOptions options = {},
-                 Callbacks<detail::map_output_t<detail::map_result_t<F, Range>>> callbacks = {}) {
-    using R = detail::map_result_t<F, Range>;
-    return run_async<R>(std::move(f), detail::make_source<true>(std::forward<Range>(items)),
+                 Callbacks<detail::map_output_t<detail::map_result_t<detail::map_fn_t<F, Range>, Range>>>
+                     callbacks = {}) {
+    using Fn = detail::map_fn_t<F, Range>;
+    using R = detail::map_result_t<Fn, Range>;
+    return run_async<R>(Fn{std::move(f)}, detail::make_source<true>(std::forward<Range>(items)),
                         std::move(options), std::move(callbacks));
   }
 
@@ -129,37 +162,46 @@ class BasicPool {
   template <class F, std::ranges::input_range Range>
   auto starmap_async(
       F f, Range&& items, MapOptions options = {},
-      Callbacks<detail::map_output_t<detail::map_result_t<detail::Unpack<F>, Range>>> callbacks = {}) {
-    return map_async(detail::Unpack<F>{std::move(f)}, std::forward<Range>(items), std::move(options),
-                     std::move(callbacks));
+      Callbacks<detail::map_output_t<detail::map_result_t<detail::starmap_fn_t<F, Range>, Range>>> callbacks = {}) {
+    return map_async(detail::starmap_fn_t<F, Range>{{std::move(f)}}, std::forward<Range>(items),
+                     std::move(options), std::move(callbacks));
   }
 
   /// f(args...) on a worker; blocks and returns its value or rethrows its exception.
   template <class F, class... Args>
-  requires std::invocable<F&, Args&&...>
+  requires std::invocable<F&, Args&&...> || detail::takes_stop_token_v<F, Args&&...>
   decltype(auto) apply(F&& f, Args&&... args) {
-    using R = std::decay_t<std::invoke_result_t<F&, Args&&...>>;
-    auto result =
-        submit_apply<R>(detail::Unpack<F&>{f}, std::forward_as_tuple(std::forward<Args>(args)...), {});
-    return std::move(result).get();
+    if constexpr (detail::takes_stop_token_v<F, Args&&...>) {
+      return apply(detail::StopAware<std::remove_reference_t<F>&>{f}, std::forward<Args>(args)...);
+    } else {
+      using R = std::decay_t<std::invoke_result_t<F&, Args&&...>>;
+      auto result = submit_apply<R>(detail::Unpack<F&>{f}, std::forward_as_tuple(std::forward<Args>(args)...),
+                                    {}, false);
+      return std::move(result).get();
+    }
   }
 
   /// f(args...) on a worker without blocking. Arguments are copied (or moved) into the task.
+  /// An f whose first parameter is a std::stop_token gets one, which AsyncResult::cancel()
+  /// requests (Pool; std::jthread's convention).
   template <class F, class... Args>
-  requires detail::InvocableOnCopies<F, Args...>
+  requires detail::InvocableOnCopiesWithStop<F, Args...>
   auto apply_async(F&& f, Args&&... args) {
-    return apply_async(Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>>{},
-                       std::forward<F>(f), std::forward<Args>(args)...);
+    return apply_async(
+        Callbacks<std::invoke_result_t<detail::stored_call_t<F, Args...>&, std::decay_t<Args>&&...>>{},
+        std::forward<F>(f), std::forward<Args>(args)...);
   }
 
   /// apply_async with a callback and/or error_callback.
   template <class F, class... Args>
-  requires detail::InvocableOnCopies<F, Args...>
-  auto apply_async(Callbacks<std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>> callbacks,
-                   F&& f, Args&&... args) {
-    using R = std::invoke_result_t<std::decay_t<F>&, std::decay_t<Args>&&...>;
-    return submit_apply<R>(detail::Unpack<std::decay_t<F>>{std::forward<F>(f)},
-                           std::make_tuple(std::forward<Args>(args)...), std::move(callbacks));
+  requires detail::InvocableOnCopiesWithStop<F, Args...>
+  auto apply_async(
+      Callbacks<std::invoke_result_t<detail::stored_call_t<F, Args...>&, std::decay_t<Args>&&...>> callbacks,
+      F&& f, Args&&... args) {
+    using Call = detail::stored_call_t<F, Args...>;
+    using R = std::invoke_result_t<Call&, std::decay_t<Args>&&...>;
+    return submit_apply<R>(detail::Unpack<Call>{Call{std::forward<F>(f)}},
+                           std::make_tuple(std::forward<Args>(args)...), std::move(callbacks), true);
   }
 
   /// Results of f over items in input order, computed ahead while the caller consumes them.
@@ -199,9 +241,12 @@ class BasicPool {
 
  private:
   /// Queues a map whose results go to `slots`; the returned state completes when all items ran.
+  /// A `stoppable` job (async: its caller may cancel it) can be stopped, as a fail-fast one.
   template <class Slots, class Fn, class Source>
-  std::shared_ptr<detail::ResultState<typename Slots::Output>> make_map_job(
-      Fn fn, Source source, Slots slots, MapOptions options, Callbacks<typename Slots::Output> callbacks) {
+  std::shared_ptr<detail::ResultState<typename Slots::Output>> make_map_job(Fn fn, Source source, Slots slots,
+                                                                            MapOptions options,
+                                                                            Callbacks<typename Slots::Output> callbacks,
+                                                                            bool stoppable) {
     using Output = typename Slots::Output;
     auto state = std::make_shared<detail::ResultState<Output>>(scheduler_, std::move(callbacks));
     const auto n = static_cast<std::size_t>(std::ranges::size(source));
@@ -217,16 +262,18 @@ class BasicPool {
     }
     const std::size_t chunk =
         options.chunksize != 0 ? options.chunksize : backend_.default_chunksize(n, size());
-    scheduler_.submit(std::make_shared<detail::MapJob<Backend, Fn, Source, Slots>>(
-        &backend_, std::move(fn), std::move(source), std::move(slots), chunk, std::move(options.progress),
-        state));
+    auto job = std::make_shared<detail::MapJob<Backend, Fn, Source, Slots>>(
+        &backend_, std::move(fn), std::move(source), std::move(slots), chunk, std::move(options.progress), state,
+        stoppable, options.fail_fast);
+    if (stoppable) state->set_stop_target(job);
+    scheduler_.submit(std::move(job));
     return state;
   }
 
   template <class R, class Fn, class Source>
   detail::map_output_t<R> run_sync(Fn fn, Source source, MapOptions options) {
     detail::ResultSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
-    auto state = make_map_job(std::move(fn), std::move(source), std::move(slots), std::move(options), {});
+    auto state = make_map_job(std::move(fn), std::move(source), std::move(slots), std::move(options), {}, false);
     return std::move(AsyncResult<detail::map_output_t<R>>(std::move(state))).get();
   }
 
@@ -235,20 +282,30 @@ class BasicPool {
                                                  Callbacks<detail::map_output_t<R>> callbacks) {
     detail::ResultSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
     return AsyncResult<detail::map_output_t<R>>(make_map_job(
-        std::move(fn), std::move(source), std::move(slots), std::move(options), std::move(callbacks)));
+        std::move(fn), std::move(source), std::move(slots), std::move(options), std::move(callbacks), true));
   }
 
+  /// Queues one call; a `stoppable` one (apply_async) can be cancelled through its result.
   template <class R, class Fn, class Args>
-  AsyncResult<R> submit_apply(Fn fn, Args args, Callbacks<R> callbacks) {
+  AsyncResult<R> submit_apply(Fn fn, Args args, Callbacks<R> callbacks, bool stoppable) {
     check_callable(fn);
     auto state = std::make_shared<detail::ResultState<R>>(scheduler_, std::move(callbacks));
-    scheduler_.submit(std::make_shared<detail::ApplyJob<Backend, Fn, Args, R>>(&backend_, std::move(fn),
-                                                                               std::move(args), state));
+    auto job = std::make_shared<detail::ApplyJob<Backend, Fn, Args, R>>(&backend_, std::move(fn),
+                                                                        std::move(args), state, stoppable);
+    if (stoppable) state->set_stop_target(job);
+    scheduler_.submit(std::move(job));
     return AsyncResult<R>(std::move(state));
   }
 
   template <class F, class Range>
   auto make_imap(F f, Range&& items, bool ordered, MapOptions options);
+
+  /// Calls that hand out every item's outcome have no first error to stop at.
+  static void reject_fail_fast(const MapOptions& options, const char* call) {
+    if (options.fail_fast)
+      throw std::invalid_argument(std::string("parlab: ") + call +
+                                  " hands out every item's outcome: MapOptions::fail_fast does not apply");
+  }
 
   /// A backend that must find the function in another process checks it here, on the caller's
   /// thread, before any work is queued.
@@ -333,6 +390,7 @@ template <class F, class Range>
 auto BasicPool<Backend>::make_imap(F f, Range&& items, bool ordered, MapOptions options) {
   using R = detail::map_result_t<F, Range>;
   static_assert(!std::is_void_v<R>, "imap needs a function that returns a value");
+  reject_fail_fast(options, ordered ? "imap" : "imap_unordered");
   check_callable(f);
   auto view = std::views::all(std::forward<Range>(items));
   using View = decltype(view);

@@ -103,6 +103,7 @@ class ProcessEngine {
   void limit_to_quota(const Slot& slot, Range& range, Work& work) const;
   void retire_if_spent(Slot& slot);
   void recover(Slot& slot, Range rest, StreamEnd how, ChunkCodec& codec, Work& work);
+  void abandon(Slot& slot, Range rest, ChunkCodec& codec);
   [[nodiscard]] std::exception_ptr timeout_error(std::size_t task, long pid) const;
 
   ProcessOptions options_;
@@ -151,6 +152,11 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
   while (!work.todo.empty()) {
     Range range = work.todo.front();
     work.todo.pop_front();
+    if (codec.stop_token().stop_requested()) {  // the job was stopped: nothing more is sent
+      for (std::size_t i = range.first; i < range.last; ++i)
+        codec.cancelled(i);
+      continue;
+    }
     if (!ready_worker(slot, range, codec)) continue;
     limit_to_quota(slot, range, work);
     slot.page->running.store(0);
@@ -163,6 +169,8 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
     slot.tasks += stream.done() - range.first;
     if (how == StreamEnd::finished) {
       retire_if_spent(slot);
+    } else if (how == StreamEnd::cancelled) {
+      abandon(slot, {stream.done(), range.last}, codec);
     } else if (stream.done() >= range.last) {  // killed for the last result: it did not decode
       bury(slot);
     } else {
@@ -237,6 +245,19 @@ void ProcessEngine::recover(Slot& slot, Range rest, StreamEnd how, ChunkCodec& c
     codec.error(culprit, std::make_exception_ptr(WorkerCrashed(culprit, pid, status)));
   }
   work.push_front(rest.first, culprit);  // finished but not reported before the worker died: run again
+}
+
+/// The job was stopped while the slot's worker had tasks `rest` unreported (the stream killed
+/// it): buries it, reports those tasks cancelled and starts a new worker in its place.
+void ProcessEngine::abandon(Slot& slot, Range rest, ChunkCodec& codec) {
+  bury(slot);
+  for (std::size_t i = rest.first; i < rest.last; ++i)
+    codec.cancelled(i);
+  if (terminating_.load()) return;
+  try {
+    start(slot);
+  } catch (...) {  // no worker now: ready_worker starts one for the next chunk, or fails its tasks
+  }
 }
 
 std::exception_ptr ProcessEngine::timeout_error(std::size_t task, long pid) const {

@@ -19,11 +19,20 @@ namespace {
 /// the worker runs one batch while the next is written.
 constexpr std::size_t batch_bytes = 128 * 1024;
 
+/// Longest wait on the worker's socket while the job can be stopped: how late a stop is seen.
+constexpr int stop_poll_ms = 5;
+
 }  // namespace
 
 RangeStream::RangeStream(ChunkCall call, std::size_t first, std::size_t last, WorkerLink worker,
                          std::chrono::milliseconds task_timeout)
-    : call_(call), worker_(worker), last_(last), task_timeout_(task_timeout), done_(first), next_(first) {}
+    : call_(call),
+      worker_(worker),
+      last_(last),
+      task_timeout_(task_timeout),
+      done_(first),
+      next_(first),
+      stop_(call.codec.stop_token()) {}
 
 StreamEnd RangeStream::run() {
   while (done_ < last_) {
@@ -39,6 +48,8 @@ StreamEnd RangeStream::run() {
         return StreamEnd::dead;
       case Readiness::timed_out:
         return StreamEnd::timed_out;
+      case Readiness::cancelled:
+        return stop_worker();
     }
     if (writing_ && (revents & POLLOUT) && !send_some()) return StreamEnd::dead;
     if (!(revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -63,23 +74,40 @@ void RangeStream::encode_next_batch() {
 }
 
 /// Waits until the socket can be read (or written, while a frame is being written), until
-/// task_timeout after the last progress.
+/// task_timeout after the last progress, or until the job is stopped.
 RangeStream::Readiness RangeStream::wait(short& revents) {
   const auto deadline = task_timeout_.count() > 0 ? last_progress_ + task_timeout_ : Clock::time_point::max();
   for (;;) {
+    if (stop_.stop_requested()) return Readiness::cancelled;
     pollfd pfd{worker_.fd, static_cast<short>(POLLIN | (writing_ ? POLLOUT : 0)), 0};
     int wait_ms = -1;
     if (deadline != Clock::time_point::max())
       wait_ms = static_cast<int>(std::max<long long>(
           0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
-    const int ready = ::poll(&pfd, 1, wait_ms);
+    const int ready = ::poll(&pfd, 1, poll_timeout_for_stop(wait_ms));
     if (ready > 0) {
       revents = pfd.revents;
       return Readiness::ready;
     }
-    if (ready == 0) return Readiness::timed_out;
-    if (errno != EINTR) return Readiness::failed;
+    if (ready == 0 && Clock::now() >= deadline) return Readiness::timed_out;
+    if (ready < 0 && errno != EINTR) return Readiness::failed;
   }
+}
+
+/// The job was stopped: kills the worker, then takes the results it sent before it died (what
+/// finished is kept); the tasks left are the caller's to report.
+StreamEnd RangeStream::stop_worker() {
+  ::kill(static_cast<pid_t>(worker_.pid), SIGKILL);
+  while (done_ < last_ && take_results()) {
+  }
+  return StreamEnd::cancelled;
+}
+
+/// poll()'s timeout (-1: none) capped at stop_poll_ms while the job can be stopped, so that a
+/// stop is seen within a few milliseconds; a job that cannot be stopped is not woken.
+int RangeStream::poll_timeout_for_stop(int wait_ms) const {
+  if (!stop_.stop_possible()) return wait_ms;
+  return wait_ms < 0 ? stop_poll_ms : std::min(wait_ms, stop_poll_ms);
 }
 
 /// Writes what the socket takes of the payload; false when the worker is gone.

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <stop_token>
 #include <string>
 
 namespace parlab::detail::process {
@@ -34,11 +35,13 @@ enum class StreamEnd {
   finished,   ///< every task of the range has its outcome
   dead,       ///< the worker is gone, or was killed for a reply it should not have sent
   timed_out,  ///< the worker made no progress for task_timeout (it is still running)
+  cancelled,  ///< the job was stopped (AsyncResult::cancel, fail-fast): the worker was killed
 };
 
 /// Streams tasks [first, last) to a worker in frames: while the worker runs one batch, the next
 /// is encoded and written; outcomes go to the codec as they come. A task whose argument does not
-/// encode fails alone and is not sent.
+/// encode fails alone and is not sent. While the job can be stopped (its codec's stop token),
+/// the stream looks at the token at least every few milliseconds and ends when it is requested.
 class RangeStream {
  public:
   RangeStream(ChunkCall call, std::size_t first, std::size_t last, WorkerLink worker,
@@ -52,13 +55,15 @@ class RangeStream {
  private:
   using Clock = std::chrono::steady_clock;
   /// What waiting on the worker's socket found.
-  enum class Readiness { ready, failed, timed_out };
+  enum class Readiness { ready, failed, timed_out, cancelled };
 
   void encode_next_batch();
   Readiness wait(short& revents);
   bool send_some();
   bool take_results();
   void skip_unsendable();
+  [[nodiscard]] int poll_timeout_for_stop(int wait_ms) const;
+  StreamEnd stop_worker();
 
   ChunkCall call_;
   WorkerLink worker_;
@@ -70,6 +75,7 @@ class RangeStream {
   bool writing_ = false;                // the payload holds a frame not fully written
   std::deque<std::size_t> unsendable_;  // tasks that failed to encode (and were not sent), in order
   Clock::time_point last_progress_ = Clock::now();
+  std::stop_token stop_;                // the job's: requested when it was cancelled or failed fast
 };
 
 }  // namespace parlab::detail::process

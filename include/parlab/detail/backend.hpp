@@ -6,6 +6,7 @@
 #include <concepts>
 #include <cstddef>
 #include <exception>
+#include <stop_token>
 
 namespace parlab::detail {
 
@@ -24,6 +25,10 @@ struct Sink {
   /// A task that returns nothing succeeded.
   void value(std::size_t i);
   void error(std::size_t i, std::exception_ptr error);
+  /// Item i did not run, or was stopped, because the job stopped: not an error of the item.
+  void cancelled(std::size_t i);
+  /// The job's stop: requested by AsyncResult::cancel() or a fail-fast map's first error.
+  std::stop_token stop_token() const;
 };
 }  // namespace backend_archetype
 
@@ -37,7 +42,12 @@ struct Sink {
 /// - `b.run(fn, at, begin, end, sink)`: runs fn on items [begin, end), `at(i)` giving item i, and
 ///   reports every item once before it returns: `sink.value(i, result)`, `sink.value(i)` when fn
 ///   returns void, or `sink.error(i, exception)`. It must not throw (it runs on a worker thread):
-///   a failure of the backend (a dead worker, terminate()) is the error of the items it hit. The
+///   a failure of the backend (a dead worker, terminate()) is the error of the items it hit.
+///   Once `sink.stop_token().stop_requested()`, run reports the items it has not started with
+///   `sink.cancelled(i)` (it checks before each item, or each batch it sends away) and stops
+///   the running ones if it can, reporting them cancelled too: Pool hands the token to a task
+///   that takes one, ProcessPool kills the worker process (it watches the token at least every
+///   few milliseconds while `stop_possible()`), MpiPool lets a batch already sent finish. The
 ///   pool's worker threads call it, several at once, one chunk per thread at a time;
 ///   `current_worker_index()` (scheduler.hpp) tells them apart, so a backend can give each
 ///   thread its own worker process or rank. run is a template over fn, at and sink: the concept

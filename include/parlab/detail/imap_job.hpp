@@ -3,6 +3,7 @@
 /// ImapJob, the job behind imap and imap_unordered: workers read chunks of the input lazily, at
 /// most a window ahead of the consumer, who takes the results with next().
 
+#include "parlab/detail/job_errors.hpp"
 #include "parlab/detail/scheduler.hpp"
 #include "parlab/errors.hpp"
 
@@ -16,12 +17,15 @@
 #include <mutex>
 #include <optional>
 #include <ranges>
+#include <stop_token>
 #include <utility>
 #include <vector>
 
 namespace parlab::detail {
 
-/// Sink for one imap chunk: the results of items base, base+1, ...
+/// Sink for one imap chunk: the results of items base, base+1, ... An imap is not stopped
+/// while it runs (its consumer stops it between chunks: ImapJob::stop), so its stop token is
+/// empty.
 template <class Result>
 struct ChunkSink {
   std::vector<Result>& results;
@@ -31,6 +35,8 @@ struct ChunkSink {
     results[i - base].value.emplace(std::forward<V>(value));
   }
   void error(std::size_t i, std::exception_ptr error) { results[i - base].error = std::move(error); }
+  void cancelled(std::size_t i) { results[i - base].error = cancelled_error(); }
+  [[nodiscard]] static std::stop_token stop_token() noexcept { return {}; }
 };
 
 /// imap / imap_unordered: workers pull chunks from the input under a lock, at most `window`

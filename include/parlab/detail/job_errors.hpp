@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// How a job reports failure: FirstError (the lowest failing index of a map) and the error of
-/// work that terminate() dropped.
+/// work that terminate() dropped or cancel() stopped.
 
 #include "parlab/errors.hpp"
 
@@ -35,6 +35,11 @@ class FirstError {
 /// The error of queued work that Pool::terminate() dropped.
 inline std::exception_ptr terminated_error() {
   return std::make_exception_ptr(PoolTerminated("parlab: work dropped by Pool::terminate()"));
+}
+
+/// The error of work that AsyncResult::cancel() (or a fail-fast map) stopped before it ran.
+inline std::exception_ptr cancelled_error() {
+  return std::make_exception_ptr(CancelledError("parlab: the work was cancelled"));
 }
 
 }  // namespace parlab::detail

@@ -6,6 +6,7 @@
 /// messages (encode_batch) and its default size (remote_chunksize).
 
 #include "parlab/codec.hpp"
+#include "parlab/detail/stop.hpp"
 #include "parlab/detail/thread_backend.hpp"
 #include "parlab/detail/unpack.hpp"
 
@@ -13,6 +14,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -68,6 +70,17 @@ struct RemoteFnImpl<Unpack<G>> {
   static constexpr bool by_address = Inner::by_address;
   using type = Unpack<typename Inner::type>;
   static std::uintptr_t encode(const Unpack<G>& u) { return Inner::encode(u.f); }
+  static type decode(std::uintptr_t bits) { return type{Inner::decode(bits)}; }
+};
+/// A task that takes a stop token travels as the task itself; in the worker its token is empty
+/// (the program stops a worker's task by killing the worker).
+template <class G>
+struct RemoteFnImpl<StopAware<G>> {
+  using Inner = RemoteFn<G>;
+  static constexpr bool sendable = Inner::sendable;
+  static constexpr bool by_address = Inner::by_address;
+  using type = StopAware<typename Inner::type>;
+  static std::uintptr_t encode(const StopAware<G>& s) { return Inner::encode(s.f); }
   static type decode(std::uintptr_t bits) { return type{Inner::decode(bits)}; }
 };
 
@@ -135,6 +148,10 @@ class ChunkCodec {
   /// Item `index` succeeded: its value is next in `in`.
   virtual void value(std::size_t index, codec::Reader& in) = 0;
   virtual void error(std::size_t index, std::exception_ptr error) = 0;
+  /// Item `index` was not run, or was stopped, because the job stopped.
+  virtual void cancelled(std::size_t index) = 0;
+  /// The job's stop token: the driver stops sending, and kills what runs, once a stop is requested.
+  [[nodiscard]] virtual std::stop_token stop_token() const = 0;
 };
 
 /// The items of a chunk that encode_batch put in one message.
@@ -217,6 +234,8 @@ void run_remote(Backend& backend, Fn& fn, At& at, std::size_t begin, std::size_t
       void error(std::size_t index, std::exception_ptr error) override {
         sink.error(index, std::move(error));
       }
+      void cancelled(std::size_t index) override { sink.cancelled(index); }
+      [[nodiscard]] std::stop_token stop_token() const override { return sink.stop_token(); }
     } codec{at, sink};
     backend.template send_chunk<Remote, Item, R>(Remote::encode(fn), begin, end, codec);
   }

@@ -3,6 +3,8 @@
 /// ThreadBackend, the backend of parlab::Pool: a chunk's calls run on the worker thread that
 /// claimed it (invoke_each).
 
+#include "parlab/detail/stop.hpp"
+
 #include <algorithm>
 #include <cstddef>
 #include <exception>
@@ -12,16 +14,30 @@
 namespace parlab::detail {
 
 /// Calls fn on items [begin, end) — `at(i)` gives item i — and hands each result or exception
-/// to `sink.value(i, result)` / `sink.value(i)` (void) / `sink.error(i, exception)`.
+/// to `sink.value(i, result)` / `sink.value(i)` (void) / `sink.error(i, exception)`. Once the
+/// job's stop is requested (`sink.stop_token()`), the items not started are `sink.cancelled(i)`;
+/// a task that takes the stop token gets it (current_stop_token()), and when it returns or
+/// throws after the stop it was stopped: cancelled too.
 template <class Fn, class At, class Sink>
 void invoke_each(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
   using Ref = decltype(at(begin));
   using R = std::invoke_result_t<Fn&, Ref>;
+  const std::stop_token stop = sink.stop_token();
+  const CurrentStopToken current{stop};
   for (std::size_t i = begin; i < end; ++i) {
+    if (stop.stop_requested()) {
+      sink.cancelled(i);
+      continue;
+    }
     const auto call = [&] {
       if constexpr (std::is_void_v<R>) {
         std::invoke(fn, at(i));
+        if (stop_aware_v<Fn> && stop.stop_requested()) return sink.cancelled(i);
         sink.value(i);
+      } else if constexpr (stop_aware_v<Fn>) {
+        auto&& result = std::invoke(fn, at(i));
+        if (stop.stop_requested()) return sink.cancelled(i);
+        sink.value(i, std::forward<decltype(result)>(result));
       } else {
         sink.value(i, std::invoke(fn, at(i)));
       }
@@ -32,7 +48,11 @@ void invoke_each(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink)
       try {
         call();
       } catch (...) {
-        sink.error(i, std::current_exception());
+        if (stop_aware_v<Fn> && stop.stop_requested()) {
+          sink.cancelled(i);
+        } else {
+          sink.error(i, std::current_exception());
+        }
       }
     }
   }
