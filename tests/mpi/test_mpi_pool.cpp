@@ -39,6 +39,15 @@ int rank_after(int millis) {
   return parlab::MpiPool::rank();
 }
 long not_registered(long x) { return x + 1; }
+int padded_second(std::string padding) {
+  std::this_thread::sleep_for(std::chrono::seconds{1});
+  return static_cast<int>(padding.size());
+}
+int fail_third_or_sleep(int x) {
+  if (x == 2) throw std::invalid_argument("item 2");
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  return x;
+}
 
 using parlab::test::Touchy;
 using parlab::test::touchy_value;
@@ -57,6 +66,8 @@ PARLAB_MPI_TASK(pid_of_worker);
 PARLAB_MPI_TASK(rank_after);
 PARLAB_MPI_TASK(make_a_pool);
 PARLAB_MPI_TASK(touchy_value);
+PARLAB_MPI_TASK(padded_second);
+PARLAB_MPI_TASK(fail_third_or_sleep);
 
 namespace {
 
@@ -275,6 +286,47 @@ TEST(MpiPool, MapReduceCountsWordsLikeASerialLoop) {
   };
   EXPECT_EQ(parlab::map_reduce(pool, docs, mapper, sum), expected);
   EXPECT_EQ(parlab::map_reduce(pool, docs, mapper, sum, sum, {.chunksize = 3}), expected);  // with a combiner
+}
+
+// Cancel: batches not sent are dropped; a batch a rank runs finishes.
+TEST(MpiPool, CancelDropsTheBatchesNotSent) {
+  parlab::MpiPool pool{1};
+  // Items of 300 KB: one per message, two messages in flight; 1 s each, 10 s in all.
+  const std::vector<std::string> items(10, std::string(300'000, 'x'));
+  const auto start = std::chrono::steady_clock::now();
+  auto result = pool.map_outcomes_async(padded_second, items, {.chunksize = 10});
+  std::this_thread::sleep_for(std::chrono::milliseconds{300});
+  EXPECT_TRUE(result.cancel());
+  const auto outcomes = result.get(std::chrono::seconds{60});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds{8});
+  ASSERT_EQ(outcomes.size(), 10U);
+  std::size_t finished = 0;
+  for (const auto& outcome : outcomes) {
+    if (!outcome.ok()) {
+      EXPECT_THROW(outcome.rethrow(), parlab::CancelledError);
+      continue;
+    }
+    ++finished;
+    EXPECT_EQ(outcome.value(), 300'000);
+  }
+  EXPECT_LE(finished, 2U);  // at most the two messages sent
+  EXPECT_FALSE(outcomes[9].ok());
+  EXPECT_TRUE(result.cancelled());
+}
+
+TEST(MpiPool, FailFastStopsSendingWork) {
+  parlab::MpiPool pool{1};
+  std::vector<int> items(100);
+  std::iota(items.begin(), items.end(), 0);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)pool.map(fail_third_or_sleep, items, {.chunksize = 1, .fail_fast = true});
+    FAIL() << "no TaskError";
+  } catch (const parlab::TaskError& e) {
+    EXPECT_EQ(e.index(), 2U);
+    EXPECT_NE(std::string(e.what()).find("item 2"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds{5});  // all: 10 s
 }
 
 }  // namespace
