@@ -10,6 +10,8 @@
 ///
 /// Failures follow MPI: an exception in a task comes back to rank 0 (RemoteError, with the
 /// item's index in TaskError); a rank that dies aborts the whole job (mpirun ends every rank).
+/// A cancelled result (AsyncResult::cancel, a fail-fast map) drops what was not sent to a rank;
+/// what a rank runs finishes, since a rank cannot be stopped without ending the job.
 
 #include "parlab/detail/remote_call.hpp"
 #include "parlab/pool.hpp"

@@ -5,7 +5,8 @@
 /// Each worker thread of the pool drives one worker process: it sends a chunk of arguments
 /// (cereal, codec.hpp), the process runs the calls and streams the results back. A worker that
 /// dies fails only the task it was running (WorkerCrashed) and is replaced; a task that runs past
-/// `task_timeout` has its worker killed (TimeoutError). Workers are forked from a fork server, a
+/// `task_timeout` has its worker killed (TimeoutError), as has a task whose result is cancelled
+/// (AsyncResult::cancel, a fail-fast map: CancelledError). Workers are forked from a fork server, a
 /// single-threaded process started the first time a ProcessPool is made (or earlier, by
 /// start_fork_server()), so starting one is safe when the parent already runs threads.
 
