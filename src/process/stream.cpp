@@ -94,11 +94,12 @@ RangeStream::Readiness RangeStream::wait(short& revents) {
   }
 }
 
-/// The job was stopped: kills the worker, then takes the results it sent before it died (what
-/// finished is kept); the tasks left are the caller's to report.
+/// The job was stopped: kills the worker, then takes the results it had sent (what finished is
+/// kept); the tasks left are the caller's to report.
 StreamEnd RangeStream::stop_worker() {
   ::kill(static_cast<pid_t>(worker_.pid), SIGKILL);
-  while (done_ < last_ && take_results()) {
+  pollfd pfd{worker_.fd, POLLIN, 0};
+  while (done_ < last_ && ::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN) && take_results()) {
   }
   return StreamEnd::cancelled;
 }
