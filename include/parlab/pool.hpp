@@ -49,6 +49,20 @@ struct MapOptions {
   std::function<void(std::size_t done, std::size_t total)> progress{};
 };
 
+/// How a Pool runs (Pool's constructor).
+struct PoolOptions {
+  /// Backpressure: while this many submitted calls (apply_async, map_async, starmap_async, and
+  /// the blocking map, apply...; each call counts once, whatever its size) are unfinished, a
+  /// further submission from outside the pool blocks until one finishes. 0: no limit. Tasks of
+  /// the pool and its result callbacks never block (a nested call could deadlock): their calls
+  /// count but always go in. imap and imap_unordered are not counted (their look-ahead bounds
+  /// them).
+  std::size_t max_pending = 0;
+  /// How long a submission blocked by max_pending waits before it throws TimeoutError
+  /// (0: for ever). A blocked submission throws PoolNotRunning if the pool closes meanwhile.
+  std::chrono::milliseconds submit_timeout{0};
+};
+
 template <class R>
 class ImapResult;
 
@@ -196,6 +210,11 @@ class BasicPool {
 
  protected:
   [[nodiscard]] const Backend& backend() const noexcept { return backend_; }
+  /// Backpressure (the max_pending and submit_timeout options): for the derived pools'
+  /// constructors.
+  void limit_pending(std::size_t max_pending, std::chrono::milliseconds submit_timeout) {
+    scheduler_.limit_pending(max_pending, submit_timeout);
+  }
 
  private:
   /// Queues a map whose results go to `slots`; the returned state completes when all items ran.
@@ -217,9 +236,10 @@ class BasicPool {
     }
     const std::size_t chunk =
         options.chunksize != 0 ? options.chunksize : backend_.default_chunksize(n, size());
-    scheduler_.submit(std::make_shared<detail::MapJob<Backend, Fn, Source, Slots>>(
-        &backend_, std::move(fn), std::move(source), std::move(slots), chunk, std::move(options.progress),
-        state));
+    submit_pending(std::make_shared<detail::MapJob<Backend, Fn, Source, Slots>>(
+                       &backend_, std::move(fn), std::move(source), std::move(slots), chunk,
+                       std::move(options.progress), state),
+                   *state);
     return state;
   }
 
@@ -242,9 +262,23 @@ class BasicPool {
   AsyncResult<R> submit_apply(Fn fn, Args args, Callbacks<R> callbacks) {
     check_callable(fn);
     auto state = std::make_shared<detail::ResultState<R>>(scheduler_, std::move(callbacks));
-    scheduler_.submit(std::make_shared<detail::ApplyJob<Backend, Fn, Args, R>>(&backend_, std::move(fn),
-                                                                               std::move(args), state));
+    submit_pending(std::make_shared<detail::ApplyJob<Backend, Fn, Args, R>>(&backend_, std::move(fn),
+                                                                            std::move(args), state),
+                   *state);
     return AsyncResult<R>(std::move(state));
+  }
+
+  /// Queues one call's job, holding one of max_pending slots (blocking for it, see
+  /// Scheduler::acquire_pending) until `state`, its result, is ready.
+  void submit_pending(std::shared_ptr<detail::Job> job, detail::ResultStateBase& state) {
+    const bool counted = scheduler_.acquire_pending();
+    try {
+      scheduler_.submit(std::move(job));
+    } catch (...) {
+      if (counted) scheduler_.release_pending();
+      throw;
+    }
+    if (counted) state.on_ready([scheduler = &scheduler_] { scheduler->release_pending(); });
   }
 
   template <class F, class Range>
@@ -266,7 +300,9 @@ class BasicPool {
 class Pool : public BasicPool<detail::ThreadBackend> {
  public:
   /// A pool of `workers` threads (default: cpu_count()).
-  explicit Pool(std::size_t workers = cpu_count()) : BasicPool(workers) {}
+  explicit Pool(std::size_t workers = cpu_count(), PoolOptions options = {}) : BasicPool(workers) {
+    limit_pending(options.max_pending, options.submit_timeout);
+  }
 };
 
 /// The results of imap / imap_unordered: an input range, consumed once, and next() for manual
