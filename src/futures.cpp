@@ -73,7 +73,8 @@ std::optional<std::size_t> ReadyWatch::next(std::chrono::steady_clock::time_poin
   }
   {
     std::unique_lock lock{shared_->mu};
-    if (!shared_->cv.wait_until(lock, deadline, [this] { return !shared_->ready.empty(); })) return std::nullopt;
+    if (!shared_->cv.wait_until(lock, deadline, [this] { return !shared_->ready.empty(); }))
+      return std::nullopt;
   }
   return take();
 }

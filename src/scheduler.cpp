@@ -178,9 +178,8 @@ bool Scheduler::acquire_pending() {
     if (submit_timeout_.count() == 0) {
       pending_cv_.wait(lock, admitted);
     } else if (!pending_cv_.wait_for(lock, submit_timeout_, admitted)) {
-      throw TimeoutError("parlab: submission timed out: " + std::to_string(pending_) +
-                         " submitted calls (max_pending) still unfinished after " +
-                         std::to_string(submit_timeout_.count()) + " ms");
+      throw TimeoutError("parlab: submission timed out after " + std::to_string(submit_timeout_.count()) +
+                         " ms: max_pending (" + std::to_string(max_pending_) + ") calls still unfinished");
     }
     check_accepting_locked();
   }

@@ -56,8 +56,8 @@ TEST(Backpressure, AProducerNeverHasMoreThanMaxPendingUnfinished) {
 TEST(Backpressure, SubmitTimeoutThrowsTimeoutErrorWhileThePoolIsBlocked) {
   parlab::Pool pool{1, {.max_pending = 2, .submit_timeout = 50ms}};
   Gates gates{1};
-  auto first = pool.apply_async([&gates] {
-    gates.wait(0);
+  auto first = pool.apply_async([gate = gates.waiter(0)] {
+    gate();
     return 1;
   });
   auto second = pool.apply_async(square, 2);
@@ -66,7 +66,7 @@ TEST(Backpressure, SubmitTimeoutThrowsTimeoutErrorWhileThePoolIsBlocked) {
     FAIL() << "no TimeoutError";
   } catch (const parlab::TimeoutError& e) {
     EXPECT_STREQ(e.what(),
-                 "parlab: submission timed out: 2 submitted calls (max_pending) still unfinished after 50 ms");
+                 "parlab: submission timed out after 50 ms: max_pending (2) calls still unfinished");
   }
   EXPECT_THROW((void)pool.apply(square, 3), parlab::TimeoutError);  // a blocking call counts too
   gates.open(0);
@@ -82,8 +82,8 @@ TEST(Backpressure, AMapCountsOnceWhateverItsSize) {
   parlab::Pool pool{1, {.max_pending = 2, .submit_timeout = 50ms}};
   Gates gates{1};
   auto map = pool.map_async(
-      [&gates](int x) {
-        gates.wait(0);
+      [gate = gates.waiter(0)](int x) {
+        gate();
         return x;
       },
       std::vector<int>(100, 1));
@@ -104,8 +104,8 @@ TEST(Backpressure, AFailedCallFreesItsSlot) {
 TEST(Backpressure, TerminateWakesABlockedProducerWithPoolNotRunning) {
   parlab::Pool pool{1, {.max_pending = 1}};
   Gates gates{1};
-  auto running = pool.apply_async([&gates] {
-    gates.wait(0);
+  auto running = pool.apply_async([gate = gates.waiter(0)] {
+    gate();
     return 1;
   });
   auto producer = std::async(std::launch::async, [&pool] { return pool.apply_async(square, 2); });
@@ -121,8 +121,8 @@ TEST(Backpressure, TerminateWakesABlockedProducerWithPoolNotRunning) {
 TEST(Backpressure, CloseWakesABlockedProducerWithPoolNotRunning) {
   parlab::Pool pool{1, {.max_pending = 1}};
   Gates gates{1};
-  auto running = pool.apply_async([&gates] {
-    gates.wait(0);
+  auto running = pool.apply_async([gate = gates.waiter(0)] {
+    gate();
     return 1;
   });
   auto producer = std::async(std::launch::async, [&pool] { return pool.apply_async(square, 2); });
@@ -149,7 +149,8 @@ TEST(Backpressure, ACallbackSubmittingToAFullPoolDoesNotBlock) {
   AsyncResult<int> inner;
   // The result holds its slot until its callback ran; the callback's submission goes in anyway.
   auto outer = pool.apply_async(
-      parlab::Callbacks<int>{.callback = [&pool, &inner](const int& x) { inner = pool.apply_async(square, x); }},
+      parlab::Callbacks<int>{
+          .callback = [&pool, &inner](const int& x) { inner = pool.apply_async(square, x); }},
       square, 2);
   ASSERT_TRUE(outer.wait_for(30s));
   EXPECT_EQ(inner.get(30s), 16);

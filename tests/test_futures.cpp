@@ -34,8 +34,8 @@ static_assert(std::ranges::input_range<parlab::AsCompleted<int>>);
 
 /// apply_async of a task that waits for gate `i`, then returns `i`.
 AsyncResult<int> gated(parlab::Pool& pool, Gates& gates, int i) {
-  return pool.apply_async([&gates, i] {
-    gates.wait(static_cast<std::size_t>(i));
+  return pool.apply_async([gate = gates.waiter(static_cast<std::size_t>(i)), i] {
+    gate();
     return i;
   });
 }
@@ -169,22 +169,22 @@ TEST(AsCompleted, FromACallbackForAResultWhoseCallbackIsQueuedBehindItIsALogicEr
   Gates gates{2};
   AsyncResult<int> later;
   bool threw = false;
-  auto first = pool.apply_async(parlab::Callbacks<int>{.callback =
-                                                           [&](const int&) {
-                                                             try {
-                                                               for (auto& r : parlab::as_completed(
-                                                                        std::vector{later}))
-                                                                 (void)r;
-                                                             } catch (const std::logic_error&) {
-                                                               threw = true;
-                                                             }
-                                                           }},
-                                [&gates] {
-                                  gates.wait(0);
-                                  return 1;
-                                });
-  later = pool.apply_async(parlab::Callbacks<int>{.callback = [](const int&) {}}, [&gates] {
-    gates.wait(1);
+  auto first =
+      pool.apply_async(parlab::Callbacks<int>{.callback =
+                                                  [&](const int&) {
+                                                    try {
+                                                      for (auto& r : parlab::as_completed(std::vector{later}))
+                                                        (void)r;
+                                                    } catch (const std::logic_error&) {
+                                                      threw = true;
+                                                    }
+                                                  }},
+                       [gate = gates.waiter(0)] {
+                         gate();
+                         return 1;
+                       });
+  later = pool.apply_async(parlab::Callbacks<int>{.callback = [](const int&) {}}, [gate = gates.waiter(1)] {
+    gate();
     return 2;
   });
   gates.open(0);
@@ -253,8 +253,8 @@ TEST(Wait, FirstExceptionStopsAtAFailedResult) {
   parlab::Pool pool{3};
   Gates gates{2};
   auto ok = pool.apply_async(square, 2);
-  auto failing = pool.apply_async([&gates]() -> int {
-    gates.wait(0);
+  auto failing = pool.apply_async([gate = gates.waiter(0)]() -> int {
+    gate();
     throw std::runtime_error("bad");
   });
   auto slow = gated(pool, gates, 1);
@@ -326,9 +326,10 @@ TEST(AddDoneCallback, AddedBeforeReadyRunsOnThePoolsCallbackThread) {
   Gates gates{1};
   std::thread::id hook_thread;
   auto result = pool.apply_async(
-      parlab::Callbacks<int>{.callback = [&hook_thread](const int&) { hook_thread = std::this_thread::get_id(); }},
-      [&gates] {
-        gates.wait(0);
+      parlab::Callbacks<int>{
+          .callback = [&hook_thread](const int&) { hook_thread = std::this_thread::get_id(); }},
+      [gate = gates.waiter(0)] {
+        gate();
         return 8;
       });
   std::promise<std::pair<std::thread::id, int>> seen;
@@ -421,8 +422,8 @@ TEST(Exception, NullOnSuccessTheTasksExceptionOnFailureWithoutThrowing) {
   parlab::Pool pool{2};
   auto ok = pool.apply_async(square, 3);
   auto failed = pool.apply_async([]() -> int { throw std::out_of_range("nope"); });
-  auto map_failed = pool.map_async([](int x) { return x == 2 ? throw std::domain_error("two") : x; },
-                                   std::vector{1, 2, 3});
+  auto map_failed =
+      pool.map_async([](int x) { return x == 2 ? throw std::domain_error("two") : x; }, std::vector{1, 2, 3});
   EXPECT_EQ(ok.exception(), nullptr);
   const std::exception_ptr error = failed.exception();
   ASSERT_NE(error, nullptr);
@@ -451,7 +452,8 @@ TEST(MixedPools, AsCompletedAndWaitOverAPoolsAndAProcessPoolsResults) {
   Gates gates{1};
   auto from_threads = gated(threads, gates, 0);
   auto from_processes = processes.apply_async(square, 12);
-  auto failed_in_process = processes.apply_async([](int) -> int { throw std::invalid_argument("remote"); }, 0);
+  auto failed_in_process =
+      processes.apply_async([](int) -> int { throw std::invalid_argument("remote"); }, 0);
 
   auto first = parlab::wait(std::vector{from_threads, from_processes, failed_in_process},
                             ReturnWhen::first_exception, 30s);

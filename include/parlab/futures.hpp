@@ -63,8 +63,8 @@ inline constexpr bool is_async_result_v<AsyncResult<T>> = true;
 
 /// A range of AsyncResult<T> (e.g. std::vector<AsyncResult<T>>).
 template <class Range>
-concept AsyncResultRange =
-    std::ranges::input_range<Range> && is_async_result_v<std::remove_cvref_t<std::ranges::range_value_t<Range>>>;
+concept AsyncResultRange = std::ranges::input_range<Range> &&
+    is_async_result_v<std::remove_cvref_t<std::ranges::range_value_t<Range>>>;
 
 /// The T of a range of AsyncResult<T>.
 template <AsyncResultRange Range>
@@ -105,7 +105,7 @@ class ReadyWatch {
   struct Shared {
     std::mutex mu;
     std::condition_variable cv;
-    std::deque<std::size_t> ready;         // guarded by mu
+    std::deque<std::size_t> ready;          // guarded by mu
     std::atomic<std::size_t> available{0};  // ready.size(), read without the lock
     // The pool whose Scheduler::wait_until() next() is in; guarded by mu, which push() holds
     // while it wakes that pool, so the pool cannot be gone by then.
@@ -137,7 +137,7 @@ std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, 
 
 template <class T>
 DoneAndNotDone<T> wait_results(std::vector<AsyncResult<T>> results, ReturnWhen return_when,
-                             std::chrono::steady_clock::time_point deadline) {
+                               std::chrono::steady_clock::time_point deadline) {
   {
     ReadyWatch watch{states_of(results)};
     for (std::size_t done = 0; done < results.size(); ++done) {
@@ -225,7 +225,7 @@ AsCompleted<detail::async_value_t<Range>> as_completed(Range&& results) {
 /// not yielded go on running.
 template <detail::AsyncResultRange Range, class Rep, class Period>
 AsCompleted<detail::async_value_t<Range>> as_completed(Range&& results,
-                                                      std::chrono::duration<Rep, Period> timeout) {
+                                                       std::chrono::duration<Rep, Period> timeout) {
   using T = detail::async_value_t<Range>;
   const auto deadline = detail::deadline_after(timeout);
   return AsCompleted<T>(detail::unique_results<T>(std::forward<Range>(results)), deadline);
@@ -238,7 +238,7 @@ DoneAndNotDone<detail::async_value_t<Range>> wait(Range&& results,
                                                   ReturnWhen return_when = ReturnWhen::all_completed) {
   using T = detail::async_value_t<Range>;
   return detail::wait_results(detail::unique_results<T>(std::forward<Range>(results)), return_when,
-                            std::chrono::steady_clock::time_point::max());
+                              std::chrono::steady_clock::time_point::max());
 }
 
 /// As wait(results, return_when), but returns (does not throw) after `timeout` at the latest,
