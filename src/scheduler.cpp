@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace parlab::detail {
 namespace {
@@ -162,6 +163,38 @@ void Scheduler::notify_helpers() {
   help_cv_.notify_all();
 }
 
+void Scheduler::limit_pending(std::size_t max_pending, std::chrono::milliseconds submit_timeout) {
+  if (submit_timeout.count() < 0) throw std::invalid_argument("parlab: submit_timeout must not be negative");
+  std::lock_guard lock{mu_};
+  max_pending_ = max_pending;
+  submit_timeout_ = submit_timeout;
+}
+
+bool Scheduler::acquire_pending() {
+  std::unique_lock lock{mu_};
+  if (max_pending_ == 0) return false;
+  if (!on_worker_thread() && !callbacks_.on_this_thread()) {
+    const auto admitted = [this] { return state_ != State::running || pending_ < max_pending_; };
+    if (submit_timeout_.count() == 0) {
+      pending_cv_.wait(lock, admitted);
+    } else if (!pending_cv_.wait_for(lock, submit_timeout_, admitted)) {
+      throw TimeoutError("parlab: submission timed out after " + std::to_string(submit_timeout_.count()) +
+                         " ms: max_pending (" + std::to_string(max_pending_) + ") calls still unfinished");
+    }
+    check_accepting_locked();
+  }
+  ++pending_;
+  return true;
+}
+
+void Scheduler::release_pending() {
+  {
+    std::lock_guard lock{mu_};
+    --pending_;
+  }
+  pending_cv_.notify_one();
+}
+
 void Scheduler::close() {
   {
     std::lock_guard lock{mu_};
@@ -178,6 +211,7 @@ void Scheduler::close() {
   }
   work_cv_.notify_all();
   help_cv_.notify_all();
+  pending_cv_.notify_all();
 }
 
 void Scheduler::terminate() {
@@ -196,6 +230,7 @@ void Scheduler::terminate() {
   for (auto& job : dropped)
     job->cancel();
   help_cv_.notify_all();
+  pending_cv_.notify_all();
 }
 
 void Scheduler::join() {

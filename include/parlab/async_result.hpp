@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace parlab {
 
@@ -39,7 +41,12 @@ struct Callbacks<void> {
   std::function<void(const std::exception_ptr&)> error_callback{};
 };
 
+template <class T>
+class AsyncResult;
+
 namespace detail {
+
+struct ResultAccess;
 
 /// Readiness and waiting, shared by every result type.
 class ResultStateBase {
@@ -54,11 +61,7 @@ class ResultStateBase {
   /// Waits until ready or until `deadline`; true when ready.
   bool wait_until(std::chrono::steady_clock::time_point deadline) {
     if (ready()) return true;
-    if (deadline == std::chrono::steady_clock::time_point::max() && has_hooks_ &&
-        scheduler_->callbacks().on_this_thread())
-      throw std::logic_error(
-          "parlab: a result callback waits for a result whose own callback runs after it: it would never be "
-          "ready");
+    if (deadline == std::chrono::steady_clock::time_point::max()) check_may_wait_forever();
     if (current_scheduler() == scheduler_) {
       // A task waiting on its own pool runs queued work meanwhile: no deadlock with 1 worker.
       scheduler_->wait_until([&] { return ready() || std::chrono::steady_clock::now() >= deadline; });
@@ -69,6 +72,43 @@ class ResultStateBase {
     return cv_.wait_until(lock, deadline, [this] { return ready(); });
   }
   void wait() { wait_until(std::chrono::steady_clock::time_point::max()); }
+  /// Throws std::logic_error where a wait without a timeout could never end: in a callback of
+  /// this result's pool, for a result whose own callbacks are queued behind it.
+  void check_may_wait_forever() const {
+    if (has_hooks_ && scheduler_->callbacks().on_this_thread())
+      throw std::logic_error(
+          "parlab: a result callback waits for a result whose own callback runs after it: it would never be "
+          "ready");
+  }
+  /// The error the work ended with (nullptr on success); read once ready().
+  [[nodiscard]] const std::exception_ptr& error() const noexcept { return error_; }
+
+  /// Calls `notify` once the result is ready (ready() is true by then), on the thread that made
+  /// it ready, after its callbacks ran and its waiters were woken; at once, on this thread, when
+  /// it already is. Notifications run in the order they were added, never under a lock of the
+  /// result, and must not throw. Returns an id for remove_on_ready(), or 0 if it already ran.
+  std::uint64_t on_ready(std::function<void()> notify) {
+    {
+      std::lock_guard lock{mu_};
+      if (!ready_.load(std::memory_order_relaxed) || notifying_) {
+        notifiers_.emplace_back(++last_notifier_, std::move(notify));
+        return last_notifier_;
+      }
+    }
+    notify();
+    return 0;
+  }
+  /// Forgets a notification that has not run yet (a waiter that gave up); one that is running
+  /// or ran is unaffected, so what it refers to must stay alive by itself (a shared_ptr).
+  void remove_on_ready(std::uint64_t id) {
+    std::lock_guard lock{mu_};
+    std::erase_if(notifiers_, [id](const Notifier& n) { return n.first == id; });
+  }
+  /// The pool whose worker runs on this thread, if this result belongs to it (nested waits help
+  /// it run queued work); else nullptr.
+  [[nodiscard]] Scheduler* scheduler_if_current() const noexcept {
+    return current_scheduler() == scheduler_ ? scheduler_ : nullptr;
+  }
 
   // Cancellation (AsyncResult::cancel): the result is settled once, either by its work (settle())
   // or by cancel(), whichever comes first.
@@ -95,12 +135,24 @@ class ResultStateBase {
 
  protected:
   void publish() {
+    std::vector<Notifier> notifiers;
     {
       std::lock_guard lock{mu_};
       ready_.store(true, std::memory_order_seq_cst);
+      notifiers.swap(notifiers_);
+      notifying_ = !notifiers.empty();
     }
     cv_.notify_all();
     scheduler_->notify_helpers();
+    // Those added while these run are queued behind them (notifying_), so the order holds.
+    while (!notifiers.empty()) {
+      for (auto& notifier : notifiers)
+        notifier.second();
+      std::lock_guard lock{mu_};
+      notifiers.clear();
+      notifiers.swap(notifiers_);
+      notifying_ = !notifiers.empty();
+    }
   }
   /// The pool's callback thread, where results with hooks run them before they publish.
   [[nodiscard]] CallbackThread& callback_thread() const noexcept { return scheduler_->callbacks(); }
@@ -122,10 +174,15 @@ class ResultStateBase {
   enum class Settlement : unsigned char { open, settled, cancelled };
   std::atomic<Settlement> settlement_{Settlement::open};
   std::weak_ptr<StopTarget> stop_target_;
+  using Notifier = std::pair<std::uint64_t, std::function<void()>>;
+
   Scheduler* scheduler_;
   std::atomic<bool> ready_{false};
   std::mutex mu_;
   std::condition_variable cv_;
+  std::vector<Notifier> notifiers_;  // guarded by mu_, as the two below
+  std::uint64_t last_notifier_ = 0;
+  bool notifying_ = false;  // publish() is running the notifications
 };
 
 /// The value (or error) of one result; written once by a worker.
@@ -150,6 +207,14 @@ class ResultState final : public ResultStateBase, public std::enable_shared_from
   std::add_lvalue_reference_t<T> value() {
     rethrow_if_failed();
     if constexpr (!std::is_void_v<T>) return *value_;
+  }
+  /// Runs `fn(state)` on the pool's callback thread once the result is ready (posted at once if
+  /// it is), behind the hooks posted before; an exception from it is reported like a hook's.
+  /// Holds no reference to this state until then: a result that never completes is not leaked.
+  void add_done_callback(std::function<void(const std::shared_ptr<ResultState>&)> fn) {
+    on_ready([this, fn = std::move(fn)]() mutable {
+      callback_thread().post([self = this->shared_from_this(), fn = std::move(fn)] { run_hook(fn, self); });
+    });
   }
 
  private:
@@ -244,7 +309,32 @@ class [[nodiscard]] AsyncResult {
   /// False for a default-constructed handle.
   [[nodiscard]] bool valid() const noexcept { return state_ != nullptr; }
 
+  /// Waits, then returns the exception the work failed with (the one get() would throw), or
+  /// nullptr on success, without throwing it (concurrent.futures' Future.exception()).
+  [[nodiscard]] std::exception_ptr exception() const {
+    wait();
+    return state().error();
+  }
+  /// As exception(), but throws TimeoutError after `timeout`.
+  template <class Rep, class Period>
+  [[nodiscard]] std::exception_ptr exception(std::chrono::duration<Rep, Period> timeout) const {
+    if (!wait_for(timeout)) throw TimeoutError("parlab: AsyncResult::exception timed out");
+    return state().error();
+  }
+  /// Calls `fn(result)`, with a handle to this result, once it is ready (concurrent.futures'
+  /// add_done_callback): on the pool's callback thread, like the Callbacks hooks, and at once
+  /// (queued there) if it is ready already. Several run in the order added, after the result's
+  /// own hooks; one that throws is reported on stderr and the next still runs. A waiter may wake
+  /// before it ran. Once the pool was joined, it runs on the calling thread; the pool must not
+  /// have been destroyed.
+  void add_done_callback(std::function<void(AsyncResult)> fn) const {
+    if (!fn) throw std::invalid_argument("parlab: add_done_callback needs a function, not an empty one");
+    state().add_done_callback(
+        [fn = std::move(fn)](const std::shared_ptr<detail::ResultState<T>>& self) { fn(AsyncResult(self)); });
+  }
+
  private:
+  friend struct detail::ResultAccess;
   detail::ResultState<T>& state() const {
     if (!state_) throw std::logic_error("parlab: empty AsyncResult");
     return *state_;

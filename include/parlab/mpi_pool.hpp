@@ -16,6 +16,7 @@
 #include "parlab/detail/remote_call.hpp"
 #include "parlab/pool.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <typeinfo>
@@ -26,6 +27,12 @@ namespace parlab {
 struct MpiOptions {
   /// Items per chunk for map-likes that give none (0: Python's rule, ceil(n / (4 * workers))).
   std::size_t chunksize = 0;
+  /// Backpressure: most submitted calls unfinished before a submission blocks (0: no limit), as
+  /// PoolOptions::max_pending.
+  std::size_t max_pending = 0;
+  /// How long a submission blocked by max_pending waits before TimeoutError (0: for ever), as
+  /// PoolOptions::submit_timeout.
+  std::chrono::milliseconds submit_timeout{0};
 };
 
 namespace detail {
@@ -107,7 +114,9 @@ class MpiPool : public BasicPool<detail::MpiBackend> {
   /// MPI if start() has not; on ranks other than 0 this does not return (see start()). Throws
   /// std::runtime_error when the job has a single rank.
   explicit MpiPool(std::size_t workers = 0, MpiOptions options = {})
-      : BasicPool(detail::mpi_pool_workers(workers), options) {}
+      : BasicPool(detail::mpi_pool_workers(workers), options) {
+    limit_pending(options.max_pending, options.submit_timeout);
+  }
 
   /// Initializes MPI. On rank 0 it returns; on every other rank it serves tasks until rank 0's
   /// program ends, then exits the process with status 0. Call it at the top of main(), so that

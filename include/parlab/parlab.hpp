@@ -9,6 +9,7 @@
 #include "parlab/codec.hpp"
 #include "parlab/cpu.hpp"
 #include "parlab/errors.hpp"
+#include "parlab/futures.hpp"
 #include "parlab/http.hpp"
 #include "parlab/mapreduce.hpp"
 #include "parlab/outcome.hpp"

@@ -57,6 +57,20 @@ struct MapOptions {
   bool fail_fast = false;
 };
 
+/// How a Pool runs (Pool's constructor).
+struct PoolOptions {
+  /// Backpressure: while this many submitted calls (apply_async, map_async, starmap_async, and
+  /// the blocking map, apply...; each call counts once, whatever its size) are unfinished, a
+  /// further submission from outside the pool blocks until one finishes. 0: no limit. Tasks of
+  /// the pool and its result callbacks never block (a nested call could deadlock): their calls
+  /// count but always go in. imap and imap_unordered are not counted (their look-ahead bounds
+  /// them).
+  std::size_t max_pending = 0;
+  /// How long a submission blocked by max_pending waits before it throws TimeoutError
+  /// (0: for ever). A blocked submission throws PoolNotRunning if the pool closes meanwhile.
+  std::chrono::milliseconds submit_timeout{0};
+};
+
 template <class R>
 class ImapResult;
 
@@ -238,6 +252,11 @@ class BasicPool {
 
  protected:
   [[nodiscard]] const Backend& backend() const noexcept { return backend_; }
+  /// Backpressure (the max_pending and submit_timeout options): for the derived pools'
+  /// constructors.
+  void limit_pending(std::size_t max_pending, std::chrono::milliseconds submit_timeout) {
+    scheduler_.limit_pending(max_pending, submit_timeout);
+  }
 
  private:
   /// Queues a map whose results go to `slots`; the returned state completes when all items ran.
@@ -266,7 +285,7 @@ class BasicPool {
         &backend_, std::move(fn), std::move(source), std::move(slots), chunk, std::move(options.progress), state,
         stoppable, options.fail_fast);
     if (stoppable) state->set_stop_target(job);
-    scheduler_.submit(std::move(job));
+    submit_pending(std::move(job), *state);
     return state;
   }
 
@@ -293,8 +312,21 @@ class BasicPool {
     auto job = std::make_shared<detail::ApplyJob<Backend, Fn, Args, R>>(&backend_, std::move(fn),
                                                                         std::move(args), state, stoppable);
     if (stoppable) state->set_stop_target(job);
-    scheduler_.submit(std::move(job));
+    submit_pending(std::move(job), *state);
     return AsyncResult<R>(std::move(state));
+  }
+
+  /// Queues one call's job, holding one of max_pending slots (blocking for it, see
+  /// Scheduler::acquire_pending) until `state`, its result, is ready.
+  void submit_pending(std::shared_ptr<detail::Job> job, detail::ResultStateBase& state) {
+    const bool counted = scheduler_.acquire_pending();
+    try {
+      scheduler_.submit(std::move(job));
+    } catch (...) {
+      if (counted) scheduler_.release_pending();
+      throw;
+    }
+    if (counted) state.on_ready([scheduler = &scheduler_] { scheduler->release_pending(); });
   }
 
   template <class F, class Range>
@@ -323,7 +355,9 @@ class BasicPool {
 class Pool : public BasicPool<detail::ThreadBackend> {
  public:
   /// A pool of `workers` threads (default: cpu_count()).
-  explicit Pool(std::size_t workers = cpu_count()) : BasicPool(workers) {}
+  explicit Pool(std::size_t workers = cpu_count(), PoolOptions options = {}) : BasicPool(workers) {
+    limit_pending(options.max_pending, options.submit_timeout);
+  }
 };
 
 /// The results of imap / imap_unordered: an input range, consumed once, and next() for manual

@@ -43,6 +43,12 @@ struct ProcessOptions {
   void (*initializer)() = nullptr;
   /// Items per chunk for map-likes that give none (0: Python's rule, ceil(n / (4 * workers))).
   std::size_t chunksize = 0;
+  /// Backpressure: most submitted calls unfinished before a submission blocks (0: no limit), as
+  /// PoolOptions::max_pending.
+  std::size_t max_pending = 0;
+  /// How long a submission blocked by max_pending waits before TimeoutError (0: for ever), as
+  /// PoolOptions::submit_timeout.
+  std::chrono::milliseconds submit_timeout{0};
 };
 
 namespace detail {
@@ -95,7 +101,9 @@ class ProcessPool : public BasicPool<detail::ProcessBackend> {
  public:
   /// A pool of `workers` processes (default: cpu_count()).
   explicit ProcessPool(std::size_t workers = cpu_count(), ProcessOptions options = {})
-      : BasicPool(workers, options) {}
+      : BasicPool(workers, options) {
+    limit_pending(options.max_pending, options.submit_timeout);
+  }
 
   /// Process ids of the worker processes, one per worker (0 while one is being replaced).
   [[nodiscard]] std::vector<long> pids() const { return backend().pids(); }

@@ -1,5 +1,6 @@
 // MpiPool under mpirun (-np 2 and -np 4 in ctest): rank 0 runs these tests; the other ranks
 // serve tasks from MpiPool::start() in main() and exit when rank 0 ends.
+#include <parlab/futures.hpp>
 #include <parlab/mapreduce.hpp>
 #include <parlab/mpi_pool.hpp>
 
@@ -215,6 +216,21 @@ TEST(MpiPool, ApplyAndAsyncForms) {
   EXPECT_EQ(m.get(std::chrono::seconds{30})[99], 99L * 99L);
   auto s = pool.starmap_async(between, std::vector<std::tuple<long, long, long>>{{0, 1, 2}, {0, 5, 2}});
   EXPECT_EQ(s.get(std::chrono::seconds{30}), (std::vector<long>{1, 0}));
+}
+
+TEST(MpiPool, MaxPendingAndTheFuturesFunctions) {
+  parlab::MpiPool pool{1, {.max_pending = 1, .submit_timeout = std::chrono::milliseconds{100}}};
+  auto slow = pool.apply_async(rank_after, 1500);
+  EXPECT_THROW((void)pool.apply_async(square, 2L), parlab::TimeoutError);  // the one slot is taken
+  const auto waited =
+      parlab::wait(std::vector{slow}, parlab::ReturnWhen::all_completed, std::chrono::seconds{30});
+  ASSERT_EQ(waited.done.size(), 1U);
+  EXPECT_EQ(slow.exception(), nullptr);
+  std::vector<parlab::AsyncResult<long>> results{pool.apply_async(square, 3L)};
+  long sum = 0;
+  for (auto& r : parlab::as_completed(results, std::chrono::seconds{30}))
+    sum += r.get();
+  EXPECT_EQ(sum, 9);
 }
 
 TEST(MpiPool, ImapInOrderAndUnordered) {

@@ -87,6 +87,18 @@ class Scheduler {
   /// The thread that runs this pool's result callbacks; join() lets it finish them.
   CallbackThread& callbacks() noexcept { return callbacks_; }
 
+  /// Backpressure: at most `max_pending` submitted calls unfinished (0: no limit); a submission
+  /// from outside the pool then waits up to `submit_timeout` (0: for ever). Set before any
+  /// submission.
+  void limit_pending(std::size_t max_pending, std::chrono::milliseconds submit_timeout);
+  /// Takes a pending slot for one call, blocking while max_pending are taken. The pool's own
+  /// workers and callback thread never block (a nested call would deadlock): they take a slot
+  /// beyond the limit. Throws TimeoutError after submit_timeout, PoolNotRunning when the pool
+  /// closes or terminates meanwhile. False (no slot taken) when there is no limit.
+  [[nodiscard]] bool acquire_pending();
+  /// Gives back a slot taken by acquire_pending(), when the call's result is ready.
+  void release_pending();
+
  private:
   void worker_loop(std::size_t index);
   void check_accepting_locked() const;
@@ -112,6 +124,11 @@ class Scheduler {
   std::vector<std::thread> threads_;
   std::mutex join_mu_;
   CallbackThread callbacks_;
+  // Backpressure (limit_pending); guarded by mu_.
+  std::condition_variable pending_cv_;  // submitters waiting for a slot
+  std::size_t max_pending_ = 0;
+  std::chrono::milliseconds submit_timeout_{0};
+  std::size_t pending_ = 0;
 };
 
 /// Spins briefly on `done` before the caller blocks: a result that arrives within microseconds
