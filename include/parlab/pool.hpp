@@ -17,6 +17,7 @@
 #include "parlab/detail/unpack.hpp"
 #include "parlab/errors.hpp"
 #include "parlab/outcome.hpp"
+#include "parlab/worker.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -262,11 +263,20 @@ class BasicPool {
   detail::Scheduler scheduler_;
 };
 
+/// How a Pool runs its worker threads.
+struct PoolOptions {
+  /// Runs once on each worker thread before its first task, on that thread (Python's
+  /// initializer + initargs). If it throws, the tasks of that worker fail with InitializerError
+  /// and it is tried again before the worker's next chunk.
+  Initializer initializer{};
+};
+
 /// Worker threads with Python's multiprocessing.Pool API (see BasicPool).
 class Pool : public BasicPool<detail::ThreadBackend> {
  public:
   /// A pool of `workers` threads (default: cpu_count()).
-  explicit Pool(std::size_t workers = cpu_count()) : BasicPool(workers) {}
+  explicit Pool(std::size_t workers = cpu_count(), PoolOptions options = {})
+      : BasicPool(workers, std::move(options.initializer)) {}
 };
 
 /// The results of imap / imap_unordered: an input range, consumed once, and next() for manual

@@ -1,5 +1,6 @@
 #include "stream.hpp"
 
+#include "memory.hpp"
 #include "protocol.hpp"
 
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <optional>
 
 namespace parlab::detail::process {
 namespace {
@@ -19,11 +21,20 @@ namespace {
 /// the worker runs one batch while the next is written.
 constexpr std::size_t batch_bytes = 128 * 1024;
 
+/// How often a worker's memory is read while it runs, with max_memory_hard.
+constexpr std::chrono::milliseconds memory_tick{5};
+
 }  // namespace
 
 RangeStream::RangeStream(ChunkCall call, std::size_t first, std::size_t last, WorkerLink worker,
-                         std::chrono::milliseconds task_timeout)
-    : call_(call), worker_(worker), last_(last), task_timeout_(task_timeout), done_(first), next_(first) {}
+                         std::chrono::milliseconds task_timeout, std::size_t max_memory_hard)
+    : call_(call),
+      worker_(worker),
+      last_(last),
+      task_timeout_(task_timeout),
+      done_(first),
+      next_(first),
+      max_memory_hard_(max_memory_hard) {}
 
 StreamEnd RangeStream::run() {
   while (done_ < last_) {
@@ -39,6 +50,8 @@ StreamEnd RangeStream::run() {
         return StreamEnd::dead;
       case Readiness::timed_out:
         return StreamEnd::timed_out;
+      case Readiness::over_memory:
+        return StreamEnd::over_memory;
     }
     if (writing_ && (revents & POLLOUT) && !send_some()) return StreamEnd::dead;
     if (!(revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -63,23 +76,38 @@ void RangeStream::encode_next_batch() {
 }
 
 /// Waits until the socket can be read (or written, while a frame is being written), until
-/// task_timeout after the last progress.
+/// task_timeout after the last progress; with max_memory_hard, wakes every memory_tick to read
+/// the worker's memory.
 RangeStream::Readiness RangeStream::wait(short& revents) {
   const auto deadline = task_timeout_.count() > 0 ? last_progress_ + task_timeout_ : Clock::time_point::max();
   for (;;) {
+    if (over_memory()) return Readiness::over_memory;
     pollfd pfd{worker_.fd, static_cast<short>(POLLIN | (writing_ ? POLLOUT : 0)), 0};
+    const auto wake = std::min(deadline, max_memory_hard_ != 0 ? next_memory_check_ : Clock::time_point::max());
     int wait_ms = -1;
-    if (deadline != Clock::time_point::max())
-      wait_ms = static_cast<int>(std::max<long long>(
-          0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+    if (wake != Clock::time_point::max())
+      wait_ms = static_cast<int>(
+          std::max<long long>(0, std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now()).count()));
     const int ready = ::poll(&pfd, 1, wait_ms);
     if (ready > 0) {
       revents = pfd.revents;
       return Readiness::ready;
     }
-    if (ready == 0) return Readiness::timed_out;
-    if (errno != EINTR) return Readiness::failed;
+    if (ready == 0 && Clock::now() >= deadline) return Readiness::timed_out;
+    if (ready < 0 && errno != EINTR) return Readiness::failed;
   }
+}
+
+/// With max_memory_hard, reads the worker's resident set size (at most every memory_tick) and
+/// kills the worker when it is over the limit.
+bool RangeStream::over_memory() {
+  if (max_memory_hard_ == 0 || Clock::now() < next_memory_check_) return false;
+  next_memory_check_ = Clock::now() + memory_tick;
+  const std::optional<std::size_t> rss = resident_bytes(worker_.pid);
+  if (!rss || *rss <= max_memory_hard_) return false;
+  rss_at_kill_ = *rss;
+  ::kill(static_cast<pid_t>(worker_.pid), SIGKILL);
+  return true;
 }
 
 /// Writes what the socket takes of the payload; false when the worker is gone.
