@@ -56,11 +56,12 @@ class RemoteInitializer {
                   "function or a captureless lambda, and pass data as the initializer's arguments (a "
                   "capturing lambda or std::function cannot be sent)");
     using Tuple = std::tuple<Args...>;
-    static_assert(codec::Serializable<Tuple>,
+    constexpr bool sendable_args = (codec::Serializable<Args> && ...);  // cereal accepts any tuple
+    static_assert(sendable_args,
                   "parlab::ProcessPool and MpiPool cannot send this initializer argument type to a worker "
                   "process: give it a cereal serialize() function and a default constructor (see "
                   "parlab/codec.hpp)");
-    if constexpr (Remote::sendable && codec::Serializable<Tuple>) {
+    if constexpr (Remote::sendable && sendable_args) {
       using Call = typename Remote::type;
       static_assert(std::is_invocable_v<Call&, Args&...>,
                     "parlab: the initializer cannot be called with these arguments");
