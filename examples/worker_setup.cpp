@@ -6,8 +6,8 @@
 // worker runs it. A ProcessPool can also bound its workers' memory: max_memory_per_child replaces
 // a worker that grew past it, max_memory_hard kills the task that crosses it.
 
-#include "check.hpp"
 #include <parlab/process_pool.hpp>
+#include "check.hpp"
 
 #include <cstddef>
 #include <iostream>

@@ -66,7 +66,8 @@ MemoryLimitError::MemoryLimitError(std::size_t index, long pid, std::size_t limi
       limit_(limit) {}
 
 InitializerError::InitializerError(std::exception_ptr original)
-    : std::runtime_error("parlab: initializer failed: " + describe(original)), original_(std::move(original)) {}
+    : std::runtime_error("parlab: initializer failed: " + describe(original)),
+      original_(std::move(original)) {}
 
 RemoteError::RemoteError(std::string type_name, const std::string& message)
     : std::runtime_error(message), type_name_(std::move(type_name)) {}

@@ -37,7 +37,8 @@ std::uint64_t register_initializer_entry(const char* type_name, ChunkEntry entry
   const std::uint64_t id = name_id(type_name);
   const auto [it, added] = r.entries.try_emplace(id, type_name, entry);
   if (!added && it->second.first != type_name)
-    throw std::logic_error("parlab: two initializer types share an id: " + it->second.first + " and " + type_name);
+    throw std::logic_error("parlab: two initializer types share an id: " + it->second.first + " and " +
+                           type_name);
   return id;
 }
 

@@ -67,7 +67,7 @@ TEST(ProcessMemory, SoftLimitReplacesAWorkerThatGrewPastIt) {
   const std::size_t limit = worker_baseline() + 32 * mb;
   parlab::ProcessPool pool{1, {.max_memory_per_child = limit}};
   const long first = pool.apply(worker_pid, 0);
-  EXPECT_EQ(pool.apply(worker_pid, 0), first);  // under the limit: kept
+  EXPECT_EQ(pool.apply(worker_pid, 0), first);      // under the limit: kept
   EXPECT_EQ(pool.apply(grow_and_keep, 64), first);  // the task itself runs to the end
   const long second = pool.apply(worker_pid, 0);
   EXPECT_NE(second, first);  // over the limit after it: replaced
@@ -113,7 +113,8 @@ TEST(ProcessMemory, HardLimitKillsTheTaskThatCrossedItAndTheMapGoesOn) {
   // Not retried (retries is for deaths): the 1024 MB task ran once.
   const std::string attempts = parlab::test::read_file(log);
   std::size_t big = 0;
-  for (std::size_t at = attempts.find("1024\n"); at != std::string::npos; at = attempts.find("1024\n", at + 1))
+  for (std::size_t at = attempts.find("1024\n"); at != std::string::npos;
+       at = attempts.find("1024\n", at + 1))
     ++big;
   EXPECT_EQ(big, 1U);
   // The pool goes on.

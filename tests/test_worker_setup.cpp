@@ -92,10 +92,11 @@ TEST(PoolInitializer, AFunctionWithoutArgumentsAndACapturingLambdaWork) {
 
 TEST(PoolInitializer, ThrowingFailsTheWorkersTasksWithItsMessageAndIsTriedAgain) {
   std::atomic<int> calls{0};
-  parlab::Pool pool{1, {.initializer = {[](std::atomic<int>* n) {
-                                          if (++*n == 1) throw std::runtime_error("no database");
-                                        },
-                                        &calls}}};
+  parlab::Pool pool{1,
+                    {.initializer = {[](std::atomic<int>* n) {
+                                       if (++*n == 1) throw std::runtime_error("no database");
+                                     },
+                                     &calls}}};
   try {
     (void)pool.map([](int x) { return x; }, std::vector<int>{1, 2, 3});
     FAIL() << "the map should fail";
@@ -106,7 +107,8 @@ TEST(PoolInitializer, ThrowingFailsTheWorkersTasksWithItsMessageAndIsTriedAgain)
     try {
       e.rethrow_original();
     } catch (const parlab::InitializerError& init) {
-      EXPECT_THAT(init.what(), testing::StartsWith("parlab: initializer failed: std::runtime_error: no database"));
+      EXPECT_THAT(init.what(),
+                  testing::StartsWith("parlab: initializer failed: std::runtime_error: no database"));
       EXPECT_THROW(std::rethrow_exception(init.original()), std::runtime_error);
     }
   }
@@ -169,7 +171,8 @@ struct Seen {
 };
 
 Seen look(int /*x*/) {
-  return {static_cast<long>(::getpid()), worker_db, init_calls, init_index ? static_cast<long>(*init_index) : -1,
+  return {static_cast<long>(::getpid()), worker_db, init_calls,
+          init_index ? static_cast<long>(*init_index) : -1,
           worker_index() ? static_cast<long>(*worker_index()) : -1};
 }
 
@@ -212,13 +215,13 @@ TEST(ProcessPoolInitializer, AReplacementWorkerRunsItAgainAndKeepsTheIndex) {
 }
 
 TEST(ProcessPoolInitializer, ACaptureLessLambdaWithArguments) {
-  parlab::ProcessPool pool{
-      1, {.initializer = {[](std::vector<int> parts, std::string sep) {
-                            worker_db.clear();
-                            for (int p : parts)
-                              worker_db += std::to_string(p) + sep;
-                          },
-                          std::vector<int>{1, 2, 3}, std::string{"-"}}}};
+  parlab::ProcessPool pool{1,
+                           {.initializer = {[](std::vector<int> parts, std::string sep) {
+                                              worker_db.clear();
+                                              for (int p : parts)
+                                                worker_db += std::to_string(p) + sep;
+                                            },
+                                            std::vector<int>{1, 2, 3}, std::string{"-"}}}};
   EXPECT_EQ(pool.apply(look, 0).db, "1-2-3-");
 }
 

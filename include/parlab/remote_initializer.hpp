@@ -18,6 +18,8 @@
 
 namespace parlab {
 
+class RemoteInitializer;
+
 namespace detail {
 /// Registers the worker side of an initializer type under its type name (so an MpiPool worker
 /// rank, which runs the same program at other addresses, finds it); returns its id.
@@ -28,11 +30,15 @@ std::uint64_t register_initializer_entry(const char* type_name, ChunkEntry entry
 template <class Call, class Args>
 struct InitializerKey {};
 
+/// Anything but a RemoteInitializer itself (which is copied, not wrapped).
+template <class F>
+concept NotRemoteInitializer = !std::same_as<std::decay_t<F>, RemoteInitializer>;
+
 /// The id of the worker side of an initializer calling `Call` with `Args` (a tuple). Initialized
 /// before main in every process of the program, since every process has the same instantiations.
 template <class Call, class Args>
-inline const std::uint64_t initializer_entry_id =
-    register_initializer_entry(typeid(InitializerKey<Call, Args>).name(), &serve_chunk<Unpack<Call>, Args, void>);
+inline const std::uint64_t initializer_entry_id = register_initializer_entry(
+    typeid(InitializerKey<Call, Args>).name(), &serve_chunk<Unpack<Call>, Args, void>);
 }  // namespace detail
 
 /// The initializer of a ProcessPool or MpiPool (ProcessOptions::initializer,
@@ -46,10 +52,10 @@ class RemoteInitializer {
   /// No initializer.
   RemoteInitializer() = default;
 
-  /// `f(args...)` in each worker.
-  template <class F, class... Args>
-  requires(!std::same_as<std::decay_t<F>, RemoteInitializer>)
-  RemoteInitializer(F f, Args... args) {  // not explicit: `.initializer = f` in designated initializers
+  /// `f(args...)` in each worker. Not explicit, for `.initializer = f` in designated
+  /// initializers.
+  template <detail::NotRemoteInitializer F, class... Args>
+  RemoteInitializer(F f, Args... args) {
     using Remote = detail::RemoteFn<F>;
     static_assert(Remote::sendable,
                   "parlab::ProcessPool and MpiPool run the initializer in another process: pass a plain "

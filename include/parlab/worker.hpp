@@ -14,6 +14,16 @@
 
 namespace parlab {
 
+class Initializer;
+
+namespace detail {
+/// What an Initializer is made from: a copyable callable, and copyable arguments it can be called
+/// with as lvalues.
+template <class F, class... Args>
+concept InitializerCall = !std::same_as<std::decay_t<F>, Initializer> && std::copy_constructible<F> &&
+                          (std::copy_constructible<Args> && ...) && std::invocable<F&, Args&...>;
+}  // namespace detail
+
 /// Python's `initializer` and `initargs` in one value: a function and its arguments, called once
 /// on each worker thread of a Pool before its first task. Made from any copyable callable and
 /// copyable arguments: `PoolOptions{.initializer = {open_db, std::string{"lab.sqlite"}, 4}}`, or
@@ -24,16 +34,15 @@ class Initializer {
   /// No initializer.
   Initializer() = default;
 
-  /// `f(args...)`, called on copies of `f` and `args` on each worker.
+  /// `f(args...)`, called on copies of `f` and `args` on each worker. Not explicit, for
+  /// `.initializer = f` in designated initializers.
   template <class F, class... Args>
-  requires(!std::same_as<std::decay_t<F>, Initializer>) && std::copy_constructible<F> &&
-          (std::copy_constructible<Args> && ...) && std::invocable<F&, Args&...>
-  Initializer(F f, Args... args)  // not explicit: `.initializer = f` in designated initializers
+  Initializer(F f, Args... args) requires detail::InitializerCall<F, Args...>
       : call_([f = std::move(f), args = std::tuple<Args...>(std::move(args)...)] {
-          F fn = f;
-          std::tuple<Args...> copies = args;
-          std::apply(fn, copies);
-        }) {}
+        F fn = f;
+        std::tuple<Args...> copies = args;
+        std::apply(fn, copies);
+      }) {}
 
   /// Whether there is an initializer.
   explicit operator bool() const noexcept { return static_cast<bool>(call_); }

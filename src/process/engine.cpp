@@ -24,7 +24,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -247,8 +246,8 @@ void ProcessEngine::recover(Slot& slot, Range rest, StreamEnd how, ChunkCodec& c
   if (timed_out) {
     codec.error(culprit, timeout_error(culprit, pid));
   } else if (how == StreamEnd::over_memory && running) {
-    codec.error(culprit, std::make_exception_ptr(MemoryLimitError(culprit, pid, options_.max_memory_hard,
-                                                                  work.rss_at_kill)));
+    codec.error(culprit, std::make_exception_ptr(
+                             MemoryLimitError(culprit, pid, options_.max_memory_hard, work.rss_at_kill)));
   } else if (!running && ++work.anonymous_deaths <= 3) {
     work.push_front(culprit, culprit + 1);  // not caught running a task: try again
   } else if (++work.crashes[culprit] <= options_.retries) {

@@ -83,7 +83,8 @@ RangeStream::Readiness RangeStream::wait(short& revents) {
   for (;;) {
     if (over_memory()) return Readiness::over_memory;
     pollfd pfd{worker_.fd, static_cast<short>(POLLIN | (writing_ ? POLLOUT : 0)), 0};
-    const auto wake = std::min(deadline, max_memory_hard_ != 0 ? next_memory_check_ : Clock::time_point::max());
+    const auto wake =
+        std::min(deadline, max_memory_hard_ != 0 ? next_memory_check_ : Clock::time_point::max());
     int wait_ms = -1;
     if (wake != Clock::time_point::max())
       wait_ms = static_cast<int>(

@@ -31,9 +31,9 @@ struct WorkerLink {
 
 /// How a RangeStream ended.
 enum class StreamEnd {
-  finished,   ///< every task of the range has its outcome
-  dead,       ///< the worker is gone, or was killed for a reply it should not have sent
-  timed_out,  ///< the worker made no progress for task_timeout (it is still running)
+  finished,     ///< every task of the range has its outcome
+  dead,         ///< the worker is gone, or was killed for a reply it should not have sent
+  timed_out,    ///< the worker made no progress for task_timeout (it is still running)
   over_memory,  ///< the worker was seen over max_memory_hard, and killed
 };
 

@@ -124,8 +124,8 @@ void serve_init(int fd, const std::string& payload) {
   std::uint64_t entry = 0, fn = 0, base = 0, count = 0;
   in(entry, fn, base, count);
   InitResultWriter result;
-  reinterpret_cast<ChunkEntry>(static_cast<std::uintptr_t>(entry))(static_cast<std::uintptr_t>(fn), base, count,
-                                                                   in, result);
+  reinterpret_cast<ChunkEntry>(static_cast<std::uintptr_t>(entry))(static_cast<std::uintptr_t>(fn), base,
+                                                                   count, in, result);
   flush_stdio();
   if (!result.error()) {
     write_frame(fd, Kind::ready, {});

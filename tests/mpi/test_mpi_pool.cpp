@@ -311,16 +311,16 @@ TEST(MpiPool, InitializerRunsOnceOnEachWorkerRankWithItsArguments) {
   EXPECT_FALSE(ranks.empty());
   EXPECT_FALSE(parlab::worker_index().has_value());
   // A second pool runs its own initializer, once per rank as well.
-  parlab::MpiPool second{0, {.initializer = {[](std::string name) { init_runs[name] += 10; },
-                                             std::string{"pool-b"}}}};
+  parlab::MpiPool second{
+      0, {.initializer = {[](std::string name) { init_runs[name] += 10; }, std::string{"pool-b"}}}};
   for (const auto& [index, rank, runs] : second.map(where_and_runs, std::vector<std::string>(8, "pool-b")))
     EXPECT_EQ(runs, 10);
 }
 
 TEST(MpiPool, WorkerIndexIsRankMinusOneWithoutInitializer) {
   parlab::MpiPool pool;
-  for (const auto& [index, rank, runs] : pool.map(where_and_runs, std::vector<std::string>(16, "none"),
-                                                  {.chunksize = 1}))
+  for (const auto& [index, rank, runs] :
+       pool.map(where_and_runs, std::vector<std::string>(16, "none"), {.chunksize = 1}))
     EXPECT_EQ(index, rank - 1);
 }
 
