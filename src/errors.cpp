@@ -57,6 +57,18 @@ int WorkerCrashed::exit_status() const noexcept {
   return status_ != -1 && WIFEXITED(status_) ? WEXITSTATUS(status_) : -1;
 }
 
+MemoryLimitError::MemoryLimitError(std::size_t index, long pid, std::size_t limit, std::size_t rss)
+    : std::runtime_error("parlab: task " + std::to_string(index) + ": worker process " + std::to_string(pid) +
+                         " was killed: its resident memory (" + std::to_string(rss) +
+                         " bytes) passed max_memory_hard (" + std::to_string(limit) + " bytes)"),
+      index_(index),
+      pid_(pid),
+      limit_(limit) {}
+
+InitializerError::InitializerError(std::exception_ptr original)
+    : std::runtime_error("parlab: initializer failed: " + describe(original)),
+      original_(std::move(original)) {}
+
 RemoteError::RemoteError(std::string type_name, const std::string& message)
     : std::runtime_error(message), type_name_(std::move(type_name)) {}
 

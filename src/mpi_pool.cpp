@@ -1,5 +1,8 @@
 #include "parlab/mpi_pool.hpp"
 
+#include "parlab/errors.hpp"
+#include "parlab/worker.hpp"
+
 #include "demangle.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -132,6 +135,7 @@ void serve_task(const std::string& task, int rank, std::string& reply) {
     if (const auto it = r.entries.find(entry_id); it != r.entries.end()) entry = it->second;
     if (const auto it = r.functions.find(fn_id); it != r.functions.end()) fn = it->second.second;
   }
+  if (entry == nullptr) entry = initializer_entry(entry_id);
   if (entry == nullptr || (fn_id != 0 && fn == 0)) {
     fail_rest(std::make_exception_ptr(
         std::runtime_error("parlab: MpiPool: rank " + std::to_string(rank) +
@@ -172,6 +176,7 @@ class Runtime {
       throw std::logic_error(
           "parlab: MpiPool: only rank 0 makes pools; a task running on a worker rank cannot");
     serving_ = true;
+    set_remote_worker_index(static_cast<std::size_t>(rank_ - 1));  // the pool thread that drives this rank
     Backoff backoff{std::chrono::milliseconds{1}};
     std::string task, reply;
     while (true) {
@@ -440,13 +445,46 @@ std::size_t mpi_pool_workers(std::size_t workers) {
   return workers == 0 ? available : std::min(workers, available);
 }
 
-MpiBackend::MpiBackend(std::size_t /*workers*/, MpiOptions options) : chunksize_(options.chunksize) {}
+MpiBackend::MpiBackend(std::size_t workers, MpiOptions options)
+    : chunksize_(options.chunksize),
+      initializer_(std::move(options.initializer)),
+      initializer_fn_(initializer_ && initializer_.by_address() ? mpi_function_id(initializer_.fn()) : 0),
+      initialized_(workers, 0) {}
+
+/// Runs the pool's initializer on `rank` unless it already succeeded there (each pool thread
+/// drives one rank); when it fails, items [begin, end) fail with its error.
+bool MpiBackend::initialize_rank(int rank, std::size_t begin, std::size_t end, ChunkCodec& codec) {
+  char& done = initialized_[current_worker_index()];
+  if (done != 0) return true;
+  // A chunk of one task whose item is the argument tuple: [request] [entry][fn][base][count] [args].
+  std::string task(sizeof(std::uint64_t), '\0');
+  codec::Writer{task}(initializer_.entry_id(), initializer_fn_, std::uint64_t{0}, std::uint64_t{1});
+  task += initializer_.args();
+  struct Outcome final : ChunkCodec {
+    std::exception_ptr failure;
+    void encode(std::size_t /*begin*/, std::size_t /*end*/, codec::Writer& /*out*/) override {}
+    void value(std::size_t /*index*/, codec::Reader& /*in*/) override {}
+    void error(std::size_t /*index*/, std::exception_ptr e) override { failure = std::move(e); }
+  } outcome;
+  auto& runtime = Runtime::get();
+  deliver(runtime.wait(runtime.submit(rank, std::move(task))), 0, 1, outcome);
+  if (!outcome.failure) {
+    done = 1;
+    return true;
+  }
+  auto [type, message] = exception_parts(outcome.failure);
+  const auto error = std::make_exception_ptr(RemoteError(type, "initializer failed: " + message));
+  for (std::size_t i = begin; i < end; ++i)
+    codec.error(i, error);
+  return false;
+}
 
 void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
                            ChunkCodec& codec) {
   auto& runtime = Runtime::get();
   const int rank =
       1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
+  if (initializer_ && !initialize_rank(rank, begin, end, codec)) return;
   struct Batch {
     std::uint64_t request;
     std::size_t from, to;

@@ -74,6 +74,41 @@ class WorkerCrashed : public std::runtime_error {
   int status_;
 };
 
+/// A ProcessPool worker passed ProcessOptions::max_memory_hard while it ran a task: the worker was
+/// killed, that task fails with this error (it is not retried) and the pool goes on.
+class MemoryLimitError : public std::runtime_error {
+ public:
+  /// `index`: the task's position in its call's input; `pid`: the worker; `limit`: the limit in
+  /// bytes; `rss`: the worker's resident set size when it was seen over the limit.
+  MemoryLimitError(std::size_t index, long pid, std::size_t limit, std::size_t rss);
+  /// Position of the task in its call's input (0 for apply).
+  [[nodiscard]] std::size_t index() const noexcept { return index_; }
+  /// Process id of the worker that was killed.
+  [[nodiscard]] long pid() const noexcept { return pid_; }
+  /// The limit it passed, in bytes (max_memory_hard).
+  [[nodiscard]] std::size_t limit() const noexcept { return limit_; }
+
+ private:
+  std::size_t index_;
+  long pid_;
+  std::size_t limit_;
+};
+
+/// A Pool's initializer threw on the worker thread that was to run this task: the tasks of that
+/// worker fail with this error until the initializer succeeds there (it is tried again before the
+/// worker's next chunk). ProcessPool and MpiPool report a remote initializer's failure as a
+/// RemoteError whose message starts with "initializer failed: ".
+class InitializerError : public std::runtime_error {
+ public:
+  /// `original`: what the initializer threw.
+  explicit InitializerError(std::exception_ptr original);
+  /// The exception the initializer threw.
+  [[nodiscard]] std::exception_ptr original() const noexcept { return original_; }
+
+ private:
+  std::exception_ptr original_;
+};
+
 /// An exception thrown by a task in another process (ProcessPool, MpiPool): its type name and
 /// message cross the process boundary; the exception object itself cannot.
 class RemoteError : public std::runtime_error {

@@ -15,11 +15,13 @@
 
 #include "parlab/detail/remote_call.hpp"
 #include "parlab/pool.hpp"
+#include "parlab/remote_initializer.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <typeinfo>
+#include <vector>
 
 namespace parlab {
 
@@ -33,6 +35,12 @@ struct MpiOptions {
   /// How long a submission blocked by max_pending waits before TimeoutError (0: for ever), as
   /// PoolOptions::submit_timeout.
   std::chrono::milliseconds submit_timeout{0};
+  /// Runs once on each worker rank before the pool's first task there: `{f, args...}` or `f`,
+  /// with f a function registered with PARLAB_MPI_TASK or a captureless lambda and arguments that
+  /// codec.hpp can send (Python's initializer + initargs). If it throws, the tasks sent to that
+  /// rank fail with RemoteError("initializer failed: ...") and it is tried again before the
+  /// rank's next chunk. Each pool runs its own initializer on the ranks it uses.
+  RemoteInitializer initializer{};
 };
 
 namespace detail {
@@ -95,8 +103,12 @@ class MpiBackend {
  private:
   void run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
                  ChunkCodec& codec);
+  bool initialize_rank(int rank, std::size_t begin, std::size_t end, ChunkCodec& codec);
 
   std::size_t chunksize_;
+  RemoteInitializer initializer_;
+  std::uint64_t initializer_fn_ = 0;  // the initializer's registered function id (0: a lambda)
+  std::vector<char> initialized_;     // per pool thread: its rank ran the initializer
 };
 
 /// The worker count of an MpiPool asking for `workers` (0: all): at most one per rank but 0.

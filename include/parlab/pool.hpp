@@ -18,6 +18,7 @@
 #include "parlab/detail/unpack.hpp"
 #include "parlab/errors.hpp"
 #include "parlab/outcome.hpp"
+#include "parlab/worker.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -59,6 +60,10 @@ struct MapOptions {
 
 /// How a Pool runs (Pool's constructor).
 struct PoolOptions {
+  /// Runs once on each worker thread before its first task, on that thread (Python's
+  /// initializer + initargs). If it throws, the tasks of that worker fail with InitializerError
+  /// and it is tried again before the worker's next chunk.
+  Initializer initializer{};
   /// Backpressure: while this many submitted calls (apply_async, map_async, starmap_async, and
   /// the blocking map, apply...; each call counts once, whatever its size) are unfinished, a
   /// further submission from outside the pool blocks until one finishes. 0: no limit. Tasks of
@@ -355,7 +360,8 @@ class BasicPool {
 class Pool : public BasicPool<detail::ThreadBackend> {
  public:
   /// A pool of `workers` threads (default: cpu_count()).
-  explicit Pool(std::size_t workers = cpu_count(), PoolOptions options = {}) : BasicPool(workers) {
+  explicit Pool(std::size_t workers = cpu_count(), PoolOptions options = {})
+      : BasicPool(workers, std::move(options.initializer)) {
     limit_pending(options.max_pending, options.submit_timeout);
   }
 };

@@ -13,6 +13,7 @@
 #include "parlab/cpu.hpp"
 #include "parlab/detail/remote_call.hpp"
 #include "parlab/pool.hpp"
+#include "parlab/remote_initializer.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -38,11 +39,22 @@ struct ProcessOptions {
   /// How many times a task whose worker died is run again on a fresh worker before it fails
   /// with WorkerCrashed.
   unsigned retries = 0;
-  /// Runs once in each worker process before its first task (a plain function or captureless
-  /// lambda). If it throws, the tasks sent to that worker fail with its error.
-  void (*initializer)() = nullptr;
+  /// Runs once in each worker process before its first task, replacement workers included:
+  /// `{f, args...}` or `f`, with f a plain function or captureless lambda and arguments that
+  /// codec.hpp can send (Python's initializer + initargs). If it throws, the tasks sent to that
+  /// worker fail with RemoteError("initializer failed: ...").
+  RemoteInitializer initializer{};
   /// Items per chunk for map-likes that give none (0: Python's rule, ceil(n / (4 * workers))).
   std::size_t chunksize = 0;
+  /// Soft memory limit in bytes (0: none): a worker whose resident set size is over it when it
+  /// has finished a chunk (or the part of a chunk it ran) is replaced, as with
+  /// max_tasks_per_child. With chunksize 1 that is after every task.
+  std::size_t max_memory_per_child = 0;
+  /// Hard memory limit in bytes (0: none): a worker seen over it while it runs a task is killed,
+  /// that task fails with MemoryLimitError (not retried), the worker is replaced and the rest of
+  /// the chunk goes on. The program reads the worker's resident set size every few ms while it
+  /// runs, so the worker may pass the limit by what it allocates in that time.
+  std::size_t max_memory_hard = 0;
   /// Backpressure: most submitted calls unfinished before a submission blocks (0: no limit), as
   /// PoolOptions::max_pending.
   std::size_t max_pending = 0;

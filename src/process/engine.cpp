@@ -12,6 +12,7 @@
 
 #include "fd.hpp"
 #include "fork_server.hpp"
+#include "memory.hpp"
 #include "protocol.hpp"
 #include "stream.hpp"
 
@@ -23,7 +24,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
@@ -66,6 +66,7 @@ class ProcessEngine {
 
  private:
   struct Slot {
+    std::size_t index = 0;  // worker_index() in its workers
     std::atomic<long> pid{0};
     Fd socket;
     Fd page_fd;  // the shared page, sent to each new worker of this slot
@@ -85,6 +86,7 @@ class ProcessEngine {
     std::deque<Range> todo;
     std::map<std::size_t, unsigned> crashes;  // task index → times its worker died running it
     unsigned anonymous_deaths = 0;            // deaths outside any task (while decoding, idle)
+    std::size_t rss_at_kill = 0;              // of the worker last killed for max_memory_hard
 
     /// Puts [first, last) first in line (nothing if it is empty).
     void push_front(std::size_t first, std::size_t last) {
@@ -94,7 +96,7 @@ class ProcessEngine {
 
   // A worker's life.
   void start(Slot& slot);
-  void initialize(Slot& slot);
+  void introduce(Slot& slot);
   void stop(Slot& slot, std::chrono::milliseconds grace);
   int bury(Slot& slot);
 
@@ -102,6 +104,7 @@ class ProcessEngine {
   bool ready_worker(Slot& slot, Range range, ChunkCodec& codec);
   void limit_to_quota(const Slot& slot, Range& range, Work& work) const;
   void retire_if_spent(Slot& slot);
+  [[nodiscard]] bool over_memory_soft_limit(const Slot& slot) const;
   void recover(Slot& slot, Range rest, StreamEnd how, ChunkCodec& codec, Work& work);
   void abandon(Slot& slot, Range rest, ChunkCodec& codec);
   [[nodiscard]] std::exception_ptr timeout_error(std::size_t task, long pid) const;
@@ -134,8 +137,10 @@ std::optional<std::size_t> running_task(const SharedPage& page, std::size_t firs
 
 ProcessEngine::ProcessEngine(std::size_t workers, ProcessOptions options)
     : options_(options), server_(ForkServer::acquire()), slots_(workers) {
-  for (std::size_t i = 0; i < workers; ++i)
+  for (std::size_t i = 0; i < workers; ++i) {
+    slots_[i].index = i;
     start(slots_[i]);
+  }
 }
 
 ProcessEngine::~ProcessEngine() {
@@ -164,7 +169,8 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
                        range.first,
                        range.last,
                        {slot.socket.get(), slot.pid.load(), slot.payload, slot.frame},
-                       options_.task_timeout};
+                       options_.task_timeout,
+                       options_.max_memory_hard};
     const StreamEnd how = stream.run();
     slot.tasks += stream.done() - range.first;
     if (how == StreamEnd::finished) {
@@ -174,6 +180,7 @@ void ProcessEngine::run(std::size_t slot_index, ChunkEntry entry, std::uintptr_t
     } else if (stream.done() >= range.last) {  // killed for the last result: it did not decode
       bury(slot);
     } else {
+      work.rss_at_kill = stream.rss_at_kill();
       recover(slot, {stream.done(), range.last}, how, codec, work);
     }
   }
@@ -212,17 +219,26 @@ void ProcessEngine::limit_to_quota(const Slot& slot, Range& range, Work& work) c
   }
 }
 
-/// Ends a worker that has run max_tasks_per_child tasks; the next range starts a new one.
+/// Ends a worker that has run max_tasks_per_child tasks, or whose memory is over
+/// max_memory_per_child; the next range starts a new one.
 void ProcessEngine::retire_if_spent(Slot& slot) {
-  if (options_.max_tasks_per_child != 0 && slot.tasks >= options_.max_tasks_per_child) {
+  if ((options_.max_tasks_per_child != 0 && slot.tasks >= options_.max_tasks_per_child) ||
+      over_memory_soft_limit(slot)) {
     write_frame(slot.socket.get(), Kind::exit, {});
     stop(slot, std::chrono::seconds{5});
   }
 }
 
-/// The worker died or hung with tasks `rest` unreported: buries it, blames the task it was
-/// running (TimeoutError, or WorkerCrashed once its retries are spent) and puts the others back
-/// first in line.
+/// Whether the slot's worker, between ranges, has a resident set over max_memory_per_child.
+bool ProcessEngine::over_memory_soft_limit(const Slot& slot) const {
+  if (options_.max_memory_per_child == 0) return false;
+  const std::optional<std::size_t> rss = process::resident_bytes(slot.pid.load());
+  return rss && *rss > options_.max_memory_per_child;
+}
+
+/// The worker died, hung or passed max_memory_hard with tasks `rest` unreported: buries it,
+/// blames the task it was running (TimeoutError, MemoryLimitError, or WorkerCrashed once its
+/// retries are spent) and puts the others back first in line.
 void ProcessEngine::recover(Slot& slot, Range rest, StreamEnd how, ChunkCodec& codec, Work& work) {
   const long pid = slot.pid.load();
   const std::optional<std::size_t> running = running_task(*slot.page, rest.first, rest.last);
@@ -237,6 +253,9 @@ void ProcessEngine::recover(Slot& slot, Range rest, StreamEnd how, ChunkCodec& c
   work.push_front(culprit + 1, rest.last);
   if (timed_out) {
     codec.error(culprit, timeout_error(culprit, pid));
+  } else if (how == StreamEnd::over_memory && running) {
+    codec.error(culprit, std::make_exception_ptr(
+                             MemoryLimitError(culprit, pid, options_.max_memory_hard, work.rss_at_kill)));
   } else if (!running && ++work.anonymous_deaths <= 3) {
     work.push_front(culprit, culprit + 1);  // not caught running a task: try again
   } else if (++work.crashes[culprit] <= options_.retries) {
@@ -288,7 +307,7 @@ std::vector<long> ProcessEngine::pids() const {
   return out;
 }
 
-/// Starts a worker in `slot` (and runs the initializer in it, if there is one).
+/// Starts a worker in `slot`, tells it its index and runs the initializer in it, if there is one.
 void ProcessEngine::start(Slot& slot) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair");
@@ -310,14 +329,23 @@ void ProcessEngine::start(Slot& slot) {
   slot.tasks = 0;
   slot.init_error = nullptr;
   slot.pid.store(pid);
-  if (options_.initializer) initialize(slot);
+  introduce(slot);
 }
 
-/// Runs the initializer in the slot's new worker; its failure is kept in slot.init_error.
-void ProcessEngine::initialize(Slot& slot) {
-  std::string payload(sizeof(std::uint64_t), '\0');
-  const auto bits = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(options_.initializer));
-  std::memcpy(payload.data(), &bits, sizeof bits);
+/// Sends the slot's new worker its init frame: its index, and the initializer if there is one,
+/// whose failure is kept in slot.init_error. Without an initializer nothing is waited for.
+void ProcessEngine::introduce(Slot& slot) {
+  const RemoteInitializer& init = options_.initializer;
+  std::string payload;
+  codec::Writer out{payload};
+  out(static_cast<std::uint64_t>(slot.index), static_cast<std::uint8_t>(init ? 1 : 0));
+  if (!init) {
+    write_frame(slot.socket.get(), Kind::init, payload);  // a worker gone already shows at its first chunk
+    return;
+  }
+  out(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(init.entry())),
+      static_cast<std::uint64_t>(init.fn()), std::uint64_t{0}, std::uint64_t{1});
+  payload += init.args();
   Kind kind{};
   std::string reply;
   if (write_frame(slot.socket.get(), Kind::init, payload) && read_frame(slot.socket.get(), kind, reply)) {

@@ -10,8 +10,12 @@
 
 namespace parlab::detail::process {
 
-/// What a frame holds. The program sends init, chunk and exit; the worker answers init with
-/// ready or init_failed, and a chunk with results.
+/// What a frame holds. The program sends init, chunk and exit; the worker answers a chunk with
+/// results, and an init that carries an initializer with ready or init_failed.
+///
+/// init, the first frame a worker gets: [worker index u64][has initializer u8], then with an
+/// initializer [entry u64][fn u64][base u64 = 0][count u64 = 1][argument tuple], a chunk of one
+/// task whose item is the initializer's arguments.
 enum class Kind : std::uint32_t { init = 1, ready, init_failed, chunk, results, exit };
 
 /// A frame is this header, then `size` bytes of payload.

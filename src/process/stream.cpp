@@ -1,5 +1,6 @@
 #include "stream.hpp"
 
+#include "memory.hpp"
 #include "protocol.hpp"
 
 #include <poll.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <optional>
 
 namespace parlab::detail::process {
 namespace {
@@ -21,18 +23,21 @@ constexpr std::size_t batch_bytes = 128 * 1024;
 
 /// Longest wait on the worker's socket while the job can be stopped: how late a stop is seen.
 constexpr int stop_poll_ms = 5;
+/// How often a worker's memory is read while it runs, with max_memory_hard.
+constexpr std::chrono::milliseconds memory_tick{5};
 
 }  // namespace
 
 RangeStream::RangeStream(ChunkCall call, std::size_t first, std::size_t last, WorkerLink worker,
-                         std::chrono::milliseconds task_timeout)
+                         std::chrono::milliseconds task_timeout, std::size_t max_memory_hard)
     : call_(call),
       worker_(worker),
       last_(last),
       task_timeout_(task_timeout),
       done_(first),
       next_(first),
-      stop_(call.codec.stop_token()) {}
+      stop_(call.codec.stop_token()),
+      max_memory_hard_(max_memory_hard) {}
 
 StreamEnd RangeStream::run() {
   while (done_ < last_) {
@@ -50,6 +55,8 @@ StreamEnd RangeStream::run() {
         return StreamEnd::timed_out;
       case Readiness::cancelled:
         return stop_worker();
+      case Readiness::over_memory:
+        return StreamEnd::over_memory;
     }
     if (writing_ && (revents & POLLOUT) && !send_some()) return StreamEnd::dead;
     if (!(revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -74,16 +81,20 @@ void RangeStream::encode_next_batch() {
 }
 
 /// Waits until the socket can be read (or written, while a frame is being written), until
-/// task_timeout after the last progress, or until the job is stopped.
+/// task_timeout after the last progress, or until the job is stopped; with max_memory_hard,
+/// wakes every memory_tick to read the worker's memory.
 RangeStream::Readiness RangeStream::wait(short& revents) {
   const auto deadline = task_timeout_.count() > 0 ? last_progress_ + task_timeout_ : Clock::time_point::max();
   for (;;) {
     if (stop_.stop_requested()) return Readiness::cancelled;
+    if (over_memory()) return Readiness::over_memory;
     pollfd pfd{worker_.fd, static_cast<short>(POLLIN | (writing_ ? POLLOUT : 0)), 0};
+    const auto wake =
+        std::min(deadline, max_memory_hard_ != 0 ? next_memory_check_ : Clock::time_point::max());
     int wait_ms = -1;
-    if (deadline != Clock::time_point::max())
-      wait_ms = static_cast<int>(std::max<long long>(
-          0, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count()));
+    if (wake != Clock::time_point::max())
+      wait_ms = static_cast<int>(
+          std::max<long long>(0, std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now()).count()));
     const int ready = ::poll(&pfd, 1, poll_timeout_for_stop(wait_ms));
     if (ready > 0) {
       revents = pfd.revents;
@@ -109,6 +120,18 @@ StreamEnd RangeStream::stop_worker() {
 int RangeStream::poll_timeout_for_stop(int wait_ms) const {
   if (!stop_.stop_possible()) return wait_ms;
   return wait_ms < 0 ? stop_poll_ms : std::min(wait_ms, stop_poll_ms);
+}
+
+/// With max_memory_hard, reads the worker's resident set size (at most every memory_tick) and
+/// kills the worker when it is over the limit.
+bool RangeStream::over_memory() {
+  if (max_memory_hard_ == 0 || Clock::now() < next_memory_check_) return false;
+  next_memory_check_ = Clock::now() + memory_tick;
+  const std::optional<std::size_t> rss = resident_bytes(worker_.pid);
+  if (!rss || *rss <= max_memory_hard_) return false;
+  rss_at_kill_ = *rss;
+  ::kill(static_cast<pid_t>(worker_.pid), SIGKILL);
+  return true;
 }
 
 /// Writes what the socket takes of the payload; false when the worker is gone.

@@ -32,10 +32,11 @@ struct WorkerLink {
 
 /// How a RangeStream ended.
 enum class StreamEnd {
-  finished,   ///< every task of the range has its outcome
-  dead,       ///< the worker is gone, or was killed for a reply it should not have sent
-  timed_out,  ///< the worker made no progress for task_timeout (it is still running)
-  cancelled,  ///< the job was stopped (AsyncResult::cancel, fail-fast): the worker was killed
+  finished,     ///< every task of the range has its outcome
+  dead,         ///< the worker is gone, or was killed for a reply it should not have sent
+  timed_out,    ///< the worker made no progress for task_timeout (it is still running)
+  cancelled,    ///< the job was stopped (AsyncResult::cancel, fail-fast): the worker was killed
+  over_memory,  ///< the worker was seen over max_memory_hard, and killed
 };
 
 /// Streams tasks [first, last) to a worker in frames: while the worker runs one batch, the next
@@ -45,17 +46,19 @@ enum class StreamEnd {
 class RangeStream {
  public:
   RangeStream(ChunkCall call, std::size_t first, std::size_t last, WorkerLink worker,
-              std::chrono::milliseconds task_timeout);
+              std::chrono::milliseconds task_timeout, std::size_t max_memory_hard = 0);
 
   /// Streams until every task has its outcome, the worker dies, or it times out.
   StreamEnd run();
   /// Tasks before this one have their outcome.
   [[nodiscard]] std::size_t done() const { return done_; }
+  /// The worker's resident set size (bytes) when it was seen over max_memory_hard, else 0.
+  [[nodiscard]] std::size_t rss_at_kill() const { return rss_at_kill_; }
 
  private:
   using Clock = std::chrono::steady_clock;
   /// What waiting on the worker's socket found.
-  enum class Readiness { ready, failed, timed_out, cancelled };
+  enum class Readiness { ready, failed, timed_out, cancelled, over_memory };
 
   void encode_next_batch();
   Readiness wait(short& revents);
@@ -64,6 +67,7 @@ class RangeStream {
   void skip_unsendable();
   [[nodiscard]] int poll_timeout_for_stop(int wait_ms) const;
   StreamEnd stop_worker();
+  bool over_memory();
 
   ChunkCall call_;
   WorkerLink worker_;
@@ -75,7 +79,10 @@ class RangeStream {
   bool writing_ = false;                // the payload holds a frame not fully written
   std::deque<std::size_t> unsendable_;  // tasks that failed to encode (and were not sent), in order
   Clock::time_point last_progress_ = Clock::now();
-  std::stop_token stop_;                // the job's: requested when it was cancelled or failed fast
+  std::stop_token stop_;                   // the job's: requested when it was cancelled or failed fast
+  std::size_t max_memory_hard_;            // bytes; 0: no hard limit
+  Clock::time_point next_memory_check_{};  // when over_memory() reads the worker's memory next
+  std::size_t rss_at_kill_ = 0;
 };
 
 }  // namespace parlab::detail::process

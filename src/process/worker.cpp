@@ -2,6 +2,7 @@
 
 #include "parlab/detail/remote_call.hpp"
 #include "parlab/errors.hpp"
+#include "parlab/worker.hpp"
 
 #include "protocol.hpp"
 
@@ -14,7 +15,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -96,6 +96,48 @@ class SocketResultWriter final : public ResultWriter {
   std::int64_t last_flush_ms_ = coarse_now_ms();
 };
 
+/// Takes the outcome of an initializer, run as a chunk of one task.
+class InitResultWriter final : public ResultWriter {
+ public:
+  void begin(std::uint64_t /*index*/) override {}
+  codec::Writer& ok() override { return writer_; }
+  void fail(const std::exception_ptr& error) override { error_ = error; }
+  void end() override {}
+  /// What the initializer threw, or null.
+  [[nodiscard]] const std::exception_ptr& error() const { return error_; }
+
+ private:
+  std::string unused_;  // an initializer returns nothing
+  codec::Writer writer_{unused_};
+  std::exception_ptr error_;
+};
+
+/// Serves the init frame: takes the worker's index and runs the initializer, if it carries one;
+/// exits the process when the initializer fails (after saying why).
+void serve_init(int fd, const std::string& payload) {
+  codec::Reader in{payload};
+  std::uint64_t index = 0;
+  std::uint8_t has_initializer = 0;
+  in(index, has_initializer);
+  set_remote_worker_index(static_cast<std::size_t>(index));
+  if (has_initializer == 0) return;
+  std::uint64_t entry = 0, fn = 0, base = 0, count = 0;
+  in(entry, fn, base, count);
+  InitResultWriter result;
+  reinterpret_cast<ChunkEntry>(static_cast<std::uintptr_t>(entry))(static_cast<std::uintptr_t>(fn), base,
+                                                                   count, in, result);
+  flush_stdio();
+  if (!result.error()) {
+    write_frame(fd, Kind::ready, {});
+    return;
+  }
+  auto [type, message] = exception_parts(result.error());
+  std::string out;
+  codec::Writer{out}(type, message);
+  write_frame(fd, Kind::init_failed, out);
+  ::_exit(0);
+}
+
 }  // namespace
 
 void flush_stdio() {
@@ -115,20 +157,7 @@ void worker_main(int fd, int page_fd) {
     if (!read_frame(fd, kind, payload)) break;
     if (kind == Kind::exit) break;
     if (kind == Kind::init) {
-      std::uint64_t bits = 0;
-      std::memcpy(&bits, payload.data(), sizeof bits);
-      try {
-        reinterpret_cast<void (*)()>(static_cast<std::uintptr_t>(bits))();
-        flush_stdio();
-        write_frame(fd, Kind::ready, {});
-      } catch (...) {
-        auto [type, message] = exception_parts(std::current_exception());
-        std::string out;
-        codec::Writer{out}(type, message);
-        write_frame(fd, Kind::init_failed, out);
-        flush_stdio();
-        ::_exit(0);
-      }
+      serve_init(fd, payload);
       continue;
     }
     if (kind != Kind::chunk) ::_exit(122);

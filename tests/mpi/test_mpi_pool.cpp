@@ -345,6 +345,71 @@ TEST(MpiPool, FailFastStopsSendingWork) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds{5});  // all: 10 s
 }
 
+// ---- initializer and worker_index (issue 15, item 5) ----
+
+// In each worker rank: how many times each pool's initializer ran there (a rank serves many pools).
+std::map<std::string, int> init_runs;
+void count_init(std::string pool, int weight) { init_runs[pool] += weight; }
+void refuse_init(std::string why) { throw std::invalid_argument(why); }
+void unregistered_init() {}
+
+/// (worker_index, rank, runs of `pool`'s initializer on this rank).
+std::tuple<long, int, int> where_and_runs(std::string pool) {
+  const auto index = parlab::worker_index();
+  return {index ? static_cast<long>(*index) : -1L, parlab::MpiPool::rank(), init_runs[pool]};
+}
+
+}  // namespace
+
+PARLAB_MPI_TASK(count_init);
+PARLAB_MPI_TASK(refuse_init);
+PARLAB_MPI_TASK(where_and_runs);
+
+namespace {
+
+TEST(MpiPool, InitializerRunsOnceOnEachWorkerRankWithItsArguments) {
+  parlab::MpiPool pool{0, {.initializer = {count_init, std::string{"pool-a"}, 1}}};
+  const auto seen = pool.map(where_and_runs, std::vector<std::string>(64, "pool-a"), {.chunksize = 1});
+  std::set<int> ranks;
+  for (const auto& [index, rank, runs] : seen) {
+    EXPECT_EQ(runs, 1);
+    EXPECT_EQ(index, rank - 1);  // worker_index(): the pool thread that drives the rank
+    ranks.insert(rank);
+  }
+  EXPECT_FALSE(ranks.empty());
+  EXPECT_FALSE(parlab::worker_index().has_value());
+  // A second pool runs its own initializer, once per rank as well.
+  parlab::MpiPool second{
+      0, {.initializer = {[](std::string name) { init_runs[name] += 10; }, std::string{"pool-b"}}}};
+  for (const auto& [index, rank, runs] : second.map(where_and_runs, std::vector<std::string>(8, "pool-b")))
+    EXPECT_EQ(runs, 10);
+}
+
+TEST(MpiPool, WorkerIndexIsRankMinusOneWithoutInitializer) {
+  parlab::MpiPool pool;
+  for (const auto& [index, rank, runs] :
+       pool.map(where_and_runs, std::vector<std::string>(16, "none"), {.chunksize = 1}))
+    EXPECT_EQ(index, rank - 1);
+}
+
+TEST(MpiPool, AThrowingInitializerFailsTheTasksOfItsRank) {
+  parlab::MpiPool pool{0, {.initializer = {refuse_init, std::string{"no database"}}}};
+  const auto outcomes = pool.map_outcomes(where_and_runs, std::vector<std::string>(6, "x"));
+  for (const auto& outcome : outcomes) {
+    ASSERT_FALSE(outcome.ok());
+    try {
+      outcome.rethrow();
+    } catch (const parlab::RemoteError& e) {
+      EXPECT_EQ(e.type_name(), "std::invalid_argument");
+      EXPECT_NE(std::string{e.what()}.find("initializer failed: no database"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(MpiPool, AnUnregisteredInitializerIsAnErrorOnRankZero) {
+  EXPECT_THROW(parlab::MpiPool(0, {.initializer = unregistered_init}), std::invalid_argument);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {

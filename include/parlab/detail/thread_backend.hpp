@@ -4,12 +4,17 @@
 /// claimed it (invoke_each).
 
 #include "parlab/detail/stop.hpp"
+#include "parlab/detail/scheduler.hpp"
+#include "parlab/errors.hpp"
+#include "parlab/worker.hpp"
 
 #include <algorithm>
 #include <cstddef>
 #include <exception>
 #include <functional>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace parlab::detail {
 
@@ -61,7 +66,9 @@ void invoke_each(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink)
 /// The thread backend: a chunk runs right here, on the worker thread that claimed it.
 class ThreadBackend {
  public:
-  explicit ThreadBackend(std::size_t /*workers*/) {}
+  /// `initializer` (if any) runs on each worker thread before its first chunk.
+  explicit ThreadBackend(std::size_t workers, Initializer initializer = {})
+      : initializer_(std::move(initializer)), initialized_(workers, 0) {}
   /// Items per chunk when the caller gives none (Python's rule for map).
   [[nodiscard]] static std::size_t default_chunksize(std::size_t items, std::size_t workers) {
     const std::size_t parts = 4 * workers;
@@ -69,11 +76,36 @@ class ThreadBackend {
   }
   template <class Fn, class At, class Sink>
   void run(Fn& fn, At& at, std::size_t begin, std::size_t end, Sink& sink) {
+    if (initializer_) {
+      if (const std::exception_ptr error = initialize_this_worker()) {
+        for (std::size_t i = begin; i < end; ++i)
+          sink.error(i, error);
+        return;
+      }
+    }
     invoke_each(fn, at, begin, end, sink);
   }
   /// Threads cannot be stopped: running tasks finish.
   void terminate() {}
   void shutdown() {}
+
+ private:
+  /// Runs the initializer on this worker thread unless it already succeeded here; its failure
+  /// (an InitializerError), or null. Each worker thread touches only its own flag.
+  std::exception_ptr initialize_this_worker() {
+    char& done = initialized_[current_worker_index()];
+    if (done != 0) return nullptr;
+    try {
+      initializer_();
+    } catch (...) {
+      return std::make_exception_ptr(InitializerError(std::current_exception()));
+    }
+    done = 1;
+    return nullptr;
+  }
+
+  Initializer initializer_;
+  std::vector<char> initialized_;  // per worker thread: its initializer succeeded
 };
 
 }  // namespace parlab::detail
