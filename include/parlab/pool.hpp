@@ -46,7 +46,8 @@ struct MapOptions {
   /// (max(64, 4 * workers * chunksize)).
   std::size_t lookahead = 0;
   /// Called after each chunk with (items done, total items) from a worker thread; total is 0
-  /// for imap, whose input length is unknown. Leave empty for no cost.
+  /// for imap, whose input length is unknown. Leave empty for no cost. (Items dropped by a
+  /// cancel or a fail-fast stop count as done, reported by the thread that stopped the map.)
   std::function<void(std::size_t done, std::size_t total)> progress{};
   /// Stop at the first failing item (map, map_async, starmap, starmap_async, map_into): no more
   /// chunks are handed out, the running items are stopped as by AsyncResult::cancel(), and the
