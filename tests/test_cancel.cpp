@@ -221,12 +221,11 @@ TEST(PoolCancel, ErrorCallbackGetsCancelledError) {
   });
   wait_until([&] { return busy.load(); });
   bool got_cancelled = false, got_value = false;
-  auto result = pool.apply_async(parlab::Callbacks<int>{.callback = [&](const int&) { got_value = true; },
-                                                        .error_callback =
-                                                            [&](const std::exception_ptr& error) {
-                                                              got_cancelled = is_cancelled(error);
-                                                            }},
-                                 [] { return 1; });
+  auto result = pool.apply_async(
+      parlab::Callbacks<int>{
+          .callback = [&](const int&) { got_value = true; },
+          .error_callback = [&](const std::exception_ptr& error) { got_cancelled = is_cancelled(error); }},
+      [] { return 1; });
   EXPECT_TRUE(result.cancel());
   result.wait();  // ready once its callback ran
   EXPECT_TRUE(got_cancelled);
@@ -423,8 +422,9 @@ TEST(ProcessPoolCancel, MapOutcomesAsyncKeepsFinishedItems) {
 TEST(ProcessPoolCancel, StopTokenFunctionsTravel) {
   ProcessPool pool{1};
   EXPECT_EQ(pool.map_async(negate_if_stoppable, std::vector<int>{1, 2}).get(), (std::vector<int>{1, 2}));
-  EXPECT_EQ(pool.apply_async([](std::stop_token stop, int x) { return stop.stop_possible() ? -x : x; }, 3).get(),
-            3);
+  EXPECT_EQ(
+      pool.apply_async([](std::stop_token stop, int x) { return stop.stop_possible() ? -x : x; }, 3).get(),
+      3);
 }
 
 TEST(FailFast, ProcessPoolKillsTheRunningTasks) {
