@@ -7,8 +7,8 @@
 // throws parlab::CancelledError. MapOptions{.fail_fast = true} stops a map the same way at its
 // first failing item and throws that item's TaskError.
 
-#include "check.hpp"
 #include <parlab/process_pool.hpp>
+#include "check.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -221,12 +221,11 @@ TEST(PoolCancel, ErrorCallbackGetsCancelledError) {
   });
   wait_until([&] { return busy.load(); });
   bool got_cancelled = false, got_value = false;
-  auto result = pool.apply_async(parlab::Callbacks<int>{.callback = [&](const int&) { got_value = true; },
-                                                        .error_callback =
-                                                            [&](const std::exception_ptr& error) {
-                                                              got_cancelled = is_cancelled(error);
-                                                            }},
-                                 [] { return 1; });
+  auto result = pool.apply_async(
+      parlab::Callbacks<int>{
+          .callback = [&](const int&) { got_value = true; },
+          .error_callback = [&](const std::exception_ptr& error) { got_cancelled = is_cancelled(error); }},
+      [] { return 1; });
   EXPECT_TRUE(result.cancel());
   result.wait();  // ready once its callback ran
   EXPECT_TRUE(got_cancelled);
@@ -375,6 +374,8 @@ int mark_fail_third(std::string dir, int x) {
 }
 
 int square(int x) { return x * x; }
+/// In a worker process the stop token can never stop: the program kills the worker instead.
+int negate_if_stoppable(std::stop_token stop, int x) { return stop.stop_possible() ? -x : x; }
 
 std::size_t files_in(const std::filesystem::path& dir) {
   std::size_t n = 0;
@@ -416,6 +417,14 @@ TEST(ProcessPoolCancel, MapOutcomesAsyncKeepsFinishedItems) {
   for (std::size_t i = 2; i < 5; ++i)
     EXPECT_TRUE(is_cancelled(outcomes[i].error())) << i;
   EXPECT_EQ(files_in(dir.path()), 3U);  // items 3 and 4 never ran
+}
+
+TEST(ProcessPoolCancel, StopTokenFunctionsTravel) {
+  ProcessPool pool{1};
+  EXPECT_EQ(pool.map_async(negate_if_stoppable, std::vector<int>{1, 2}).get(), (std::vector<int>{1, 2}));
+  EXPECT_EQ(
+      pool.apply_async([](std::stop_token stop, int x) { return stop.stop_possible() ? -x : x; }, 3).get(),
+      3);
 }
 
 TEST(FailFast, ProcessPoolKillsTheRunningTasks) {

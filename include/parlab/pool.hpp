@@ -47,7 +47,8 @@ struct MapOptions {
   /// (max(64, 4 * workers * chunksize)).
   std::size_t lookahead = 0;
   /// Called after each chunk with (items done, total items) from a worker thread; total is 0
-  /// for imap, whose input length is unknown. Leave empty for no cost.
+  /// for imap, whose input length is unknown. Leave empty for no cost. (Items dropped by a
+  /// cancel or a fail-fast stop count as done, reported by the thread that stopped the map.)
   std::function<void(std::size_t done, std::size_t total)> progress{};
   /// Stop at the first failing item (map, map_async, starmap, starmap_async, map_into): no more
   /// chunks are handed out, the running items are stopped as by AsyncResult::cancel(), and the
@@ -139,7 +140,8 @@ class BasicPool {
     using R = detail::map_result_t<Fn, Range>;
     auto source = detail::make_source<false>(std::forward<Range>(items));
     detail::OutcomeSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
-    auto state = make_map_job(Fn{std::move(f)}, std::move(source), std::move(slots), std::move(options), {}, false);
+    auto state =
+        make_map_job(Fn{std::move(f)}, std::move(source), std::move(slots), std::move(options), {}, false);
     return std::move(AsyncResult<std::vector<Outcome<R>>>(std::move(state))).get();
   }
 
@@ -149,7 +151,8 @@ class BasicPool {
   template <class F, std::ranges::input_range Range>
   auto map_outcomes_async(
       F f, Range&& items, MapOptions options = {},
-      Callbacks<std::vector<Outcome<detail::map_result_t<detail::map_fn_t<F, Range>, Range>>>> callbacks = {}) {
+      Callbacks<std::vector<Outcome<detail::map_result_t<detail::map_fn_t<F, Range>, Range>>>> callbacks =
+          {}) {
     reject_fail_fast(options, "map_outcomes_async");
     using Fn = detail::map_fn_t<F, Range>;
     using R = detail::map_result_t<Fn, Range>;
@@ -163,7 +166,8 @@ class BasicPool {
   /// [f(*args) for args in items]: each element is a tuple-like unpacked into f's arguments.
   template <class F, std::ranges::input_range Range>
   auto starmap(F f, Range&& items, MapOptions options = {}) {
-    return map(detail::starmap_fn_t<F, Range>{{std::move(f)}}, std::forward<Range>(items), std::move(options));
+    return map(detail::starmap_fn_t<F, Range>{{std::move(f)}}, std::forward<Range>(items),
+               std::move(options));
   }
 
   /// map without blocking: the result arrives in an AsyncResult<std::vector<R>>.
@@ -181,7 +185,8 @@ class BasicPool {
   template <class F, std::ranges::input_range Range>
   auto starmap_async(
       F f, Range&& items, MapOptions options = {},
-      Callbacks<detail::map_output_t<detail::map_result_t<detail::starmap_fn_t<F, Range>, Range>>> callbacks = {}) {
+      Callbacks<detail::map_output_t<detail::map_result_t<detail::starmap_fn_t<F, Range>, Range>>> callbacks =
+          {}) {
     return map_async(detail::starmap_fn_t<F, Range>{{std::move(f)}}, std::forward<Range>(items),
                      std::move(options), std::move(callbacks));
   }
@@ -267,10 +272,9 @@ class BasicPool {
   /// Queues a map whose results go to `slots`; the returned state completes when all items ran.
   /// A `stoppable` job (async: its caller may cancel it) can be stopped, as a fail-fast one.
   template <class Slots, class Fn, class Source>
-  std::shared_ptr<detail::ResultState<typename Slots::Output>> make_map_job(Fn fn, Source source, Slots slots,
-                                                                            MapOptions options,
-                                                                            Callbacks<typename Slots::Output> callbacks,
-                                                                            bool stoppable) {
+  std::shared_ptr<detail::ResultState<typename Slots::Output>> make_map_job(
+      Fn fn, Source source, Slots slots, MapOptions options, Callbacks<typename Slots::Output> callbacks,
+      bool stoppable) {
     using Output = typename Slots::Output;
     auto state = std::make_shared<detail::ResultState<Output>>(scheduler_, std::move(callbacks));
     const auto n = static_cast<std::size_t>(std::ranges::size(source));
@@ -287,8 +291,8 @@ class BasicPool {
     const std::size_t chunk =
         options.chunksize != 0 ? options.chunksize : backend_.default_chunksize(n, size());
     auto job = std::make_shared<detail::MapJob<Backend, Fn, Source, Slots>>(
-        &backend_, std::move(fn), std::move(source), std::move(slots), chunk, std::move(options.progress), state,
-        stoppable, options.fail_fast);
+        &backend_, std::move(fn), std::move(source), std::move(slots), chunk, std::move(options.progress),
+        state, stoppable, options.fail_fast);
     if (stoppable) state->set_stop_target(job);
     submit_pending(std::move(job), *state);
     return state;
@@ -297,7 +301,8 @@ class BasicPool {
   template <class R, class Fn, class Source>
   detail::map_output_t<R> run_sync(Fn fn, Source source, MapOptions options) {
     detail::ResultSlots<R> slots{static_cast<std::size_t>(std::ranges::size(source))};
-    auto state = make_map_job(std::move(fn), std::move(source), std::move(slots), std::move(options), {}, false);
+    auto state =
+        make_map_job(std::move(fn), std::move(source), std::move(slots), std::move(options), {}, false);
     return std::move(AsyncResult<detail::map_output_t<R>>(std::move(state))).get();
   }
 

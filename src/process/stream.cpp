@@ -110,7 +110,9 @@ RangeStream::Readiness RangeStream::wait(short& revents) {
 StreamEnd RangeStream::stop_worker() {
   ::kill(static_cast<pid_t>(worker_.pid), SIGKILL);
   pollfd pfd{worker_.fd, POLLIN, 0};
-  while (done_ < last_ && ::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN) && take_results()) {
+  while (done_ < last_) {
+    const bool readable = ::poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+    if (!readable || !take_results()) break;
   }
   return StreamEnd::cancelled;
 }

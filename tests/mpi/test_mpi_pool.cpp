@@ -18,6 +18,7 @@
 #include <numeric>
 #include <set>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -44,6 +45,7 @@ int padded_second(std::string padding) {
   std::this_thread::sleep_for(std::chrono::seconds{1});
   return static_cast<int>(padding.size());
 }
+int stop_token_first(std::stop_token stop, int x) { return stop.stop_possible() ? -x : x; }
 int fail_third_or_sleep(int x) {
   if (x == 2) throw std::invalid_argument("item 2");
   std::this_thread::sleep_for(std::chrono::milliseconds{100});
@@ -69,6 +71,7 @@ PARLAB_MPI_TASK(make_a_pool);
 PARLAB_MPI_TASK(touchy_value);
 PARLAB_MPI_TASK(padded_second);
 PARLAB_MPI_TASK(fail_third_or_sleep);
+PARLAB_MPI_TASK(stop_token_first);
 
 namespace {
 
@@ -328,6 +331,13 @@ TEST(MpiPool, CancelDropsTheBatchesNotSent) {
   EXPECT_LE(finished, 2U);  // at most the two messages sent
   EXPECT_FALSE(outcomes[9].ok());
   EXPECT_TRUE(result.cancelled());
+}
+
+TEST(MpiPool, StopTokenFunctionsAreFoundByName) {
+  parlab::MpiPool pool{1};
+  // On a rank the token can never stop (what a rank runs finishes).
+  EXPECT_EQ(pool.map_async(stop_token_first, std::vector<int>{1, 2}).get(std::chrono::seconds{30}),
+            (std::vector<int>{1, 2}));
 }
 
 TEST(MpiPool, FailFastStopsSendingWork) {

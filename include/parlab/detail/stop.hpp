@@ -38,7 +38,8 @@ inline std::stop_token& current_stop_token() noexcept {
 /// that runs a nested map's items while it waits gets them back).
 class CurrentStopToken {
  public:
-  explicit CurrentStopToken(std::stop_token token) : saved_(std::exchange(current_stop_token(), std::move(token))) {}
+  explicit CurrentStopToken(std::stop_token token)
+      : saved_(std::exchange(current_stop_token(), std::move(token))) {}
   CurrentStopToken(const CurrentStopToken&) = delete;
   CurrentStopToken& operator=(const CurrentStopToken&) = delete;
   ~CurrentStopToken() { current_stop_token() = std::move(saved_); }
@@ -77,7 +78,8 @@ inline constexpr bool takes_stop_token_v =
 template <class F, class Tuple>
 inline constexpr bool takes_stop_token_applied_v = []<std::size_t... I>(std::index_sequence<I...>) {
   return takes_stop_token_v<F, decltype(std::get<I>(std::declval<Tuple>()))...>;
-}(std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<Tuple>>>{});
+}
+(std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<Tuple>>>{});
 
 /// f wrapped in StopAware when it wants a token before Args, else f itself.
 template <class... Args, class F>
@@ -114,8 +116,7 @@ using stored_call_t = decltype(accept_stop_token<std::decay_t<Args>...>(std::dec
 
 /// apply_async's requirement: f(args...) on decay-copies, with or without a leading stop token.
 template <class F, class... Args>
-concept InvocableOnCopiesWithStop =
-    std::invocable<std::decay_t<F>&, std::decay_t<Args>...> ||
-    takes_stop_token_v<std::decay_t<F>, std::decay_t<Args>...>;
+concept InvocableOnCopiesWithStop = std::invocable < std::decay_t<F>
+&, std::decay_t<Args>... > || takes_stop_token_v<std::decay_t<F>, std::decay_t<Args>...>;
 
 }  // namespace parlab::detail
