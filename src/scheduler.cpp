@@ -165,14 +165,13 @@ void Scheduler::notify_helpers() {
 
 void Scheduler::limit_pending(std::size_t max_pending, std::chrono::milliseconds submit_timeout) {
   if (submit_timeout.count() < 0) throw std::invalid_argument("parlab: submit_timeout must not be negative");
-  std::lock_guard lock{mu_};
   max_pending_ = max_pending;
   submit_timeout_ = submit_timeout;
 }
 
 bool Scheduler::acquire_pending() {
+  if (max_pending_ == 0) return false;  // no lock on the common path: set before any submission
   std::unique_lock lock{mu_};
-  if (max_pending_ == 0) return false;
   if (!on_worker_thread() && !callbacks_.on_this_thread()) {
     const auto admitted = [this] { return state_ != State::running || pending_ < max_pending_; };
     if (submit_timeout_.count() == 0) {

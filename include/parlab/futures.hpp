@@ -155,8 +155,9 @@ DoneAndNotDone<T> wait_results(std::vector<AsyncResult<T>> results, ReturnWhen r
 
 }  // namespace detail
 
-/// The results of as_completed(): an input range, consumed once, of AsyncResult<T>s in the order
-/// they complete.
+/// The results of as_completed(): an input range, consumed once from one thread, of
+/// AsyncResult<T>s in the order they complete. Neither copied nor moved (keep it where
+/// as_completed() made it).
 template <class T>
 class [[nodiscard]] AsCompleted {
  public:

@@ -124,10 +124,11 @@ class Scheduler {
   std::vector<std::thread> threads_;
   std::mutex join_mu_;
   CallbackThread callbacks_;
-  // Backpressure (limit_pending); guarded by mu_.
-  std::condition_variable pending_cv_;  // submitters waiting for a slot
+  // Backpressure: the limits, set by limit_pending() before any submission, then only read;
+  // pending_ guarded by mu_.
   std::size_t max_pending_ = 0;
   std::chrono::milliseconds submit_timeout_{0};
+  std::condition_variable pending_cv_;  // submitters waiting for a slot
   std::size_t pending_ = 0;
 };
 
