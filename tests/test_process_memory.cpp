@@ -91,7 +91,8 @@ TEST(ProcessMemory, HardLimitKillsTheTaskThatCrossedItAndTheMapGoesOn) {
   for (const int megabytes : {1, 2, 1024, 3, 4, 5})
     items.emplace_back(megabytes, log);
   const auto pids_before = pool.pids();
-  const auto outcomes = pool.map_outcomes(use_memory, items, {.chunksize = 3});
+  // Chunks [0, 4) and [4, 6): item 3 comes after the killed task in its chunk.
+  const auto outcomes = pool.map_outcomes(use_memory, items, {.chunksize = 4});
   ASSERT_EQ(outcomes.size(), items.size());
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (i == 2) continue;
