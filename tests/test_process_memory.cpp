@@ -9,11 +9,13 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <fstream>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -55,11 +57,14 @@ long grow_and_keep(int megabytes) {
   return static_cast<long>(::getpid());
 }
 
-/// Uses `megabytes` for the length of the task, recording each attempt in the file `log`.
+/// Uses `megabytes` for the length of the task, recording each attempt in the file `log`. A task
+/// of 1 GiB or more then holds it for 20 s, so that however loaded the machine, the pool sees it
+/// over the limit before the task ends (and the test takes 20 s longer only when it fails).
 int use_memory(std::tuple<int, std::string> args) {
   const auto& [megabytes, log] = args;
   std::ofstream{log, std::ios::app} << megabytes << '\n';
   const auto block = touch(static_cast<std::size_t>(megabytes));
+  if (megabytes >= 1024) std::this_thread::sleep_for(std::chrono::seconds{20});
   return megabytes;
 }
 
