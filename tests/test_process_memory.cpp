@@ -9,11 +9,13 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstddef>
 #include <fstream>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -55,11 +57,14 @@ long grow_and_keep(int megabytes) {
   return static_cast<long>(::getpid());
 }
 
-/// Uses `megabytes` for the length of the task, recording each attempt in the file `log`.
+/// Uses `megabytes` for the length of the task, recording each attempt in the file `log`. A task
+/// of 1 GiB or more then holds it for 20 s, so that however loaded the machine, the pool sees it
+/// over the limit before the task ends (and the test takes 20 s longer only when it fails).
 int use_memory(std::tuple<int, std::string> args) {
   const auto& [megabytes, log] = args;
   std::ofstream{log, std::ios::app} << megabytes << '\n';
   const auto block = touch(static_cast<std::size_t>(megabytes));
+  if (megabytes >= 1024) std::this_thread::sleep_for(std::chrono::seconds{20});
   return megabytes;
 }
 
@@ -91,7 +96,8 @@ TEST(ProcessMemory, HardLimitKillsTheTaskThatCrossedItAndTheMapGoesOn) {
   for (const int megabytes : {1, 2, 1024, 3, 4, 5})
     items.emplace_back(megabytes, log);
   const auto pids_before = pool.pids();
-  const auto outcomes = pool.map_outcomes(use_memory, items, {.chunksize = 3});
+  // Chunks [0, 4) and [4, 6): item 3 comes after the killed task in its chunk.
+  const auto outcomes = pool.map_outcomes(use_memory, items, {.chunksize = 4});
   ASSERT_EQ(outcomes.size(), items.size());
   for (std::size_t i = 0; i < outcomes.size(); ++i) {
     if (i == 2) continue;
