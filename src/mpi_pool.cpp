@@ -465,6 +465,8 @@ bool MpiBackend::initialize_rank(int rank, std::size_t begin, std::size_t end, C
     void encode(std::size_t /*begin*/, std::size_t /*end*/, codec::Writer& /*out*/) override {}
     void value(std::size_t /*index*/, codec::Reader& /*in*/) override {}
     void error(std::size_t /*index*/, std::exception_ptr e) override { failure = std::move(e); }
+    void cancelled(std::size_t /*index*/) override {}
+    [[nodiscard]] std::stop_token stop_token() const override { return {}; }  // set-up is not cancelled
   } outcome;
   auto& runtime = Runtime::get();
   deliver(runtime.wait(runtime.submit(rank, std::move(task))), 0, 1, outcome);

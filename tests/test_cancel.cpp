@@ -12,6 +12,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
@@ -55,15 +56,21 @@ bool is_cancelled(const std::exception_ptr& error) {
 
 // ---- Pool ----
 
+/// Occupies the only worker of `pool` until `gate` opens; returns once that task runs.
+parlab::AsyncResult<void> occupy_the_worker(Pool& pool, Gate& gate) {
+  auto busy = std::make_shared<std::atomic<bool>>(false);
+  auto blocker = pool.apply_async([busy, &gate] {
+    *busy = true;
+    gate.wait();
+  });
+  wait_until([&] { return busy->load(); });
+  return blocker;
+}
+
 TEST(PoolCancel, QueuedTaskIsDroppedAndNeverRuns) {
   Pool pool{1};
   Gate gate;
-  std::atomic<bool> busy{false};
-  auto blocker = pool.apply_async([&] {
-    busy = true;
-    gate.wait();
-  });
-  wait_until([&] { return busy.load(); });
+  auto blocker = occupy_the_worker(pool, gate);
   std::atomic<bool> ran{false};
   auto queued = pool.apply_async([&] {
     ran = true;
@@ -214,12 +221,7 @@ TEST(PoolCancel, MapOutcomesAsyncKeepsFinishedItems) {
 TEST(PoolCancel, ErrorCallbackGetsCancelledError) {
   Pool pool{1};
   Gate gate;
-  std::atomic<bool> busy{false};
-  auto blocker = pool.apply_async([&] {
-    busy = true;
-    gate.wait();
-  });
-  wait_until([&] { return busy.load(); });
+  auto blocker = occupy_the_worker(pool, gate);
   bool got_cancelled = false, got_value = false;
   auto result = pool.apply_async(
       parlab::Callbacks<int>{

@@ -272,6 +272,22 @@ TEST(Wait, FirstExceptionStopsAtAFailedResult) {
   EXPECT_FALSE(result.not_done[0].ready());
 }
 
+TEST(Wait, FirstExceptionDoesNotStopAtACancelledResult) {
+  parlab::Pool pool{1};
+  Gates gates{1};
+  auto blocker = gated(pool, gates, 0);
+  auto queued = pool.apply_async(square, 3);
+  ASSERT_TRUE(queued.cancel());  // not started: cancelled at once, with a CancelledError
+  ASSERT_TRUE(queued.ready());
+  std::thread opener{[&gates] {
+    std::this_thread::sleep_for(50ms);
+    gates.open(0);
+  }};
+  auto result = parlab::wait(std::vector{queued, blocker}, ReturnWhen::first_exception, 30s);
+  opener.join();
+  EXPECT_EQ(result.done.size(), 2U);  // it waited for the blocker, as for a success
+  EXPECT_TRUE(result.not_done.empty());
+}
 TEST(Wait, FirstExceptionWithoutAFailureWaitsForAll) {
   parlab::Pool pool{2};
   Gates gates{1};

@@ -135,6 +135,10 @@ std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, 
   return std::chrono::steady_clock::now() + std::chrono::ceil<std::chrono::steady_clock::duration>(timeout);
 }
 
+/// Whether a result failed by an exception of its work: a cancelled one did not (Python's
+/// FIRST_EXCEPTION does not stop at a cancelled future).
+inline bool failed_by_itself(const ResultStateBase& state) { return state.failed() && !state.cancelled(); }
+
 template <class T>
 DoneAndNotDone<T> wait_results(std::vector<AsyncResult<T>> results, ReturnWhen return_when,
                                std::chrono::steady_clock::time_point deadline) {
@@ -144,7 +148,7 @@ DoneAndNotDone<T> wait_results(std::vector<AsyncResult<T>> results, ReturnWhen r
       const std::optional<std::size_t> index = watch.next(deadline);
       if (!index) break;
       if (return_when == ReturnWhen::first_completed) break;
-      if (return_when == ReturnWhen::first_exception && ResultAccess::state(results[*index]).failed()) break;
+      if (return_when == ReturnWhen::first_exception && failed_by_itself(ResultAccess::state(results[*index]))) break;
     }
   }
   DoneAndNotDone<T> out;
