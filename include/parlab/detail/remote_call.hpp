@@ -63,24 +63,23 @@ struct RemoteFnImpl<T, std::enable_if_t<Rebuildable<T>>> {
 };
 template <class T>
 using RemoteFn = RemoteFnImpl<std::decay_t<T>>;
+/// A task wrapped by the pool — starmap's Unpack, StopAware around a task that takes a stop token
+/// — travels as the task it wraps. In a worker, StopAware's token is empty: the program stops a
+/// worker's task by killing the worker.
+template <class T>
+inline constexpr bool task_wrapper_v = false;
 template <class G>
-struct RemoteFnImpl<Unpack<G>> {
+inline constexpr bool task_wrapper_v<Unpack<G>> = true;
+template <class G>
+inline constexpr bool task_wrapper_v<StopAware<G>> = true;
+template <template <class> class Wrapper, class G>
+requires task_wrapper_v<Wrapper<G>>
+struct RemoteFnImpl<Wrapper<G>> {
   using Inner = RemoteFn<G>;
   static constexpr bool sendable = Inner::sendable;
   static constexpr bool by_address = Inner::by_address;
-  using type = Unpack<typename Inner::type>;
-  static std::uintptr_t encode(const Unpack<G>& u) { return Inner::encode(u.f); }
-  static type decode(std::uintptr_t bits) { return type{Inner::decode(bits)}; }
-};
-/// A task that takes a stop token travels as the task itself; in the worker its token is empty
-/// (the program stops a worker's task by killing the worker).
-template <class G>
-struct RemoteFnImpl<StopAware<G>> {
-  using Inner = RemoteFn<G>;
-  static constexpr bool sendable = Inner::sendable;
-  static constexpr bool by_address = Inner::by_address;
-  using type = StopAware<typename Inner::type>;
-  static std::uintptr_t encode(const StopAware<G>& s) { return Inner::encode(s.f); }
+  using type = Wrapper<typename Inner::type>;
+  static std::uintptr_t encode(const Wrapper<G>& w) { return Inner::encode(w.f); }
   static type decode(std::uintptr_t bits) { return type{Inner::decode(bits)}; }
 };
 
