@@ -101,6 +101,23 @@ TEST(Backpressure, AFailedCallFreesItsSlot) {
   EXPECT_EQ(pool.apply_async(square, 6).get(10s), 36);
 }
 
+TEST(Backpressure, ACancelledCallFreesItsSlotAtOnce) {
+  parlab::Pool pool{1, {.max_pending = 2, .submit_timeout = 50ms}};
+  Gates gates{1};
+  auto blocker = pool.apply_async([gate = gates.waiter(0)] {
+    gate();
+    return 1;
+  });
+  auto queued = pool.apply_async(square, 2);
+  EXPECT_THROW((void)pool.apply_async(square, 3), parlab::TimeoutError);  // both slots taken
+  ASSERT_TRUE(queued.cancel());  // never started: its slot is free while the worker is still blocked
+  auto next = pool.apply_async(square, 3);
+  gates.open(0);
+  EXPECT_EQ(blocker.get(10s), 1);
+  EXPECT_EQ(next.get(10s), 9);
+  EXPECT_THROW((void)queued.get(), parlab::CancelledError);
+}
+
 TEST(Backpressure, TerminateWakesABlockedProducerWithPoolNotRunning) {
   parlab::Pool pool{1, {.max_pending = 1}};
   Gates gates{1};
