@@ -31,22 +31,13 @@
 namespace parlab::detail {
 namespace {
 
-// ---- names: functions and chunk entries, the same in every process of the program ----
-
-std::uint64_t fnv1a(std::string_view text) {
-  std::uint64_t h = 1469598103934665603ULL;
-  for (const char c : text) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 1099511628211ULL;
-  }
-  return h | 1;  // 0 means "no function" (a lambda, found by type)
-}
+// ---- names: the registered functions, the same in every process of the program (chunk entries:
+// find_entry, remote_call.hpp) ----
 
 struct Registry {
   std::mutex mutex;
   std::unordered_map<std::uint64_t, std::pair<std::string, std::uintptr_t>> functions;
   std::unordered_map<std::uintptr_t, std::uint64_t> function_ids;
-  std::unordered_map<std::uint64_t, ChunkEntry> entries;
 };
 
 Registry& registry() {
@@ -127,15 +118,13 @@ void serve_task(const std::string& task, int rank, std::string& reply) {
       writer.end();
     }
   };
-  ChunkEntry entry = nullptr;
+  const ChunkEntry entry = find_entry(entry_id);
   std::uintptr_t fn = 0;
   {
     auto& r = registry();
     std::lock_guard lock{r.mutex};
-    if (const auto it = r.entries.find(entry_id); it != r.entries.end()) entry = it->second;
     if (const auto it = r.functions.find(fn_id); it != r.functions.end()) fn = it->second.second;
   }
-  if (entry == nullptr) entry = initializer_entry(entry_id);
   if (entry == nullptr || (fn_id != 0 && fn == 0)) {
     fail_rest(std::make_exception_ptr(
         std::runtime_error("parlab: MpiPool: rank " + std::to_string(rank) +
@@ -402,7 +391,7 @@ void deliver(const std::string& reply, std::size_t from, std::size_t to, ChunkCo
 bool register_mpi_function(const char* name, std::uintptr_t address) {
   auto& r = registry();
   std::lock_guard lock{r.mutex};
-  const std::uint64_t id = fnv1a(name);
+  const std::uint64_t id = name_id(name);
   const auto [it, added] = r.functions.try_emplace(id, name, address);
   if (!added && it->second.second != address)
     fatal(std::string("PARLAB_MPI_TASK(") + name + ") names two different functions (or two names collide: " +
@@ -423,15 +412,6 @@ std::uint64_t mpi_function_id(std::uintptr_t address) {
       " is not registered, so the other ranks cannot find it: add PARLAB_MPI_TASK(" +
       (name.empty() ? std::string("your_function") : name) +
       ") at namespace scope in the program (a captureless lambda needs no registration)");
-}
-
-std::uint64_t register_mpi_entry(const char* type_name, ChunkEntry entry) {
-  auto& r = registry();
-  std::lock_guard lock{r.mutex};
-  const std::uint64_t id = fnv1a(type_name);
-  const auto [it, added] = r.entries.try_emplace(id, entry);
-  if (!added && it->second != entry) fatal(std::string("two task types share the id of ") + type_name);
-  return id;
 }
 
 std::size_t mpi_pool_workers(std::size_t workers) {

@@ -1,5 +1,7 @@
 // AsyncResult::cancel() and fail-fast maps on Pool and ProcessPool (MpiPool: tests/mpi).
-#include "parlab/parlab.hpp"
+#include "parlab/futures.hpp"
+#include "parlab/pool.hpp"
+#include "parlab/process_pool.hpp"
 #include "support/files.hpp"
 #include "support/gate.hpp"
 

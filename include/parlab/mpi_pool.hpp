@@ -51,9 +51,6 @@ bool register_mpi_function(const char* name, std::uintptr_t address);
 /// The registered id of the function at `address`; throws std::invalid_argument if it is not
 /// registered.
 [[nodiscard]] std::uint64_t mpi_function_id(std::uintptr_t address);
-/// Registers the worker loop for one (function type, item, result) combination under its type
-/// name; returns its id.
-std::uint64_t register_mpi_entry(const char* type_name, ChunkEntry entry);
 
 template <class Call, class Item, class R>
 struct MpiEntryKey {};
@@ -61,7 +58,7 @@ struct MpiEntryKey {};
 /// The id of serve_chunk<Call, Item, R>. Initialized before main in every process of the
 /// program, since every process has the same instantiations.
 template <class Call, class Item, class R>
-inline const std::uint64_t mpi_entry_id = register_mpi_entry(typeid(MpiEntryKey<Call, Item, R>).name(),
+inline const std::uint64_t mpi_entry_id = register_entry(typeid(MpiEntryKey<Call, Item, R>).name(),
                                                              &serve_chunk<Call, Item, R>);
 
 /// The MPI backend: each pool thread drives one worker rank; a rank that finishes its chunk

@@ -21,12 +21,6 @@ namespace parlab {
 class RemoteInitializer;
 
 namespace detail {
-/// Registers the worker side of an initializer type under its type name (so an MpiPool worker
-/// rank, which runs the same program at other addresses, finds it); returns its id.
-std::uint64_t register_initializer_entry(const char* type_name, ChunkEntry entry);
-/// The worker side registered under `id`, or nullptr.
-[[nodiscard]] ChunkEntry initializer_entry(std::uint64_t id) noexcept;
-
 template <class Call, class Args>
 struct InitializerKey {};
 
@@ -37,7 +31,7 @@ concept NotRemoteInitializer = !std::same_as<std::decay_t<F>, RemoteInitializer>
 /// The id of the worker side of an initializer calling `Call` with `Args` (a tuple). Initialized
 /// before main in every process of the program, since every process has the same instantiations.
 template <class Call, class Args>
-inline const std::uint64_t initializer_entry_id = register_initializer_entry(
+inline const std::uint64_t initializer_entry_id = register_entry(
     typeid(InitializerKey<Call, Args>).name(), &serve_chunk<Unpack<Call>, Args, void>);
 }  // namespace detail
 

@@ -16,6 +16,7 @@
 #include <functional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -100,6 +101,15 @@ class ResultWriter {
 /// The function a worker runs for a chunk: decodes `count` items, calls the task on each.
 using ChunkEntry = void (*)(std::uintptr_t fn, std::uint64_t base, std::uint64_t count, codec::Reader& in,
                             ResultWriter& out);
+
+/// An id for `name`, the same in every process of the program (FNV-1a; never 0).
+[[nodiscard]] std::uint64_t name_id(std::string_view name) noexcept;
+/// Registers a worker side (serve_chunk for one function type, item and result, or an
+/// initializer's) under its type name, so that a process running the same program at other
+/// addresses (an MPI rank) finds it by id; returns the id. Called before main.
+std::uint64_t register_entry(const char* type_name, ChunkEntry entry);
+/// The worker side registered under `id`, or nullptr.
+[[nodiscard]] ChunkEntry find_entry(std::uint64_t id) noexcept;
 
 /// Types whose loading overwrites all of their value, so one object can be loaded into again
 /// and keep its memory (a row of numbers loads without an allocation).
