@@ -58,6 +58,10 @@ struct LoopOptions {
   /// Threads of the loop's default executor, which runs to_thread calls. 0 = Python's rule,
   /// default_executor_threads().
   std::size_t executor_threads = 0;
+  /// Ctrl-C (SIGINT) cancels the main task and run() then throws parlab::KeyboardInterrupt; a second
+  /// Ctrl-C stops the loop at once. Taken only while SIGINT has its default disposition (the
+  /// program installed no handler of its own, and no other loop is handling it).
+  bool handle_sigint = true;
 };
 
 /// Python's size of the default executor: min(32, cpu_count() + 4).
@@ -76,11 +80,14 @@ inline constexpr ReturnExceptions return_exceptions{};
 /// Runs `main` on a new event loop on the calling thread (asyncio.run) and returns its value or
 /// rethrows its exception. When `main` completes, the loop stops: tasks still pending are destroyed
 /// without being resumed, and the default executor is joined (to_thread calls still running are
-/// waited for). Throws std::logic_error when called from a thread already running a loop.
+/// waited for). Ctrl-C cancels `main`; once it has finished, run throws parlab::KeyboardInterrupt
+/// (LoopOptions::handle_sigint). Throws std::logic_error when called from a thread already running
+/// a loop.
 template <class T>
 T run(Task<T> main, LoopOptions options = {}) {
   std::optional<Outcome<T>> outcome;
-  detail::run_loop(detail::keep_outcome(std::move(main), &outcome), options);
+  if (detail::run_loop(detail::keep_outcome(std::move(main), &outcome), options))
+    detail::end_interrupted(outcome ? outcome->error() : nullptr, outcome.has_value());
   if (!outcome)
     throw std::logic_error("parlab: aio::run: the event loop stopped before the main task finished");
   return detail::unwrap(std::move(*outcome));

@@ -35,6 +35,16 @@ class CancelledError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Ctrl-C ended aio::run (Python's KeyboardInterrupt): its main task was cancelled and has
+/// finished. Like Python's, it is not an error type — it does not derive from std::exception, so
+/// `catch (const std::exception&)` does not swallow it. Left uncaught, the program ends by SIGINT
+/// (status 130 in a shell), as a Python program does.
+class KeyboardInterrupt {
+ public:
+  /// "KeyboardInterrupt".
+  [[nodiscard]] const char* what() const noexcept { return "KeyboardInterrupt"; }
+};
+
 /// An item of a map-like call failed: carries the item's index and the original exception.
 class TaskError : public std::runtime_error {
  public:

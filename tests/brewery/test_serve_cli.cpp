@@ -1,15 +1,13 @@
 // `parlab serve` as a user runs it: --port 0 prints the port and serves; SIGTERM and SIGINT stop it
 // cleanly; bad input gets one line on stderr and exit status 2. And scripts/fetch-brewery-data.
 #include "brewery/brewery_support.hpp"
+#include "support/child.hpp"
 #include "support/cli.hpp"
 #include "support/files.hpp"
 #include "support/ports.hpp"
 
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -19,7 +17,6 @@
 #include <optional>
 #include <regex>
 #include <string>
-#include <thread>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -34,88 +31,12 @@ using Json = nlohmann::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-/// A running `parlab serve`: stdout through a pipe (read line by line), stderr into a file.
-class ServeProcess {
- public:
-  ServeProcess(const std::vector<std::string>& args, const fs::path& dir,
-               const std::vector<std::pair<std::string, std::string>>& env = {})
-      : err_{dir / "serve-stderr.txt"} {
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      if (!std::freopen(err_.c_str(), "w", stderr)) ::_exit(127);
-      for (const auto& [k, v] : env) {
-        if (v.empty())
-          ::unsetenv(k.c_str());
-        else
-          ::setenv(k.c_str(), v.c_str(), 1);
-      }
-      std::vector<char*> argv{const_cast<char*>(PARLAB_CLI), const_cast<char*>("serve")};
-      for (const auto& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(PARLAB_CLI, argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_ = fds[0];
-  }
-  ServeProcess(const ServeProcess&) = delete;
-  ServeProcess& operator=(const ServeProcess&) = delete;
-  ~ServeProcess() {
-    if (pid_ > 0 && !status_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(out_);
-  }
-
-  /// The next line of stdout (without the newline), or nullopt at EOF or after `timeout`.
-  std::optional<std::string> read_line(Clock::duration timeout) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
-        auto line = buffer_.substr(0, nl);
-        buffer_.erase(0, nl + 1);
-        return line;
-      }
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0) return std::nullopt;
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-      char chunk[512];
-      const auto n = ::read(out_, chunk, sizeof chunk);
-      if (n <= 0) return std::nullopt;
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
-  }
-  void signal(int sig) { ::kill(pid_, sig); }
-  /// The exit status (128 + signal if killed), or nullopt if still running after `timeout`.
-  std::optional<int> wait(Clock::duration timeout) {
-    const auto deadline = Clock::now() + timeout;
-    while (!status_ && Clock::now() < deadline) {
-      int st = 0;
-      if (::waitpid(pid_, &st, WNOHANG) == pid_)
-        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      else
-        std::this_thread::sleep_for(20ms);
-    }
-    return status_;
-  }
-  std::string err() const { return read_file(err_); }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string buffer_;
-  fs::path err_;
-  std::optional<int> status_;
-};
+/// `parlab serve <args>`, running: stdout read line by line, stderr into a file in `dir`.
+parlab::test::ChildProcess start_serve(std::vector<std::string> args, const fs::path& dir,
+                                       const std::vector<std::pair<std::string, std::string>>& env = {}) {
+  args.insert(args.begin(), "serve");
+  return parlab::test::ChildProcess{PARLAB_CLI, args, dir / "serve-stderr.txt", env};
+}
 
 /// The port of "parlab serve: listening on http://127.0.0.1:PORT (N breweries from FILE)".
 struct Listening {
@@ -143,9 +64,9 @@ class ServeCli : public ::testing::Test {
 
 TEST_F(ServeCli, PortZeroPrintsThePortServesAndStopsOnSigterm) {
   TempDir dir;
-  ServeProcess serve{{"--port", "0", "--data", csv_, "--latency", "0", "--jitter", "0ms", "--rate-limit",
-                      "off", "--threads", "2"},
-                     dir.path()};
+  auto serve = start_serve({"--port", "0", "--data", csv_, "--latency", "0", "--jitter", "0ms", "--rate-limit",
+                            "off", "--threads", "2"},
+                           dir.path());
   const auto line = serve.read_line(120s);
   ASSERT_TRUE(line.has_value()) << serve.err();
   const auto listening = parse_listening(*line);
@@ -171,7 +92,7 @@ TEST_F(ServeCli, PortZeroPrintsThePortServesAndStopsOnSigterm) {
 
 TEST_F(ServeCli, SigintStopsItTooAndTheDefaultsAreFaithful) {
   TempDir dir;
-  ServeProcess serve{{"--port", "0"}, dir.path(), {{"PARLAB_BREWERY_CSV", csv_}}};
+  auto serve = start_serve({"--port", "0"}, dir.path(), {{"PARLAB_BREWERY_CSV", csv_}});
   const auto line = serve.read_line(120s);
   ASSERT_TRUE(line.has_value()) << serve.err();
   const auto listening = parse_listening(*line);

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <exception>
 #include <string>
 #include <type_traits>
 
@@ -26,8 +27,13 @@ struct is_task<boost::asio::awaitable<T>> : std::true_type {};
 template <class F>
 concept TaskFactory = std::invocable<F&> && is_task<std::invoke_result_t<F&>>::value;
 
-/// Runs `main` on a new io_context on the calling thread until `main` completes.
-void run_loop(boost::asio::awaitable<void> main, LoopOptions options);
+/// Runs `main` on a new io_context on the calling thread until `main` completes; true when Ctrl-C
+/// interrupted it (LoopOptions::handle_sigint).
+bool run_loop(boost::asio::awaitable<void> main, LoopOptions options);
+
+/// After a Ctrl-C: throws parlab::KeyboardInterrupt unless main finished by itself (returned, or
+/// failed with an error other than its cancellation, which run then rethrows).
+void end_interrupted(const std::exception_ptr& error, bool finished);
 
 /// The timer behind sleep.
 boost::asio::awaitable<void> sleep_for(std::chrono::steady_clock::duration delay);
