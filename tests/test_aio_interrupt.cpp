@@ -53,12 +53,12 @@ TEST(AioInterrupt, CtrlCCancelsTheMainTaskAndEndsTheProgramBySigintWithin1s) {
   EXPECT_EQ(run.program.err(), "KeyboardInterrupt\n");
 }
 
-TEST(AioInterrupt, ACaughtKeyboardInterruptLeavesOneThreadAndTheProgramsOwnStatus) {
+TEST(AioInterrupt, ACaughtKeyboardInterruptLeavesNoThreadBehindAndTheProgramsOwnStatus) {
   Interrupted run{"caught"};
   run.program.signal(SIGINT);
   EXPECT_EQ(run.program.read_line(10s), "main cancelled");
   // The default executor's threads (to_thread ran) are joined before run() throws.
-  EXPECT_EQ(run.program.read_line(10s), "KeyboardInterrupt caught; threads: 1");
+  EXPECT_EQ(run.program.read_line(10s), "KeyboardInterrupt caught; threads left behind: 0");
   EXPECT_EQ(run.program.wait(10s), 130) << run.program.err();
 }
 

@@ -4,7 +4,7 @@
 //   uncaught   the main task reports its cancellation and lets it through; nobody catches the
 //              KeyboardInterrupt, so the program ends by SIGINT
 //   caught     as uncaught, but main() catches the KeyboardInterrupt, prints how many threads the
-//              process still has, and returns 130
+//              loop left behind (the process's threads now less those before run), and returns 130
 //   stubborn   the main task swallows the first cancellation and sleeps on; a second Ctrl-C ends it
 //   unhandled  LoopOptions::handle_sigint = false: Ctrl-C ends the program at once
 #include "parlab/aio.hpp"
@@ -18,6 +18,7 @@
 #include <iostream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace aio = parlab::aio;
@@ -46,18 +47,23 @@ aio::Task<int> main_task(std::string mode) {
   co_return 0;
 }
 
+/// Threads of this process.
+long threads() {
+  return std::distance(std::filesystem::directory_iterator("/proc/self/task"), std::filesystem::directory_iterator{});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "uncaught";
   const aio::LoopOptions options{.handle_sigint = mode != "unhandled"};
   if (mode != "caught") return aio::run(main_task(mode), options);
+  std::thread{[] {}}.join();  // TSan's runtime starts its own thread at the first thread
+  const long before = threads();
   try {
     return aio::run(main_task(mode), options);
   } catch (const parlab::KeyboardInterrupt& interrupt) {
-    const auto threads = std::distance(std::filesystem::directory_iterator("/proc/self/task"),
-                                       std::filesystem::directory_iterator{});
-    std::cout << interrupt.what() << " caught; threads: " << threads << std::endl;
+    std::cout << interrupt.what() << " caught; threads left behind: " << threads() - before << std::endl;
     return 130;
   }
 }
