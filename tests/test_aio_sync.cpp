@@ -1,5 +1,5 @@
 // parlab::aio's synchronisation primitives and queues: Event, Lock, Condition, BoundedSemaphore,
-// Queue; first-come-first-served wake order, cancellation while waiting (nothing taken, nothing
+// Queue, LifoQueue, PriorityQueue; first-come-first-served wake order, cancellation while waiting (nothing taken, nothing
 // lost), destruction with waiters, and a producer/consumer stress.
 #include <parlab/aio.hpp>
 #include <parlab/aio_sync.hpp>
@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -681,6 +682,95 @@ TEST(AioQueue, DestroyingItResumesWaitersWithOperationAborted) {
   EXPECT_TRUE(getter);
   EXPECT_TRUE(putter);
   EXPECT_TRUE(joiner);
+}
+
+// LifoQueue, PriorityQueue: the same queue with another order
+
+template <class Q, class T>
+Task<void> put_into(Q* queue, T item, std::vector<std::string>* log) {
+  co_await queue->put(std::move(item));
+  log->push_back("put");
+}
+
+TEST(AioLifoQueue, LastInFirstOutAlsoForAWaitingPutter) {
+  std::vector<std::string> log;
+  std::vector<int> got;
+  run_test([&]() -> Task<void> {
+    aio::LifoQueue<int> queue{2};
+    queue.put_nowait(1);
+    queue.put_nowait(2);
+    EXPECT_THROW(queue.put_nowait(3), aio::QueueFull);
+    auto get_all = [](aio::LifoQueue<int>* q, std::vector<int>* out) -> Task<void> {
+      co_await aio::sleep(20ms);
+      for (int i = 0; i < 3; ++i)
+        out->push_back(co_await q->get());
+    };
+    co_await aio::gather(put_into(&queue, 3, &log), get_all(&queue, &got));
+    EXPECT_THROW(queue.get_nowait(), aio::QueueEmpty);
+  });
+  // 2 is taken first; the waiting 3 fills its place and, being the last in, comes next.
+  EXPECT_EQ(got, (std::vector<int>{2, 3, 1}));
+  EXPECT_EQ(log, (std::vector<std::string>{"put"}));
+}
+
+TEST(AioPriorityQueue, LeastFirstByCompare) {
+  run_test([&]() -> Task<void> {
+    aio::PriorityQueue<std::pair<int, std::string>> jobs;
+    jobs.put_nowait({3, "c"});
+    jobs.put_nowait({1, "a"});
+    std::pair<int, std::string> b{2, "b"};
+    co_await jobs.put(std::move(b));
+    EXPECT_EQ(jobs.qsize(), 3U);
+    EXPECT_EQ(jobs.get_nowait().second, "a");
+    EXPECT_EQ((co_await jobs.get()).second, "b");
+    EXPECT_EQ(jobs.get_nowait().second, "c");
+
+    aio::PriorityQueue<int, std::greater<int>> largest_first;
+    const std::vector<int> numbers{4, 9, 1, 7};
+    for (int i : numbers)
+      largest_first.put_nowait(i);
+    std::vector<int> order;
+    while (!largest_first.empty())
+      order.push_back(largest_first.get_nowait());
+    EXPECT_EQ(order, (std::vector<int>{9, 7, 4, 1}));
+
+    struct ByValue {
+      bool operator()(const std::unique_ptr<int>& a, const std::unique_ptr<int>& b) const { return *a < *b; }
+    };
+    aio::PriorityQueue<std::unique_ptr<int>, ByValue> move_only;
+    move_only.put_nowait(std::make_unique<int>(5));
+    move_only.put_nowait(std::make_unique<int>(2));
+    EXPECT_EQ(*move_only.get_nowait(), 2);
+    EXPECT_EQ(*move_only.get_nowait(), 5);
+  });
+}
+
+Task<void> get_priority(aio::PriorityQueue<int>* queue, milliseconds delay, std::vector<int>* got) {
+  co_await aio::sleep(delay);
+  got->push_back(co_await queue->get());
+}
+
+TEST(AioPriorityQueue, WaitingPuttersAndGettersKeepThePriorityOrder) {
+  std::vector<std::string> log;
+  std::vector<int> got;
+  run_test([&]() -> Task<void> {
+    aio::PriorityQueue<int> queue{2};
+    queue.put_nowait(5);
+    queue.put_nowait(1);
+    // 0 waits for a place; once the 1 is taken it goes in, and it is the least.
+    co_await aio::gather(put_into(&queue, 0, &log), get_priority(&queue, 20ms, &got));
+    EXPECT_EQ(queue.get_nowait(), 0);
+    EXPECT_EQ(queue.get_nowait(), 5);
+    // A getter waiting on the empty queue receives the next item put.
+    auto put_later_nowait = [](aio::PriorityQueue<int>* q) -> Task<void> {
+      co_await aio::sleep(20ms);
+      q->put_nowait(8);
+    };
+    co_await aio::gather(get_priority(&queue, 0ms, &got), put_later_nowait(&queue));
+    EXPECT_TRUE(queue.empty());
+  });
+  EXPECT_EQ(got, (std::vector<int>{1, 8}));
+  EXPECT_EQ(log, (std::vector<std::string>{"put"}));
 }
 
 // Two producers, three consumers, 10,000 items through a queue of 16, with 1 ms timeouts on both

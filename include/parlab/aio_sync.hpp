@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// parlab::aio's synchronisation primitives and queues, as asyncio has them: Event, Lock,
-/// Condition, BoundedSemaphore and Queue (Semaphore is in aio.hpp). Each one lives on the event
+/// Condition, BoundedSemaphore, Queue, LifoQueue and PriorityQueue (Semaphore is in aio.hpp). Each one lives on the event
 /// loop and is not thread-safe (use it from the loop's tasks, as in Python); each serves its
 /// waiters first come, first served; a waiter cancelled while it waits leaves the line and takes
 /// nothing; destroying a primitive resumes its waiters with operation_aborted.
@@ -11,13 +11,16 @@
 #include "parlab/detail/aio_parked_line.hpp"
 #include "parlab/outcome.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace parlab::aio {
 
@@ -166,14 +169,16 @@ class QueueShutDown : public std::runtime_error {
 
 namespace detail {
 
-/// What Queue<T> keeps that does not depend on T: the bound, the count of unfinished items with
+/// What a queue keeps that does not depend on its items: the bound, the count of unfinished items with
 /// the event join() waits for, and whether it is shut down (src/aio_sync.cpp).
 class QueueCounts {
  public:
   explicit QueueCounts(std::size_t maxsize);
 
   [[nodiscard]] std::size_t maxsize() const noexcept { return maxsize_; }
+  /// Whether a queue of `size` items is full.
   [[nodiscard]] bool full(std::size_t size) const noexcept { return maxsize_ > 0 && size >= maxsize_; }
+  /// Whether shutdown() was called.
   [[nodiscard]] bool shut_down() const noexcept { return shut_down_; }
   /// One more item entered the queue.
   void added();
@@ -184,9 +189,11 @@ class QueueCounts {
   /// Marks the queue shut down; `dropped` items were removed unprocessed (shutdown(immediate)).
   void shut_down(std::size_t dropped);
 
+  /// Throw QueueFull, QueueEmpty, QueueShutDown with their messages.
   [[noreturn]] static void throw_full();
   [[noreturn]] static void throw_empty();
   [[noreturn]] static void throw_shut_down();
+  /// A QueueShutDown, for the waiters that shutdown() resumes.
   static std::exception_ptr shut_down_error();
 
  private:
@@ -196,24 +203,75 @@ class QueueCounts {
   bool shut_down_ = false;
 };
 
+/// The items of a Queue (first in, first out) or of a LifoQueue (last in, first out).
+template <class T, bool LastInFirstOut>
+class SequenceItems {
+ public:
+  void push(T item) { items_.push_back(std::move(item)); }
+  T pop() {
+    if constexpr (LastInFirstOut) {
+      T item = std::move(items_.back());
+      items_.pop_back();
+      return item;
+    } else {
+      T item = std::move(items_.front());
+      items_.pop_front();
+      return item;
+    }
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+  void clear() noexcept { items_.clear(); }
+
+ private:
+  std::deque<T> items_;
+};
+
+/// The items of a PriorityQueue: a heap that gives the least item by Compare first.
+template <class T, class Compare>
+class HeapItems {
+ public:
+  void push(T item) {
+    items_.push_back(std::move(item));
+    std::push_heap(items_.begin(), items_.end(), after_);
+  }
+  T pop() {
+    std::pop_heap(items_.begin(), items_.end(), after_);
+    T item = std::move(items_.back());
+    items_.pop_back();
+    return item;
+  }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+  void clear() noexcept { items_.clear(); }
+
+ private:
+  /// std::push_heap keeps the greatest first: order by "comes after" to keep the least first.
+  struct After {
+    Compare compare;
+    bool operator()(const T& a, const T& b) const { return compare(b, a); }
+  };
+  std::vector<T> items_;
+  After after_{};
+};
+
 }  // namespace detail
 
-/// asyncio.Queue: first in, first out, at most `maxsize` items (0: unbounded). put() waits while
-/// the queue is full, get() while it is empty; waiting tasks are served first come, first served,
-/// and an item goes straight to the getter that has waited longest. A cancelled get() takes no
-/// item, a cancelled put() puts nothing. task_done() and join() count the items processed.
-template <class T>
-class Queue {
+/// A queue of at most `maxsize` items (0: unbounded) in the order `Items` keeps them: Queue,
+/// LifoQueue and PriorityQueue. put() waits while the queue is full, get() while it is empty;
+/// waiting tasks are served first come, first served, and an item goes straight to the getter
+/// that has waited longest. A cancelled get() takes no item, a cancelled put() puts nothing.
+/// task_done() and join() count the items processed.
+template <class T, class Items>
+class BasicQueue {
  public:
   /// A queue of at most `maxsize` items; 0 means unbounded.
-  explicit Queue(std::size_t maxsize = 0) : counts_(maxsize) {}
-  Queue(const Queue&) = delete;
-  Queue& operator=(const Queue&) = delete;
+  explicit BasicQueue(std::size_t maxsize = 0) : counts_(maxsize) {}
+  BasicQueue(const BasicQueue&) = delete;
+  BasicQueue& operator=(const BasicQueue&) = delete;
   /// Tasks waiting in put() or get() resume with operation_aborted (a waiting put's item is
   /// destroyed); join() waiters too.
-  ~Queue() = default;
+  ~BasicQueue() = default;
 
-  /// Puts `item` at the end, waiting in line while the queue is full. Throws
+  /// Puts `item` in the queue, waiting in line while the queue is full. Throws
   /// boost::system::system_error (operation_aborted) when cancelled while waiting (nothing is put),
   /// QueueShutDown after shutdown().
   Task<void> put(T item) {
@@ -223,14 +281,14 @@ class Queue {
       co_return;
     }
     auto wait = putters_.wait(std::move(item));
-    Outcome<void> put = co_await std::move(wait);
-    put.rethrow();
+    Outcome<void> outcome = co_await std::move(wait);
+    outcome.rethrow();
   }
-  /// Removes and returns the first item, waiting in line while the queue is empty. Throws
+  /// Removes and returns the next item, waiting in line while the queue is empty. Throws
   /// boost::system::system_error (operation_aborted) when cancelled while waiting (no item is
   /// taken), QueueShutDown when the queue is shut down and empty.
   Task<T> get() {
-    if (!items_.empty()) co_return take();
+    if (!empty()) co_return take();
     if (counts_.shut_down()) counts_.throw_shut_down();
     auto wait = getters_.wait();
     Outcome<T> got = co_await std::move(wait);
@@ -243,10 +301,10 @@ class Queue {
     if (full()) counts_.throw_full();
     add(std::move(item));
   }
-  /// Removes and returns the first item without waiting; throws QueueEmpty when the queue is
+  /// Removes and returns the next item without waiting; throws QueueEmpty when the queue is
   /// empty (QueueShutDown when it is also shut down).
   T get_nowait() {
-    if (items_.empty()) {
+    if (empty()) {
       if (counts_.shut_down()) counts_.throw_shut_down();
       counts_.throw_empty();
     }
@@ -256,7 +314,7 @@ class Queue {
   /// Items in the queue (an item handed straight to a waiting getter is not counted).
   [[nodiscard]] std::size_t qsize() const noexcept { return items_.size(); }
   /// Whether the queue has no items.
-  [[nodiscard]] bool empty() const noexcept { return items_.empty(); }
+  [[nodiscard]] bool empty() const noexcept { return items_.size() == 0; }
   /// Whether the queue has maxsize() items (never for an unbounded queue).
   [[nodiscard]] bool full() const noexcept { return counts_.full(items_.size()); }
   /// The bound given to the constructor (0: unbounded).
@@ -290,15 +348,14 @@ class Queue {
   void add(T item) {
     counts_.added();
     if (getters_.empty()) {
-      items_.push_back(std::move(item));
+      items_.push(std::move(item));
     } else {
       getters_.pop_front().waiter->resume(Outcome<T>::success(std::move(item)));
     }
   }
-  /// Takes the first item; the putter that has waited longest, if any, fills the freed place.
+  /// Takes the next item; the putter that has waited longest, if any, fills the freed place.
   T take() {
-    T item = std::move(items_.front());
-    items_.pop_front();
+    T item = items_.pop();
     if (!putters_.empty()) {
       auto putter = putters_.pop_front();
       add(std::move(putter.data));
@@ -308,9 +365,22 @@ class Queue {
   }
 
   detail::QueueCounts counts_;
-  std::deque<T> items_;
+  Items items_;
   detail::ParkedLine<Outcome<void>, T> putters_;
   detail::ParkedLine<Outcome<T>> getters_;
 };
+
+/// asyncio.Queue: first in, first out.
+template <class T>
+using Queue = BasicQueue<T, detail::SequenceItems<T, false>>;
+
+/// asyncio.LifoQueue: last in, first out.
+template <class T>
+using LifoQueue = BasicQueue<T, detail::SequenceItems<T, true>>;
+
+/// asyncio.PriorityQueue: the least item by `Compare` first (std::less: the smallest, as Python's
+/// heapq; std::greater: the largest). Items that compare equal come out in no particular order.
+template <class T, class Compare = std::less<T>>
+using PriorityQueue = BasicQueue<T, detail::HeapItems<T, Compare>>;
 
 }  // namespace parlab::aio
