@@ -48,7 +48,8 @@ struct Pipeline {
 Task<void> producer(aio::Queue<Row>* queue, int first, Pipeline* pipeline) {
   for (int index = first; index < kRows; index += 2) {
     Row row{index, {}};
-    for (int j = 0; j < 10; ++j) row.values.push_back((index * 7 + j * j * 3) % 13);
+    for (int j = 0; j < 10; ++j)
+      row.values.push_back((index * 7 + j * j * 3) % 13);
     co_await queue->put(std::move(row));  // waits while the queue is full
     pipeline->most_queued = std::max(pipeline->most_queued, queue->qsize());
   }
@@ -83,7 +84,8 @@ Task<void> main_task() {
   aio::Queue<Row> queue{kMaxsize};
   Pipeline pipeline;
   std::vector<Task<void>> workers;
-  for (int i = 0; i < kWorkers; ++i) workers.push_back(worker(&queue, &pipeline));
+  for (int i = 0; i < kWorkers; ++i)
+    workers.push_back(worker(&queue, &pipeline));
   std::vector<Task<void>> producers;
   producers.push_back(producer(&queue, 0, &pipeline));
   producers.push_back(producer(&queue, 1, &pipeline));
@@ -91,8 +93,10 @@ Task<void> main_task() {
 
   std::cout << "rows: " << kRows << ", workers: " << kWorkers << ", queue maxsize: " << kMaxsize << '\n';
   print_list("counts", pipeline.counts);
-  std::cout << "total within [4, 8]: " << std::accumulate(pipeline.counts.begin(), pipeline.counts.end(), 0) << '\n';
-  check(std::all_of(pipeline.times_processed.begin(), pipeline.times_processed.end(), [](int n) { return n == 1; }),
+  std::cout << "total within [4, 8]: " << std::accumulate(pipeline.counts.begin(), pipeline.counts.end(), 0)
+            << '\n';
+  check(std::all_of(pipeline.times_processed.begin(), pipeline.times_processed.end(),
+                    [](int n) { return n == 1; }),
         "every row is processed exactly once");
   std::cout << "every row processed exactly once\n";
   check(pipeline.most_queued <= kMaxsize, "the queue never holds more than maxsize rows");

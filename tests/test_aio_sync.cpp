@@ -1,6 +1,7 @@
-// parlab::aio's synchronisation primitives and queues: Event, Lock, Condition, BoundedSemaphore,
-// Queue, LifoQueue, PriorityQueue; first-come-first-served wake order, cancellation while waiting (nothing taken, nothing
-// lost), destruction with waiters, and a producer/consumer stress.
+// parlab::aio's synchronisation primitives and queues: Event, Lock, Condition,
+// BoundedSemaphore, Queue, LifoQueue, PriorityQueue; first-come-first-served wake order,
+// cancellation while waiting (nothing taken, nothing lost), destruction with waiters, and a
+// producer/consumer stress.
 #include <parlab/aio.hpp>
 #include <parlab/aio_sync.hpp>
 #include <parlab/errors.hpp>
@@ -173,7 +174,8 @@ Task<void> give_up_on_lock(aio::Lock* lock, std::vector<std::string>* log) {
   }
 }
 
-Task<void> hold_lock_and_log(aio::Lock* lock, milliseconds start, std::string name, std::vector<std::string>* log) {
+Task<void> hold_lock_and_log(aio::Lock* lock, milliseconds start, std::string name,
+                             std::vector<std::string>* log) {
   co_await aio::sleep(start);
   auto held = co_await lock->hold();
   log->push_back(name);
@@ -278,7 +280,8 @@ TEST(AioCondition, WaitAndNotifyWithoutTheLockThrowLogicError) {
   });
 }
 
-Task<void> hold_lock_for(aio::Lock* lock, milliseconds start, milliseconds hold, std::vector<std::string>* log) {
+Task<void> hold_lock_for(aio::Lock* lock, milliseconds start, milliseconds hold,
+                         std::vector<std::string>* log) {
   co_await aio::sleep(start);
   auto held = co_await lock->hold();
   log->push_back("holder has the lock");
@@ -307,10 +310,12 @@ TEST(AioCondition, ACancelledWaitReacquiresTheLockBeforeThrowing) {
     co_await aio::gather(wait_with_timeout(&cond, 30ms, &log), hold_lock_for(&lock, 10ms, 100ms, &log));
     EXPECT_FALSE(lock.locked());
   });
-  EXPECT_EQ(log, (std::vector<std::string>{"holder has the lock", "holder releases", "timed out holding the lock"}));
+  EXPECT_EQ(log, (std::vector<std::string>{"holder has the lock", "holder releases",
+                                           "timed out holding the lock"}));
 }
 
-Task<void> notify_and_hold(aio::Condition* cond, milliseconds start, milliseconds hold, std::vector<std::string>* log) {
+Task<void> notify_and_hold(aio::Condition* cond, milliseconds start, milliseconds hold,
+                           std::vector<std::string>* log) {
   co_await aio::sleep(start);
   auto held = co_await cond->hold();
   cond->notify();
@@ -327,7 +332,8 @@ TEST(AioCondition, ACancellationWhileReacquiringStillReacquires) {
     co_await aio::gather(wait_with_timeout(&cond, 40ms, &log), notify_and_hold(&cond, 10ms, 100ms, &log));
     EXPECT_FALSE(cond.locked());
   });
-  EXPECT_EQ(log, (std::vector<std::string>{"notified, holding", "notifier releases", "timed out holding the lock"}));
+  EXPECT_EQ(log, (std::vector<std::string>{"notified, holding", "notifier releases",
+                                           "timed out holding the lock"}));
 }
 
 Task<void> produce_under(aio::Condition* cond, int* value, int until) {
@@ -391,7 +397,8 @@ TEST(AioCondition, DestroyingItResumesWaitersWithOperationAborted) {
   run_test([&]() -> Task<void> {
     auto cond = std::make_unique<aio::Condition>();
     co_await aio::gather(wait_on_condition(cond.get(), &waiting_for_lock),
-                         wait_on_condition_later(cond.get(), &waiting_for_notify), notify_then_destroy(&cond, 20ms));
+                         wait_on_condition_later(cond.get(), &waiting_for_notify),
+                         notify_then_destroy(&cond, 20ms));
   });
   EXPECT_TRUE(waiting_for_lock);
   EXPECT_TRUE(waiting_for_notify);
@@ -491,7 +498,8 @@ TEST(AioQueue, PutWaitsWhileTheQueueIsFull) {
     aio::Queue<int> queue{2};
     co_await aio::gather(put_all(&queue, 0, 4, &log), get_slowly(&queue, 4, 10ms, &log));
   });
-  EXPECT_EQ(log, (std::vector<std::string>{"put 0", "put 1", "got 0", "put 2", "got 1", "put 3", "got 2", "got 3"}));
+  EXPECT_EQ(log, (std::vector<std::string>{"put 0", "put 1", "got 0", "put 2", "got 1", "put 3", "got 2",
+                                           "got 3"}));
 }
 
 Task<void> get_one(aio::Queue<int>* queue, int id, std::vector<std::string>* log) {
@@ -542,7 +550,8 @@ TEST(AioQueue, ACancelledGetTakesNoItem) {
   EXPECT_EQ(log, (std::vector<std::string>{"impatient gave up", "1 got 42"}));
 }
 
-Task<void> put_with_timeout(aio::Queue<int>* queue, int item, milliseconds timeout, std::vector<std::string>* log) {
+Task<void> put_with_timeout(aio::Queue<int>* queue, int item, milliseconds timeout,
+                            std::vector<std::string>* log) {
   try {
     co_await aio::wait_for(queue->put(item), timeout);
     log->push_back("impatient put " + std::to_string(item));
@@ -582,7 +591,8 @@ Task<void> work_through(aio::Queue<int>* queue, int n, std::vector<int>* done) {
   }
 }
 
-Task<void> join_and_log(aio::Queue<int>* queue, const std::vector<int>* done, std::vector<std::size_t>* seen) {
+Task<void> join_and_log(aio::Queue<int>* queue, const std::vector<int>* done,
+                        std::vector<std::size_t>* seen) {
   co_await queue->join();
   seen->push_back(done->size());
 }
@@ -614,9 +624,7 @@ Task<void> expect_shut_down(Task<void> wait, std::vector<std::string>* log, std:
   }
 }
 
-Task<void> get_into(aio::Queue<int>* queue, std::vector<int>* got) {
-  got->push_back(co_await queue->get());
-}
+Task<void> get_into(aio::Queue<int>* queue, std::vector<int>* got) { got->push_back(co_await queue->get()); }
 
 Task<void> shutdown_after(aio::Queue<int>* queue, milliseconds delay, bool immediate) {
   co_await aio::sleep(delay);
@@ -636,7 +644,8 @@ TEST(AioQueue, ShutdownWakesWaitersAndStopsPuts) {
     aio::Queue<int> full_queue{2};
     full_queue.put_nowait(1);
     full_queue.put_nowait(2);
-    co_await aio::gather(expect_shut_down(full_queue.put(3), &log, "putter"), shutdown_after(&full_queue, 10ms, false));
+    co_await aio::gather(expect_shut_down(full_queue.put(3), &log, "putter"),
+                         shutdown_after(&full_queue, 10ms, false));
     // Not immediate: the items still there can be got, then get throws.
     got.push_back(co_await full_queue.get());
     got.push_back(full_queue.get_nowait());
@@ -675,7 +684,8 @@ TEST(AioQueue, DestroyingItResumesWaitersWithOperationAborted) {
     auto full_queue = std::make_unique<aio::Queue<int>>(1);
     full_queue->put_nowait(1);
     auto get = [](aio::Queue<int>* queue) -> Task<void> { co_await queue->get(); };
-    co_await aio::gather(expect_aborted(get(empty_queue.get()), &getter), expect_aborted(full_queue->put(2), &putter),
+    co_await aio::gather(expect_aborted(get(empty_queue.get()), &getter),
+                         expect_aborted(full_queue->put(2), &putter),
                          expect_aborted(full_queue->join(), &joiner), destroy_after(&empty_queue, 10ms),
                          destroy_after(&full_queue, 10ms));
   });
@@ -789,7 +799,8 @@ Task<void> stress_produce(aio::Queue<int>* queue, int from, int to, int* cancell
   }
 }
 
-Task<void> stress_consume(aio::Queue<int>* queue, aio::Event* gate, std::vector<int>* received, int* cancelled) {
+Task<void> stress_consume(aio::Queue<int>* queue, aio::Event* gate, std::vector<int>* received,
+                          int* cancelled) {
   for (;;) {
     co_await gate->wait();
     try {

@@ -1,10 +1,10 @@
 #pragma once
 /// \file
 /// parlab::aio's synchronisation primitives and queues, as asyncio has them: Event, Lock,
-/// Condition, BoundedSemaphore, Queue, LifoQueue and PriorityQueue (Semaphore is in aio.hpp). Each one lives on the event
-/// loop and is not thread-safe (use it from the loop's tasks, as in Python); each serves its
-/// waiters first come, first served; a waiter cancelled while it waits leaves the line and takes
-/// nothing; destroying a primitive resumes its waiters with operation_aborted.
+/// Condition, BoundedSemaphore, Queue, LifoQueue and PriorityQueue (Semaphore is in aio.hpp).
+/// Each one lives on the event loop and is not thread-safe (use it from the loop's tasks, as in
+/// Python); each serves its waiters first come, first served; a waiter cancelled while it waits
+/// leaves the line and takes nothing; destroying one resumes its waiters with operation_aborted.
 
 #include "parlab/aio.hpp"
 #include "parlab/detail/aio_outcome.hpp"
