@@ -336,6 +336,24 @@ TEST(AioCondition, ACancellationWhileReacquiringStillReacquires) {
                                            "timed out holding the lock"}));
 }
 
+Task<void> notify_one_after(aio::Condition* cond, milliseconds delay) {
+  co_await aio::sleep(delay);
+  auto held = co_await cond->hold();
+  cond->notify();
+}
+
+TEST(AioCondition, ACancelledWaiterTakesNoNotification) {
+  std::vector<std::string> log;
+  run_test([&]() -> Task<void> {
+    aio::Condition cond;
+    // The first waiter gives up at 20 ms; the one notify() at 50 ms goes to the second.
+    co_await aio::gather(wait_with_timeout(&cond, 20ms, &log), wait_notified(&cond, 1, &log),
+                         notify_one_after(&cond, 50ms));
+    EXPECT_FALSE(cond.locked());
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"timed out holding the lock", "1 locked"}));
+}
+
 Task<void> produce_under(aio::Condition* cond, int* value, int until) {
   while (*value < until) {
     co_await aio::sleep(5ms);
@@ -425,6 +443,39 @@ TEST(AioBoundedSemaphore, ReleaseBeyondTheInitialValueThrowsLogicError) {
     }
     EXPECT_EQ(sem.value(), 2U);
   });
+}
+
+Task<void> give_up_on_bounded(aio::BoundedSemaphore* sem, std::vector<std::string>* log) {
+  try {
+    co_await aio::wait_for(sem->acquire(), 20ms);
+    log->push_back("impatient acquired");
+  } catch (const parlab::TimeoutError&) {
+    log->push_back("impatient gave up");
+  }
+}
+
+Task<void> hold_bounded_after(aio::BoundedSemaphore* sem, milliseconds start, std::vector<std::string>* log) {
+  co_await aio::sleep(start);
+  auto permit = co_await sem->hold();
+  log->push_back("patient");
+}
+
+Task<void> release_bounded_after_log(aio::BoundedSemaphore* sem, const std::vector<std::string>* log) {
+  co_await until_logged(log, 1);
+  sem->release();
+}
+
+TEST(AioBoundedSemaphore, ACancelledWaiterTakesNoPermit) {
+  std::vector<std::string> log;
+  run_test([&]() -> Task<void> {
+    aio::BoundedSemaphore sem{1};
+    co_await sem.acquire();
+    co_await aio::gather(give_up_on_bounded(&sem, &log), hold_bounded_after(&sem, 5ms, &log),
+                         release_bounded_after_log(&sem, &log));
+    EXPECT_EQ(sem.value(), 1U) << "a permit leaked or was lost";
+    EXPECT_THROW(sem.release(), std::logic_error);
+  });
+  EXPECT_EQ(log, (std::vector<std::string>{"impatient gave up", "patient"}));
 }
 
 Task<void> take_bounded(aio::BoundedSemaphore* sem, int id, std::vector<int>* order) {
