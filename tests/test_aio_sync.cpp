@@ -835,12 +835,12 @@ TEST(AioPriorityQueue, WaitingPuttersAndGettersKeepThePriorityOrder) {
 }
 
 // Two producers, three consumers, 10,000 items through a queue of 16, with 1 ms timeouts on both
-// sides that cancel puts and gets while they wait (the producers and the consumers pause now and
-// then to make sure of it): every item is received exactly once.
+// sides that cancel puts and gets while they wait (the consumers stop now and then, so puts time
+// out; gets time out when the producers pause and at the end): every item is received exactly once.
 
 Task<void> stress_produce(aio::Queue<int>* queue, int from, int to, int* cancelled) {
   for (int i = from; i < to;) {
-    if (i % 1000 == 0) co_await aio::sleep(5ms);  // the consumers time out meanwhile
+    if (i % 1000 == 0) co_await aio::sleep(5ms);  // gets may time out meanwhile
     try {
       co_await aio::wait_for(queue->put(i), 1ms);
       ++i;
@@ -882,6 +882,7 @@ Task<void> stress_finish(aio::Queue<int>* queue, Task<void> producers, bool* pro
   co_await std::move(producers);
   *produced = true;
   co_await queue->join();
+  co_await aio::sleep(20ms);  // the consumers' gets time out on the empty queue meanwhile
   queue->shutdown();
 }
 
@@ -906,7 +907,7 @@ TEST(AioQueue, TwoProducersThreeConsumersReceiveEveryItemOnce) {
     EXPECT_TRUE(queue.empty());
   });
   EXPECT_EQ(std::count(received.begin(), received.end(), 1), items) << "an item was lost or received twice";
-  EXPECT_GT(cancelled_gets, 0) << "the producers' pauses should have made gets time out";
+  EXPECT_GT(cancelled_gets, 0) << "the consumers' gets should have timed out on the empty queue";
   EXPECT_GT(cancelled_puts, 0) << "the consumers' pauses should have made puts time out";
   RecordProperty("cancelled_puts", cancelled_puts);
   RecordProperty("cancelled_gets", cancelled_gets);
