@@ -184,41 +184,24 @@ void rethrow_first(const std::vector<std::size_t>& order, const std::vector<std:
 
 }  // namespace detail
 
-Semaphore::~Semaphore() {
-  auto waiters = std::move(waiters_);
-  for (auto& waiter : waiters)
-    waiter->resume(boost::asio::error::operation_aborted);
-}
+Semaphore::~Semaphore() = default;  // the line resumes its waiters with operation_aborted
 
 Task<void> Semaphore::acquire() {
   if (!locked()) {
     --value_;
     co_return;
   }
-  auto wait =
-      boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(boost::system::error_code)>(
-          Park{}, boost::asio::use_awaitable, this);
+  auto wait = waiters_.wait();
   co_await std::move(wait);
 }
 
 void Semaphore::release() {
-  while (!waiters_.empty()) {
-    auto waiter = std::move(waiters_.front());
-    waiters_.pop_front();
-    if (waiter->resume({})) return;  // the permit passes straight to the waiter
-  }
-  ++value_;
+  if (!waiters_.wake_one()) ++value_;  // else the permit passes straight to the first waiter
 }
 
 Task<Semaphore::Guard> Semaphore::hold() {
   co_await acquire();
   co_return Guard{this};
-}
-
-void Semaphore::enqueue(std::shared_ptr<detail::Parked<boost::system::error_code>> waiter) {
-  auto* raw = waiter.get();
-  waiters_.push_back(std::move(waiter));
-  raw->on_cancel([this, position = std::prev(waiters_.end())] { waiters_.erase(position); });
 }
 
 }  // namespace parlab::aio

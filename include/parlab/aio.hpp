@@ -8,6 +8,7 @@
 #include "parlab/detail/aio_loop.hpp"
 #include "parlab/detail/aio_outcome.hpp"
 #include "parlab/detail/aio_parked.hpp"
+#include "parlab/detail/aio_parked_line.hpp"
 #include "parlab/detail/aio_thread.hpp"
 #include "parlab/detail/invocable.hpp"
 #include "parlab/errors.hpp"
@@ -31,7 +32,6 @@
 #include <deque>
 #include <exception>
 #include <functional>
-#include <list>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -256,16 +256,8 @@ class Semaphore {
   [[nodiscard]] std::size_t value() const noexcept { return value_; }
 
  private:
-  struct Park {
-    template <class Handler>
-    void operator()(Handler handler, Semaphore* semaphore) const {
-      semaphore->enqueue(detail::ParkedHandler<boost::system::error_code, Handler>::park(std::move(handler)));
-    }
-  };
-  void enqueue(std::shared_ptr<detail::Parked<boost::system::error_code>> waiter);
-
   std::size_t value_;
-  std::list<std::shared_ptr<detail::Parked<boost::system::error_code>>> waiters_;
+  detail::ParkedLine<> waiters_;
 };
 
 /// Results of tasks in completion order (asyncio.as_completed): `co_await next()` gives the value,
