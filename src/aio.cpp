@@ -1,6 +1,7 @@
 #include "parlab/aio.hpp"
 
 #include "parlab/cpu.hpp"
+#include "parlab/detail/aio_task_core.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -62,10 +63,13 @@ void run_loop(Task<void> main, LoopOptions options) {
   boost::asio::io_context loop;
   if (options.executor_threads != 0)
     boost::asio::use_service<ThreadExecutor>(loop).set_threads(options.executor_threads);
-  // Pending tasks are destroyed with the loop once main is done, as asyncio.run cancels them.
+  // The tasks of create_task (aio_tasks.hpp): cancelled once main is done, as asyncio.run does.
+  LoopTasks tasks{loop, std::move(options.exception_handler)};
+  // Other pending tasks are destroyed with the loop once main is done.
   boost::asio::co_spawn(loop, std::move(main),
                         [&loop](const std::exception_ptr& /*captured*/) { loop.stop(); });
   loop.run();
+  tasks.finish();
 }
 
 Task<void> sleep_for(std::chrono::steady_clock::duration delay) {

@@ -58,6 +58,10 @@ struct LoopOptions {
   /// Threads of the loop's default executor, which runs to_thread calls. 0 = Python's rule,
   /// default_executor_threads().
   std::size_t executor_threads = 0;
+  /// What receives the exception of a task of create_task (aio_tasks.hpp) that nobody retrieved,
+  /// when its last handle dies or the loop ends (asyncio's loop.set_exception_handler). Empty: one
+  /// line "parlab: aio: Task exception was never retrieved: <what()>" on stderr.
+  std::function<void(std::exception_ptr)> exception_handler;
 };
 
 /// Python's size of the default executor: min(32, cpu_count() + 4).
@@ -74,9 +78,11 @@ struct ReturnExceptions {
 inline constexpr ReturnExceptions return_exceptions{};
 
 /// Runs `main` on a new event loop on the calling thread (asyncio.run) and returns its value or
-/// rethrows its exception. When `main` completes, the loop stops: tasks still pending are destroyed
-/// without being resumed, and the default executor is joined (to_thread calls still running are
-/// waited for). Throws std::logic_error when called from a thread already running a loop.
+/// rethrows its exception. When `main` completes, the loop stops: tasks of create_task still running
+/// are cancelled and the loop runs until they have ended (at most 1 s), exceptions of tasks nobody
+/// retrieved go to LoopOptions::exception_handler, other pending tasks are destroyed without being
+/// resumed, and the default executor is joined (to_thread calls still running are waited for).
+/// Throws std::logic_error when called from a thread already running a loop.
 template <class T>
 T run(Task<T> main, LoopOptions options = {}) {
   std::optional<Outcome<T>> outcome;
