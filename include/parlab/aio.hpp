@@ -61,7 +61,7 @@ struct LoopOptions {
   /// What receives the exception of a task of create_task (aio_tasks.hpp) that nobody retrieved,
   /// when its last handle dies or the loop ends (asyncio's loop.set_exception_handler). Empty: one
   /// line "parlab: aio: Task exception was never retrieved: <what()>" on stderr.
-  std::function<void(std::exception_ptr)> exception_handler;
+  std::function<void(std::exception_ptr)> exception_handler = nullptr;
 };
 
 /// Python's size of the default executor: min(32, cpu_count() + 4).
