@@ -121,7 +121,9 @@ TaskCore::TaskCore(LoopTasks& loop) : loop_(&loop) {
 }
 
 TaskCore::~TaskCore() {
-  if (loop_ != nullptr) loop_->tasks_.erase(position_);
+  if (loop_ == nullptr) return;
+  loop_->tasks_.erase(position_);
+  if (!done()) --loop_->running_;  // never launched (its launch threw)
 }
 
 bool TaskCore::cancel() {
@@ -166,8 +168,9 @@ void TaskCore::report_if_unretrieved() noexcept {
 LoopTasks::LoopTasks(boost::asio::io_context& loop, std::function<void(std::exception_ptr)> exception_handler)
     : loop_(loop),
       executor_(loop.get_executor()),
-      exception_handler_(std::move(exception_handler)),
-      previous_(std::exchange(current_loop_tasks, this)) {}
+      exception_handler_(std::move(exception_handler)) {
+  current_loop_tasks = this;
+}
 
 LoopTasks::~LoopTasks() {
   const std::vector<TaskCore*> tasks(tasks_.begin(), tasks_.end());
@@ -175,7 +178,7 @@ LoopTasks::~LoopTasks() {
     task->abandon();
   for (auto* task : tasks_)
     task->loop_ = nullptr;
-  current_loop_tasks = previous_;
+  current_loop_tasks = nullptr;
 }
 
 void LoopTasks::finish() {

@@ -88,6 +88,31 @@ TEST(AioCreateTask, OutsideALoopThrowsLogicError) {
   EXPECT_THROW((void)aio::create_task(value_after(1, 1ms)), std::logic_error);
 }
 
+TEST(AioCreateTask, FromAToThreadCallThrowsLogicError) {
+  const bool refused = aio::run([]() -> Task<bool> {
+    co_return co_await aio::to_thread([] {
+      try {
+        (void)aio::create_task(value_after(1, 1ms));
+      } catch (const std::logic_error&) {
+        return true;
+      }
+      return false;
+    });
+  });
+  EXPECT_TRUE(refused);
+}
+
+TEST(AioCreateTask, ManyTasksEachGiveTheirValue) {
+  const long sum = aio::run([]() -> Task<long> {
+    std::vector<TaskHandle<int>> tasks;
+    for (int i = 0; i < 1000; ++i) tasks.push_back(aio::create_task(value_after(i, milliseconds(i % 7))));
+    long total = 0;
+    for (auto& task : tasks) total += co_await task.wait();
+    co_return total;
+  });
+  EXPECT_EQ(sum, 999L * 1000L / 2L);
+}
+
 TEST(AioCreateTask, StartsAtTheLoopsNextTurnAndRunsConcurrently) {
   auto [started_at_once, value, elapsed] = aio::run([]() -> Task<std::tuple<bool, int, double>> {
     bool started = false;
@@ -674,6 +699,21 @@ TEST(AioTimeout, TheBodysOwnExceptionPassesThrough) {
                  co_await aio::timeout(10s, body);
                }),
                std::runtime_error);
+}
+
+TEST(AioTimeout, CancellingTheAwaiterCancelsTheBodyAndIsNoTimeout) {
+  bool body_aborted = false;
+  aio::run([&]() -> Task<void> {
+    auto scoped = [&]() -> Task<void> {
+      auto body = [&](aio::Timeout& /*scope*/) -> Task<void> { co_await sleep_watching(10s, &body_aborted); };
+      co_await aio::timeout(10s, body);
+    };
+    auto task = aio::create_task(scoped());
+    co_await aio::sleep(10ms);
+    task.cancel();
+    EXPECT_THROW(co_await task.wait(), parlab::CancelledError);
+  });
+  EXPECT_TRUE(body_aborted);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -269,9 +269,10 @@ std::invoke_result_t<F&, Timeout&> timeout_at(std::optional<Timeout::Clock::time
   using T = typename detail::task_value<std::invoke_result_t<F&, Timeout&>>::type;
   auto executor = co_await boost::asio::this_coro::executor;
   Timeout scope{executor, deadline};
+  auto task = std::invoke(body, scope);
   auto state = detail::new_task<T>("parlab: aio::timeout() needs a running event loop");
   scope.start(state);
-  detail::launch(state, std::invoke(body, scope), false);
+  detail::launch(state, std::move(task), false);
   std::function<void()> cancel = [state] { state->cancel(); };
   auto wait = detail::wait_or_cancel(&state->finished(), std::move(cancel));
   const bool aborted = co_await std::move(wait);

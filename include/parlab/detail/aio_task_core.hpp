@@ -207,7 +207,6 @@ class LoopTasks {
   std::list<TaskCore*> tasks_;
   std::size_t running_ = 0;
   bool closing_ = false;
-  LoopTasks* previous_;
 };
 
 /// Runs `task` for `state`, storing its value or exception there; `defer` first yields to the loop
