@@ -71,8 +71,9 @@ struct ParkOn {
 
 boost::asio::awaitable<void> until_set(Event* event) {
   if (event->is_set()) co_return;
-  auto wait = boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(boost::system::error_code)>(
-      ParkOn{}, boost::asio::use_awaitable, event);
+  auto wait =
+      boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(boost::system::error_code)>(
+          ParkOn{}, boost::asio::use_awaitable, event);
   co_await std::move(wait);
 }
 
@@ -166,9 +167,7 @@ void TaskCore::report_if_unretrieved() noexcept {
 }
 
 LoopTasks::LoopTasks(boost::asio::io_context& loop, std::function<void(std::exception_ptr)> exception_handler)
-    : loop_(loop),
-      executor_(loop.get_executor()),
-      exception_handler_(std::move(exception_handler)) {
+    : loop_(loop), executor_(loop.get_executor()), exception_handler_(std::move(exception_handler)) {
   current_loop_tasks = this;
 }
 
@@ -198,7 +197,8 @@ void LoopTasks::finish() {
 }
 
 LoopTasks& LoopTasks::current(const char* caller) {
-  if (current_loop_tasks == nullptr) throw std::logic_error(std::string(caller) + " (call it from a task of aio::run)");
+  if (current_loop_tasks == nullptr)
+    throw std::logic_error(std::string(caller) + " (call it from a task of aio::run)");
   return *current_loop_tasks;
 }
 
@@ -222,7 +222,8 @@ ExceptionGroup::ExceptionGroup(const std::string& message, std::vector<std::exce
 
 void TaskGroup::check_open() const {
   if (aborting_) throw std::logic_error("parlab: aio::TaskGroup::create_task(): the group is shutting down");
-  if (all_done_.is_set()) throw std::logic_error("parlab: aio::TaskGroup::create_task(): the group is finished");
+  if (all_done_.is_set())
+    throw std::logic_error("parlab: aio::TaskGroup::create_task(): the group is finished");
 }
 
 void TaskGroup::child_done(detail::TaskCore& child, std::list<detail::TaskCore*>::iterator position) {
@@ -266,7 +267,8 @@ void Timeout::start(std::shared_ptr<detail::TaskCore> body) {
 
 void Timeout::reschedule(std::optional<Clock::time_point> deadline) {
   if (state_->expired) throw std::logic_error("parlab: aio::Timeout::reschedule(): the timeout has expired");
-  if (state_->ended) throw std::logic_error("parlab: aio::Timeout::reschedule(): the timeout scope has ended");
+  if (state_->ended)
+    throw std::logic_error("parlab: aio::Timeout::reschedule(): the timeout scope has ended");
   state_->deadline = deadline;
   if (state_->body) arm();
 }
@@ -276,11 +278,12 @@ void Timeout::arm() {
   state_->timer.cancel();
   if (!state_->deadline) return;
   state_->timer.expires_at(*state_->deadline);
-  state_->timer.async_wait([weak = std::weak_ptr<State>(state_), generation](boost::system::error_code error) {
-    auto state = weak.lock();
-    if (error || !state || state->generation != generation || state->ended) return;
-    if (state->body->cancel()) state->expired = true;
-  });
+  state_->timer.async_wait(
+      [weak = std::weak_ptr<State>(state_), generation](boost::system::error_code error) {
+        auto state = weak.lock();
+        if (error || !state || state->generation != generation || state->ended) return;
+        if (state->body->cancel()) state->expired = true;
+      });
 }
 
 void Timeout::end() {

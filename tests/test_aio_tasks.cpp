@@ -105,9 +105,11 @@ TEST(AioCreateTask, FromAToThreadCallThrowsLogicError) {
 TEST(AioCreateTask, ManyTasksEachGiveTheirValue) {
   const long sum = aio::run([]() -> Task<long> {
     std::vector<TaskHandle<int>> tasks;
-    for (int i = 0; i < 1000; ++i) tasks.push_back(aio::create_task(value_after(i, milliseconds(i % 7))));
+    for (int i = 0; i < 1000; ++i)
+      tasks.push_back(aio::create_task(value_after(i, milliseconds(i % 7))));
     long total = 0;
-    for (auto& task : tasks) total += co_await task.wait();
+    for (auto& task : tasks)
+      total += co_await task.wait();
     co_return total;
   });
   EXPECT_EQ(sum, 999L * 1000L / 2L);

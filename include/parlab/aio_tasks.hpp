@@ -207,8 +207,7 @@ class TaskGroup {
 /// caused) is thrown together as an ExceptionGroup. Cancelling the awaiting task cancels them all
 /// and waits for them. Gives body's value.
 template <class F>
-requires detail::ScopeBody<F, TaskGroup>
-std::invoke_result_t<F&, TaskGroup&> task_group(F body) {
+requires detail::ScopeBody<F, TaskGroup> std::invoke_result_t<F&, TaskGroup&> task_group(F body) {
   TaskGroup group;
   auto handle = group.create_task(std::invoke(body, group));
   auto join = group.join();
@@ -264,8 +263,8 @@ class Timeout {
 /// parlab::TimeoutError. Gives body's value, or rethrows its exception (also when the body caught
 /// the cancellation: then there is no timeout). Nested scopes report only their own expiry.
 template <class F>
-requires detail::ScopeBody<F, Timeout>
-std::invoke_result_t<F&, Timeout&> timeout_at(std::optional<Timeout::Clock::time_point> deadline, F body) {
+requires detail::ScopeBody<F, Timeout> std::invoke_result_t<F&, Timeout&> timeout_at(
+    std::optional<Timeout::Clock::time_point> deadline, F body) {
   using T = typename detail::task_value<std::invoke_result_t<F&, Timeout&>>::type;
   auto executor = co_await boost::asio::this_coro::executor;
   Timeout scope{executor, deadline};
@@ -286,8 +285,8 @@ std::invoke_result_t<F&, Timeout&> timeout_at(std::optional<Timeout::Clock::time
 
 /// asyncio.timeout(delay): timeout_at(now + delay, body).
 template <class Rep, class Period, class F>
-requires detail::ScopeBody<F, Timeout>
-std::invoke_result_t<F&, Timeout&> timeout(std::chrono::duration<Rep, Period> delay, F body) {
+requires detail::ScopeBody<F, Timeout> std::invoke_result_t<F&, Timeout&> timeout(
+    std::chrono::duration<Rep, Period> delay, F body) {
   const auto deadline = Timeout::Clock::now() + std::chrono::ceil<Timeout::Clock::duration>(delay);
   return timeout_at(deadline, std::move(body));
 }
