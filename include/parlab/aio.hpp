@@ -86,7 +86,7 @@ inline constexpr ReturnExceptions return_exceptions{};
 template <class T>
 T run(Task<T> main, LoopOptions options = {}) {
   std::optional<Outcome<T>> outcome;
-  detail::run_loop(detail::keep_outcome(std::move(main), &outcome), options);
+  detail::run_loop(detail::keep_outcome(std::move(main), &outcome), std::move(options));
   if (!outcome)
     throw std::logic_error("parlab: aio::run: the event loop stopped before the main task finished");
   return detail::unwrap(std::move(*outcome));
@@ -96,7 +96,7 @@ T run(Task<T> main, LoopOptions options = {}) {
 /// (and what it captures) lives until run returns.
 template <detail::TaskFactory F>
 auto run(F main, LoopOptions options = {}) {
-  return run(std::invoke(main), options);
+  return run(std::invoke(main), std::move(options));
 }
 
 /// Suspends the calling task for `delay` (asyncio.sleep); sleep(0s) lets other tasks run. Throws
