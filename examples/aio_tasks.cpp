@@ -47,7 +47,7 @@ Task<void> slow_report() {
 }
 
 Task<int> save_to_disk(int value) {
-  co_await aio::sleep(60ms);
+  co_await aio::sleep(200ms);
   co_return value;
 }
 
@@ -119,7 +119,7 @@ Task<void> main_task() {
 
   // A failure nobody looked at reaches the loop's exception handler when its last handle dies.
   (void)aio::create_task(fetch("missing", 1ms));
-  co_await aio::sleep(20ms);
+  co_await aio::sleep(100ms);
 }
 
 }  // namespace

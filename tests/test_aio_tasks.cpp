@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -42,7 +43,7 @@ double seconds_since(Clock::time_point start) {
 struct Reported {
   std::vector<std::string> messages;
   aio::LoopOptions options() {
-    return {.executor_threads = 0, .exception_handler = [this](std::exception_ptr error) {
+    return {.executor_threads = 0, .exception_handler = [this](const std::exception_ptr& error) {
               try {
                 std::rethrow_exception(error);
               } catch (const std::exception& e) {
@@ -51,6 +52,14 @@ struct Reported {
             }};
   }
 };
+
+/// Polls `condition` every millisecond until it holds, for at most 10 s (then the test fails).
+Task<void> until(std::function<bool()> condition) {
+  const auto start = Clock::now();
+  while (!condition() && seconds_since(start) < 10.0)
+    co_await aio::sleep(1ms);
+  EXPECT_TRUE(condition());
+}
 
 Task<int> value_after(int value, milliseconds delay) {
   co_await aio::sleep(delay);
@@ -105,6 +114,7 @@ TEST(AioCreateTask, FromAToThreadCallThrowsLogicError) {
 TEST(AioCreateTask, ManyTasksEachGiveTheirValue) {
   const long sum = aio::run([]() -> Task<long> {
     std::vector<TaskHandle<int>> tasks;
+    tasks.reserve(1000);
     for (int i = 0; i < 1000; ++i)
       tasks.push_back(aio::create_task(value_after(i, milliseconds(i % 7))));
     long total = 0;
@@ -222,7 +232,7 @@ TEST(AioCreateTask, ResultAndExceptionOfAFinishedTask) {
       []() -> Task<void> {
         auto good = aio::create_task(value_after(4, 1ms));
         auto bad = aio::create_task(fail_after(1ms, "bad"));
-        co_await aio::sleep(50ms);
+        co_await until([&] { return good.done() && bad.done(); });
         EXPECT_EQ(good.result(), 4);
         EXPECT_EQ(good.exception(), nullptr);
         EXPECT_THROW(bad.result(), std::runtime_error);
@@ -268,7 +278,7 @@ TEST(AioUnretrieved, ReportedOnceWhenTheLastHandleDies) {
       [&]() -> Task<void> {
         std::optional<TaskHandle<int>> first{aio::create_task(fail_after(1ms, "lost"))};
         std::optional<TaskHandle<int>> copy{*first};
-        co_await aio::sleep(30ms);
+        co_await until([&] { return first->done(); });
         first.reset();
         EXPECT_TRUE(reported.messages.empty());  // a copy still holds it
         copy.reset();
@@ -286,8 +296,7 @@ TEST(AioUnretrieved, ATaskWithoutHandlesIsReportedWhenItFails) {
       [&]() -> Task<void> {
         (void)aio::create_task(fail_after(10ms, "dropped"));
         EXPECT_TRUE(reported.messages.empty());
-        co_await aio::sleep(100ms);
-        EXPECT_EQ(reported.messages.size(), 1U);
+        co_await until([&] { return !reported.messages.empty(); });
       },
       reported.options());
   EXPECT_EQ(reported.messages, std::vector<std::string>{"dropped"});
@@ -301,7 +310,7 @@ TEST(AioUnretrieved, NotReportedWhenRetrieved) {
         auto by_result = aio::create_task(fail_after(1ms, "by result"));
         auto by_exception = aio::create_task(fail_after(1ms, "by exception"));
         EXPECT_THROW(co_await awaited.wait(), std::runtime_error);
-        co_await aio::sleep(20ms);
+        co_await until([&] { return by_result.done() && by_exception.done(); });
         EXPECT_THROW(by_result.result(), std::runtime_error);
         EXPECT_NE(by_exception.exception(), nullptr);
       },
@@ -317,7 +326,7 @@ TEST(AioUnretrieved, ACancelledTaskIsNotReported) {
         auto task = aio::create_task(sleep_watching(10s, &aborted));
         co_await aio::sleep(5ms);
         task.cancel();
-        co_await aio::sleep(20ms);
+        co_await until([&] { return task.done(); });
         EXPECT_TRUE(task.cancelled());
       },
       reported.options());
@@ -330,7 +339,7 @@ TEST(AioUnretrieved, ReportedWhenTheLoopEndsWhileAHandleLives) {
   aio::run(
       [&]() -> Task<void> {
         kept.emplace(aio::create_task(fail_after(1ms, "kept")));
-        co_await aio::sleep(20ms);
+        co_await until([&] { return kept->done(); });
       },
       reported.options());
   EXPECT_EQ(reported.messages, std::vector<std::string>{"kept"});
@@ -341,8 +350,8 @@ TEST(AioUnretrieved, ReportedWhenTheLoopEndsWhileAHandleLives) {
 TEST(AioUnretrieved, TheDefaultHandlerWritesOneLineToStderr) {
   testing::internal::CaptureStderr();
   aio::run([]() -> Task<void> {
-    (void)aio::create_task(fail_after(1ms, "nobody looked"));
-    co_await aio::sleep(50ms);
+    auto task = aio::create_task(fail_after(1ms, "nobody looked"));
+    co_await until([&] { return task.done(); });
   });
   EXPECT_EQ(testing::internal::GetCapturedStderr(),
             "parlab: aio: Task exception was never retrieved: nobody looked\n");
@@ -352,8 +361,8 @@ TEST(AioUnretrieved, AHandlerThatThrowsFallsBackToTheDefault) {
   testing::internal::CaptureStderr();
   aio::run(
       []() -> Task<void> {
-        (void)aio::create_task(fail_after(1ms, "twice unlucky"));
-        co_await aio::sleep(50ms);
+        auto task = aio::create_task(fail_after(1ms, "twice unlucky"));
+        co_await until([&] { return task.done(); });
       },
       {.executor_threads = 0,
        .exception_handler = [](const std::exception_ptr&) { throw std::runtime_error("handler broke"); }});
@@ -542,8 +551,12 @@ TEST(AioTaskGroup, CancellingTheAwaitingTaskCancelsEveryChildAndWaitsForThem) {
 TEST(AioTaskGroup, ExceptionGroupNamesOneSubException) {
   aio::ExceptionGroup group("errors", {std::make_exception_ptr(std::runtime_error("alone"))});
   EXPECT_STREQ(group.what(), "errors (1 sub-exception): alone");
-  const aio::ExceptionGroup copy = group;
-  EXPECT_EQ(copy.exceptions().size(), 1U);
+  try {
+    std::rethrow_exception(std::make_exception_ptr(group));  // a copy
+  } catch (const aio::ExceptionGroup& copy) {
+    EXPECT_EQ(copy.exceptions().size(), 1U);
+    EXPECT_STREQ(copy.what(), group.what());
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,10 +600,10 @@ TEST(AioTimeout, RescheduleLaterLetsTheBodyFinish) {
   const int value = aio::run([]() -> Task<int> {
     auto body = [](aio::Timeout& scope) -> Task<int> {
       scope.reschedule(Clock::now() + 10s);
-      co_await aio::sleep(100ms);
+      co_await aio::sleep(200ms);
       co_return 5;
     };
-    co_return co_await aio::timeout(20ms, body);
+    co_return co_await aio::timeout(100ms, body);
   });
   EXPECT_EQ(value, 5);
 }
@@ -613,10 +626,10 @@ TEST(AioTimeout, RescheduleToNoneDisablesIt) {
     auto body = [](aio::Timeout& scope) -> Task<int> {
       scope.reschedule(std::nullopt);
       EXPECT_FALSE(scope.when().has_value());
-      co_await aio::sleep(60ms);
+      co_await aio::sleep(200ms);
       co_return 3;
     };
-    co_return co_await aio::timeout_at(Clock::now() + 20ms, body);
+    co_return co_await aio::timeout_at(Clock::now() + 100ms, body);
   });
   EXPECT_EQ(value, 3);
 }
@@ -728,7 +741,7 @@ TEST(AioShield, GivesTheValueWhenNotCancelled) {
 TEST(AioShield, TheShieldedTaskKeepsRunningWhenTheAwaiterIsCancelled) {
   bool inner_aborted = false;
   aio::run([&]() -> Task<void> {
-    auto inner = aio::create_task(sleep_watching(300ms, &inner_aborted));
+    auto inner = aio::create_task(sleep_watching(500ms, &inner_aborted));
     auto awaiter = [](TaskHandle<void> task) -> Task<void> { co_await aio::shield(task); };
     auto outer = aio::create_task(awaiter(inner));
     co_await aio::sleep(10ms);
@@ -745,13 +758,13 @@ TEST(AioShield, TheUnretrievedExceptionOfAShieldedTaskGoesToTheHandler) {
   Reported reported;
   aio::run(
       [&]() -> Task<void> {
-        auto awaiter = []() -> Task<int> { co_return co_await aio::shield(fail_after(30ms, "shielded")); };
+        auto awaiter = []() -> Task<int> { co_return co_await aio::shield(fail_after(200ms, "shielded")); };
         auto outer = aio::create_task(awaiter());
         co_await aio::sleep(10ms);
         outer.cancel();
         EXPECT_THROW(co_await outer.wait(), parlab::CancelledError);
         EXPECT_TRUE(reported.messages.empty());
-        co_await aio::sleep(100ms);
+        co_await until([&] { return !reported.messages.empty(); });
       },
       reported.options());
   EXPECT_EQ(reported.messages, std::vector<std::string>{"shielded"});
