@@ -2,6 +2,7 @@
 
 #include "parlab/cpu.hpp"
 #include "parlab/errors.hpp"
+#include "parlab/detail/aio_task_core.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -150,13 +151,16 @@ bool run_loop(Task<void> main, LoopOptions options) {
   boost::asio::io_context loop;
   if (options.executor_threads != 0)
     boost::asio::use_service<ThreadExecutor>(loop).set_threads(options.executor_threads);
-  // Pending tasks are destroyed with the loop once main is done, as asyncio.run cancels them.
+  // The tasks of create_task (aio_tasks.hpp): cancelled once main is done, as asyncio.run does.
+  LoopTasks tasks{loop, std::move(options.exception_handler)};
+  // Other pending tasks are destroyed with the loop once main is done.
   boost::asio::co_spawn(loop, std::move(main),
                         boost::asio::bind_cancellation_slot(
                             cancel_main.slot(), [&loop](const std::exception_ptr& /*captured*/) { loop.stop(); }));
   std::optional<SigintWatch> sigint;
   if (options.handle_sigint && sigint_has_default_action()) sigint.emplace(loop, cancel_main);
   loop.run();
+  tasks.finish();
   return sigint && sigint->interrupts() > 0;
 }
 

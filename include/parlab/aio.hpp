@@ -62,6 +62,10 @@ struct LoopOptions {
   /// Ctrl-C stops the loop at once. Taken only while SIGINT has its default disposition (the
   /// program installed no handler of its own, and no other loop is handling it).
   bool handle_sigint = true;
+  /// What receives the exception of a task of create_task (aio_tasks.hpp) that nobody retrieved,
+  /// when its last handle dies or the loop ends (asyncio's loop.set_exception_handler). Empty: one
+  /// line "parlab: aio: Task exception was never retrieved: <what()>" on stderr.
+  std::function<void(std::exception_ptr)> exception_handler = nullptr;
 };
 
 /// Python's size of the default executor: min(32, cpu_count() + 4).
@@ -78,15 +82,17 @@ struct ReturnExceptions {
 inline constexpr ReturnExceptions return_exceptions{};
 
 /// Runs `main` on a new event loop on the calling thread (asyncio.run) and returns its value or
-/// rethrows its exception. When `main` completes, the loop stops: tasks still pending are destroyed
-/// without being resumed, and the default executor is joined (to_thread calls still running are
-/// waited for). Ctrl-C cancels `main`; once it has finished, run throws parlab::KeyboardInterrupt
+/// rethrows its exception. When `main` completes, the loop stops: tasks of create_task still running
+/// are cancelled and the loop runs until they have ended (at most 1 s), exceptions of tasks nobody
+/// retrieved go to LoopOptions::exception_handler, other pending tasks are destroyed without being
+/// resumed, and the default executor is joined (to_thread calls still running are waited for).
+/// Ctrl-C cancels `main`; once it has finished, run throws parlab::KeyboardInterrupt
 /// (LoopOptions::handle_sigint). Throws std::logic_error when called from a thread already running
 /// a loop.
 template <class T>
 T run(Task<T> main, LoopOptions options = {}) {
   std::optional<Outcome<T>> outcome;
-  if (detail::run_loop(detail::keep_outcome(std::move(main), &outcome), options))
+  if (detail::run_loop(detail::keep_outcome(std::move(main), &outcome), std::move(options)))
     detail::end_interrupted(outcome ? outcome->error() : nullptr, outcome.has_value());
   if (!outcome)
     throw std::logic_error("parlab: aio::run: the event loop stopped before the main task finished");
@@ -97,7 +103,7 @@ T run(Task<T> main, LoopOptions options = {}) {
 /// (and what it captures) lives until run returns.
 template <detail::TaskFactory F>
 auto run(F main, LoopOptions options = {}) {
-  return run(std::invoke(main), options);
+  return run(std::invoke(main), std::move(options));
 }
 
 /// Suspends the calling task for `delay` (asyncio.sleep); sleep(0s) lets other tasks run. Throws

@@ -6,6 +6,7 @@
 
 #include "parlab/aio.hpp"
 #include "parlab/aio_sync.hpp"
+#include "parlab/aio_tasks.hpp"
 #include "parlab/async_result.hpp"
 #include "parlab/codec.hpp"
 #include "parlab/cpu.hpp"
