@@ -5,6 +5,7 @@
 /// (parlab::mpi), so include it yourself.
 
 #include "parlab/aio.hpp"
+#include "parlab/aio_pool.hpp"
 #include "parlab/async_result.hpp"
 #include "parlab/codec.hpp"
 #include "parlab/cpu.hpp"
