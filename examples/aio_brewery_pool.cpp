@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <iostream>
@@ -66,16 +67,25 @@ struct StateTotals {
   PageTally tally;
 };
 
+/// Requests in flight on the loop, and the most there were when a page went to the pool.
+struct Overlap {
+  int fetching = 0;
+  int most_fetching_at_handoff = 0;
+};
+
 // The I/O half, on the loop: page after page of one state, each page's tally awaited from the
 // pool while the loop goes on with the other states' requests.
 aio::Task<StateTotals> count_state(std::string state, std::string url, http::Client* client,
-                                   parlab::ProcessPool* pool) {
+                                   parlab::ProcessPool* pool, Overlap* overlap) {
   StateTotals totals{state, 0, {}};
   for (;;) {
     auto get = client->get(url, brewery::page_params(state, totals.pages + 1));
+    ++overlap->fetching;
     http::Response page = co_await std::move(get);
+    --overlap->fetching;
     page.raise_for_status();
     ++totals.pages;
+    overlap->most_fetching_at_handoff = std::max(overlap->most_fetching_at_handoff, overlap->fetching);
     // Python: await loop.run_in_executor(process_pool, tally_page, page.text, state)
     PageTally tally = co_await aio::run_in_executor(*pool, tally_page, std::move(page.body), state);
     totals.tally.rows += tally.rows;
@@ -86,12 +96,12 @@ aio::Task<StateTotals> count_state(std::string state, std::string url, http::Cli
   }
 }
 
-aio::Task<std::vector<StateTotals>> count_all(std::string api, parlab::ProcessPool* pool) {
+aio::Task<std::vector<StateTotals>> count_all(std::string api, parlab::ProcessPool* pool, Overlap* overlap) {
   const aio::Executor loop = co_await aio::this_loop();
   http::Client client{loop};
   std::vector<aio::Task<StateTotals>> states;
   for (const std::string_view state : brewery::seed_states())
-    states.push_back(count_state(std::string(state), api + "/breweries", &client, pool));
+    states.push_back(count_state(std::string(state), api + "/breweries", &client, pool, overlap));
   auto all = aio::gather(std::move(states));  // every state at once, on one loop
   co_return co_await std::move(all);
 }
@@ -111,7 +121,8 @@ int main() {
   replica.start();
   const std::string api = replica.url() + "/v1";
 
-  const std::vector<StateTotals> totals = aio::run(count_all(api, &pool));
+  Overlap overlap;
+  const std::vector<StateTotals> totals = aio::run(count_all(api, &pool, &overlap));
 
   std::size_t all_rows = 0;
   std::size_t all_pages = 0;
@@ -124,8 +135,12 @@ int main() {
     all_rows += t.tally.rows;
     all_pages += t.pages;
   }
-  std::cout << "total: " << all_rows << " breweries, pages fetched: " << all_pages << ", counted in "
-            << pool.size() << " worker processes\n";
+  std::cout << "total: " << all_rows << " breweries, pages fetched: " << all_pages
+            << ", counted on a ProcessPool of " << pool.size() << " workers\n";
+  // The four states start together, so the first page to arrive goes to the pool while the
+  // other three requests are still out.
+  check(overlap.most_fetching_at_handoff >= 1, "a page went to the pool while other fetches were in flight");
+  std::cout << "pages went to the pool while other states' fetches were in flight\n";
 
   // The lab's brewery task (native async, exact counts) over the same states gives the same numbers.
   std::vector<std::string> states(brewery::seed_states().begin(), brewery::seed_states().end());

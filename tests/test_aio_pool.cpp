@@ -5,9 +5,9 @@
 #include "support/files.hpp"
 #include "support/gate.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <gtest/gtest.h>
 
 #include <unistd.h>
 
@@ -88,7 +88,8 @@ TEST(WrapFuture, TheLoopRunsOtherTasksWhileThePoolWorks) {
     return 42;
   });
   std::thread::id resumed_on;
-  auto [value, ticks] = aio::run(aio::gather(await_and_record(result, &resumed_on), tick_then_open(5, &gate)));
+  auto [value, ticks] =
+      aio::run(aio::gather(await_and_record(result, &resumed_on), tick_then_open(5, &gate)));
   EXPECT_EQ(value, 42);
   EXPECT_EQ(ticks, 5);
   EXPECT_EQ(resumed_on, std::this_thread::get_id());  // aio::run's loop runs on this thread
@@ -208,11 +209,14 @@ TEST(WrapFuture, AFailingGatherCancelsThePoolTask) {
 TEST(RunInExecutor, PoolCallsWithArgumentsAndMoveOnlyResults) {
   Pool pool{2};
   aio::run([&]() -> Task<void> {
-    EXPECT_EQ(co_await aio::run_in_executor(pool, [](int a, int b) { return a + b; }, 2, 3), 5);
-    std::unique_ptr<int> boxed = co_await aio::run_in_executor(pool, [](int x) { return std::make_unique<int>(x); }, 4);
+    EXPECT_EQ(co_await aio::run_in_executor(
+                  pool, [](int a, int b) { return a + b; }, 2, 3),
+              5);
+    std::unique_ptr<int> boxed = co_await aio::run_in_executor(
+        pool, [](int x) { return std::make_unique<int>(x); }, 4);
     EXPECT_EQ(*boxed, 4);
-    const std::string joined = co_await aio::run_in_executor(pool, [](std::string a, std::string b) { return a + b; },
-                                                             std::string("as"), std::string("ync"));
+    const std::string joined = co_await aio::run_in_executor(
+        pool, [](std::string a, std::string b) { return a + b; }, std::string("as"), std::string("ync"));
     EXPECT_EQ(joined, "async");
     try {
       (void)co_await aio::run_in_executor(pool, throw_on_three, 3);
@@ -226,7 +230,9 @@ TEST(RunInExecutor, ProcessPoolValuesAndErrors) {
   ProcessPool pool{2};
   aio::run([&]() -> Task<void> {
     EXPECT_EQ(co_await aio::run_in_executor(pool, square, 9), 81);
-    EXPECT_EQ(co_await aio::run_in_executor(pool, [](int x) { return x + 1; }, 1), 2);  // captureless lambda
+    EXPECT_EQ(co_await aio::run_in_executor(
+                  pool, [](int x) { return x + 1; }, 1),
+              2);  // captureless lambda
     EXPECT_EQ(co_await aio::wrap_future(pool.apply_async(square, 5)), 25);
     std::vector<Task<int>> many;
     for (int i = 0; i < 20; ++i)
@@ -367,7 +373,8 @@ TEST(PoolBridge, TheLoopEndingWhileAResultIsPendingCancelsItAndIsSafe) {
   });
   bool resumed = false;
   aio::run([&]() -> Task<void> {
-    boost::asio::co_spawn(co_await aio::this_loop(), await_past_the_end(result, &resumed), boost::asio::detached);
+    boost::asio::co_spawn(co_await aio::this_loop(), await_past_the_end(result, &resumed),
+                          boost::asio::detached);
     co_await aio::sleep(20ms);
   });  // main is done: the waiting task is destroyed, the pool task cancelled (as asyncio.run does)
   EXPECT_FALSE(resumed);

@@ -77,7 +77,8 @@ Task<std::optional<R>> next_result(ImapResult<R>* results) {
 /// empty AsyncResult.
 template <class T>
 [[nodiscard]] Task<T> wrap_future(AsyncResult<T> result) {
-  if (!result.valid()) throw std::invalid_argument("parlab: aio::wrap_future needs a result, not an empty AsyncResult");
+  if (!result.valid())
+    throw std::invalid_argument("parlab: aio::wrap_future needs a result, not an empty AsyncResult");
   return detail::await_result(std::move(result), false);
 }
 

@@ -70,7 +70,9 @@ TEST(AioMpiPool, ValuesErrorsAndManyAwaits) {
   parlab::MpiPool pool;
   aio::run([&]() -> Task<void> {
     EXPECT_EQ(co_await aio::run_in_executor(pool, square, 12L), 144);
-    EXPECT_EQ(co_await aio::run_in_executor(pool, [](std::string s) { return s + "!"; }, std::string("mpi")), "mpi!");
+    EXPECT_EQ(co_await aio::run_in_executor(
+                  pool, [](std::string s) { return s + "!"; }, std::string("mpi")),
+              "mpi!");
     std::vector<Task<long>> many;
     for (long i = 0; i < 200; ++i)
       many.push_back(aio::wrap_future(pool.apply_async(square, i)));

@@ -55,7 +55,8 @@ class PoolBridge final : public boost::asio::execution_context::service {
     {
       std::lock_guard lock{gate_->mu};
       if (!gate_->loop)
-        gate_->loop.emplace(boost::asio::prefer(executor, boost::asio::execution::outstanding_work.untracked));
+        gate_->loop.emplace(
+            boost::asio::prefer(executor, boost::asio::execution::outstanding_work.untracked));
     }
     const void* const slot = parked.get();
     auto& waiting = waiting_[slot];
@@ -120,7 +121,8 @@ struct StartNotified {
   template <class Handler>
   void operator()(Handler handler, const PoolBridge::Arm& arm) const {
     auto executor = boost::asio::get_associated_executor(handler);
-    auto& bridge = boost::asio::use_service<PoolBridge>(boost::asio::query(executor, boost::asio::execution::context));
+    auto& bridge =
+        boost::asio::use_service<PoolBridge>(boost::asio::query(executor, boost::asio::execution::context));
     auto parked = ParkedHandler<boost::system::error_code, Handler>::park(std::move(handler));
     bridge.park(parked, executor, arm);
   }
@@ -130,8 +132,9 @@ struct StartNotified {
 /// throws boost::system::system_error (operation_aborted) when cancelled meanwhile (then the
 /// Stop that `arm` returned has run).
 inline boost::asio::awaitable<void> wait_notified(PoolBridge::Arm arm) {
-  auto wait = boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(boost::system::error_code)>(
-      StartNotified{}, boost::asio::use_awaitable, std::move(arm));
+  auto wait =
+      boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(boost::system::error_code)>(
+          StartNotified{}, boost::asio::use_awaitable, std::move(arm));
   co_await std::move(wait);
 }
 

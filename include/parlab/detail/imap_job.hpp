@@ -233,12 +233,12 @@ class ImapJob final : public Job {
   std::size_t computed_ = 0;
   std::size_t in_flight_ = 0;
   std::size_t waiters_ = 0;  // threads blocked on consumer_cv_
-  std::function<void()> notify_;  // notify_when_available's, until it is made
   bool exhausted_ = false;   // no more reading: the input ended or failed, or the consumer left
   bool ended_ = false;       // the input itself ended (or failed)
   bool terminated_ = false;
   std::exception_ptr input_error_;
   std::size_t input_error_index_ = 0;
+  std::function<void()> notify_;  // notify_when_available's, until it is made
 };
 
 }  // namespace parlab::detail
