@@ -83,12 +83,13 @@ std::vector<std::string> check_states(const BreweryOptions& o) {
 }
 
 std::vector<brewery::Mode> check_modes(const BreweryOptions& o) {
-  if (o.modes.empty()) throw UsageError{"--modes needs at least one of serial, to_thread, async"};
+  if (o.modes.empty()) throw UsageError{"--modes needs at least one of serial, to_thread, async, process"};
   std::vector<brewery::Mode> modes;
   for (const auto& name : o.modes) {
     const auto mode = brewery::parse_mode(name);
     if (!mode)
-      throw UsageError{"unknown mode '" + name + "' in --modes (choose from serial, to_thread, async)"};
+      throw UsageError{"unknown mode '" + name +
+                       "' in --modes (choose from serial, to_thread, async, process)"};
     if (std::find(modes.begin(), modes.end(), *mode) != modes.end())
       throw UsageError{"--modes lists '" + name + "' twice"};
     modes.push_back(*mode);
@@ -334,7 +335,8 @@ void add_brewery_command(CLI::App& app, BreweryOptions& o) {
       "--api", o.api,
       "The v1 API's URL (default https://api.openbrewerydb.org/v1), or 'embedded': a local replica "
       "started in-process");
-  cmd->add_option("--modes", o.modes, "Comma-separated modes: serial,to_thread,async (default: all three)")
+  cmd->add_option("--modes", o.modes,
+                  "Comma-separated modes: serial,to_thread,async,process (default: serial,to_thread,async)")
       ->delimiter(',');
   cmd->add_option("--concurrency", o.concurrency,
                   "At most N states in flight in the async mode (default: all)");

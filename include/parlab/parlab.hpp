@@ -5,6 +5,7 @@
 /// (parlab::mpi), so include it yourself.
 
 #include "parlab/aio.hpp"
+#include "parlab/aio_pool.hpp"
 #include "parlab/aio_sync.hpp"
 #include "parlab/aio_tasks.hpp"
 #include "parlab/async_result.hpp"

@@ -379,10 +379,15 @@ class [[nodiscard]] ImapResult {
   /// Function that fetches the next result with a deadline; nullopt at the end.
   using NextFn = std::function<std::optional<R>(std::chrono::steady_clock::time_point)>;
 
-  ImapResult(NextFn next, std::function<void()> stop) : next_(std::move(next)), stop_(std::move(stop)) {}
+  /// Function behind notify_when_available.
+  using NotifyFn = std::function<bool(std::function<void()>)>;
+
+  ImapResult(NextFn next, std::function<void()> stop, NotifyFn notify)
+      : next_(std::move(next)), stop_(std::move(stop)), notify_(std::move(notify)) {}
   ImapResult(ImapResult&& other) noexcept
       : next_(std::move(other.next_)),
         stop_(std::exchange(other.stop_, nullptr)),
+        notify_(std::move(other.notify_)),
         current_(std::move(other.current_)) {}
   ImapResult& operator=(ImapResult&&) = delete;
   ImapResult(const ImapResult&) = delete;
@@ -399,6 +404,12 @@ class [[nodiscard]] ImapResult {
     return next_(std::chrono::steady_clock::now() +
                  std::chrono::ceil<std::chrono::steady_clock::duration>(timeout));
   }
+
+  /// For a consumer that must not block, such as an event loop (aio::anext): true when next()
+  /// would return at once (a result, the end or an error is there); else false, and `notify` is
+  /// called once, on a pool thread, when that changes. A later call replaces a notification not
+  /// yet made (nullptr withdraws it). `notify` must not throw.
+  bool notify_when_available(std::function<void()> notify) { return notify_(std::move(notify)); }
 
   /// Input iterator over the results.
   class iterator {
@@ -427,6 +438,7 @@ class [[nodiscard]] ImapResult {
  private:
   NextFn next_;
   std::function<void()> stop_;
+  NotifyFn notify_;
   mutable std::optional<R> current_;
 };
 
@@ -448,7 +460,8 @@ auto BasicPool<Backend>::make_imap(F f, Range&& items, bool ordered, MapOptions 
   scheduler_.submit_stream(job);
   return ImapResult<R>(
       [job](std::chrono::steady_clock::time_point deadline) { return job->next(job, deadline); },
-      [job] { job->stop(); });
+      [job] { job->stop(); },
+      [job](std::function<void()> notify) { return job->notify_when_available(std::move(notify)); });
 }
 
 }  // namespace parlab

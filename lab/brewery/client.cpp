@@ -3,12 +3,17 @@
 #include "lab/brewery/states.hpp"
 #include "lab/py_json.hpp"
 
+#include <parlab/aio_pool.hpp>
+#include <parlab/errors.hpp>
+#include <parlab/process_pool.hpp>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <utility>
 
 namespace parlab::brewery {
@@ -150,14 +155,22 @@ class Tally {
   }
   /// Adds page `result_.pages + 1`; true when it was the last one. Throws CountError.
   bool add(const http::Response& response) {
-    const std::size_t page = ++result_.pages;
-    if (!response.ok()) throw CountError(result_.state, page, status_detail(response));
+    check(response);
     PageCount counted;
     try {
       counted = count_page(response.body, result_.state);
     } catch (const std::invalid_argument& e) {
-      throw CountError(result_.state, page, e.what());
+      throw CountError(result_.state, next_page(), e.what());
     }
+    return add(counted);
+  }
+  /// Throws CountError unless the response to page next_page() is a 2xx.
+  void check(const http::Response& response) const {
+    if (!response.ok()) throw CountError(result_.state, next_page(), status_detail(response));
+  }
+  /// Adds page next_page()'s count; true when it was the last one. Throws CountError.
+  bool add(const PageCount& counted) {
+    const std::size_t page = ++result_.pages;
     if (counted.rows > page_size)
       throw CountError(
           result_.state, page,
@@ -191,15 +204,73 @@ aio::Task<std::vector<Outcome<StateCount>>> to_thread_all(std::vector<std::strin
   co_return co_await std::move(all);
 }
 
+/// count_page in a ProcessPool's worker (Mode::process): a plain function of values.
+PageCount count_page_text(std::string body, std::string state) { return count_page(body, state); }
+
+/// count_async, its pages counted on `pool` when there is one (else on the loop).
+aio::Task<StateCount> count_pages(std::string state, http::Client* client, CountOptions options,
+                                  ProcessPool* pool) {
+  const std::string url = breweries_url(options);
+  Tally tally{state, options.exact};
+  for (;;) {
+    std::optional<http::Response> response;
+    std::string failure;
+    try {
+      auto get = client->get(url, page_params(state, tally.next_page()));
+      response = co_await std::move(get);
+    } catch (const http::HttpError& e) {
+      failure = e.what();
+    } catch (const http::TimeoutError& e) {
+      failure = e.what();
+    }
+    if (!response) throw CountError(state, tally.next_page(), failure);
+    if (pool == nullptr) {
+      if (tally.add(*response)) co_return tally.take();
+      continue;
+    }
+    tally.check(*response);
+    // The loop goes on with the other states' requests while a worker process counts this page.
+    std::optional<PageCount> counted;
+    try {
+      auto counting = aio::run_in_executor(*pool, count_page_text, std::move(response->body), state);
+      counted = co_await std::move(counting);
+    } catch (const RemoteError& e) {  // count_page's std::invalid_argument, from the worker
+      failure = e.message();
+    } catch (const WorkerCrashed& e) {
+      failure = e.what();
+    }
+    if (!counted) throw CountError(state, tally.next_page(), failure);
+    if (tally.add(*counted)) co_return tally.take();
+  }
+}
+
 aio::Task<StateCount> limited_count(std::string state, http::Client* client, aio::Semaphore* limit,
-                                    CountOptions options) {
+                                    CountOptions options, ProcessPool* pool) {
   std::optional<aio::Semaphore::Guard> permit;
   if (limit != nullptr) {
     auto hold = limit->hold();
     permit.emplace(co_await std::move(hold));
   }
-  auto counting = count_async(std::move(state), client, std::move(options));
+  auto counting = count_pages(std::move(state), client, std::move(options), pool);
   co_return co_await std::move(counting);
+}
+
+/// count_states_async, the pages counted on `pool` when there is one.
+aio::Task<std::vector<Outcome<StateCount>>> count_states(std::vector<std::string> states,
+                                                         CountOptions options, std::size_t concurrency,
+                                                         ProcessPool* pool) {
+  const std::size_t in_flight = concurrency == 0 ? states.size() : std::min(concurrency, states.size());
+  options.http.max_connections_per_host = std::max<std::size_t>(1, in_flight);
+  const aio::Executor loop = co_await aio::this_loop();
+  http::Client client{loop, options.http};
+  std::optional<aio::Semaphore> limit;
+  if (concurrency != 0) limit.emplace(concurrency);
+  std::vector<aio::Task<StateCount>> tasks;
+  tasks.reserve(states.size());
+  for (auto& state : states)
+    tasks.push_back(limited_count(std::move(state), &client, limit ? &*limit : nullptr, options, pool));
+  auto all = aio::gather(std::move(tasks), aio::return_exceptions);
+  co_return co_await std::move(all);
 }
 
 }  // namespace
@@ -238,22 +309,7 @@ StateCount count(const std::string& state, const CountOptions& options) {
 }
 
 aio::Task<StateCount> count_async(std::string state, http::Client* client, CountOptions options) {
-  const std::string url = breweries_url(options);
-  Tally tally{state, options.exact};
-  for (;;) {
-    std::optional<http::Response> response;
-    std::string failure;
-    try {
-      auto get = client->get(url, page_params(state, tally.next_page()));
-      response = co_await std::move(get);
-    } catch (const http::HttpError& e) {
-      failure = e.what();
-    } catch (const http::TimeoutError& e) {
-      failure = e.what();
-    }
-    if (!response) throw CountError(state, tally.next_page(), failure);
-    if (tally.add(*response)) co_return tally.take();
-  }
+  return count_pages(std::move(state), client, std::move(options), nullptr);
 }
 
 aio::Task<StateCount> count_async(std::string state, CountOptions options) {
@@ -280,17 +336,7 @@ aio::Task<std::vector<StateCount>> get_brewery_counts_for_states(std::vector<std
 aio::Task<std::vector<Outcome<StateCount>>> count_states_async(std::vector<std::string> states,
                                                                CountOptions options,
                                                                std::size_t concurrency) {
-  const std::size_t in_flight = concurrency == 0 ? states.size() : std::min(concurrency, states.size());
-  options.http.max_connections_per_host = std::max<std::size_t>(1, in_flight);
-  http::Client client{co_await aio::this_loop(), options.http};
-  std::optional<aio::Semaphore> limit;
-  if (concurrency != 0) limit.emplace(concurrency);
-  std::vector<aio::Task<StateCount>> tasks;
-  tasks.reserve(states.size());
-  for (auto& state : states)
-    tasks.push_back(limited_count(std::move(state), &client, limit ? &*limit : nullptr, options));
-  auto all = aio::gather(std::move(tasks), aio::return_exceptions);
-  co_return co_await std::move(all);
+  return count_states(std::move(states), std::move(options), concurrency, nullptr);
 }
 
 std::string_view mode_name(Mode mode) {
@@ -301,12 +347,14 @@ std::string_view mode_name(Mode mode) {
       return "to_thread";
     case Mode::async:
       return "async";
+    case Mode::process:
+      return "process";
   }
   return "?";
 }
 
 std::optional<Mode> parse_mode(std::string_view name) {
-  for (const Mode mode : {Mode::serial, Mode::to_thread, Mode::async})
+  for (const Mode mode : {Mode::serial, Mode::to_thread, Mode::async, Mode::process})
     if (mode_name(mode) == name) return mode;
   return std::nullopt;
 }
@@ -326,6 +374,8 @@ ModeRun run_mode(Mode mode, const std::vector<std::string>& states, const CountO
                  std::size_t concurrency) {
   ModeRun run;
   run.mode = mode;
+  std::optional<ProcessPool> pool;  // started before the clock: the mode times the counting
+  if (mode == Mode::process) pool.emplace();
   const auto start = Clock::now();
   switch (mode) {
     case Mode::serial:
@@ -343,6 +393,9 @@ ModeRun run_mode(Mode mode, const std::vector<std::string>& states, const CountO
       break;
     case Mode::async:
       run.results = aio::run(count_states_async(states, options, concurrency));
+      break;
+    case Mode::process:
+      run.results = aio::run(count_states(states, options, concurrency, &*pool));
       break;
   }
   run.elapsed = Clock::now() - start;

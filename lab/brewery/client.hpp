@@ -69,6 +69,11 @@ class CountError : public std::runtime_error {
 struct PageCount {
   std::size_t rows = 0;        ///< breweries on the page
   std::size_t exact_rows = 0;  ///< those whose state_province is the state (same_state)
+  /// cereal: a PageCount crosses to a ProcessPool's worker and back (Mode::process).
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(rows, exact_rows);
+  }
 };
 
 /// Counts a page's body: it must be a JSON array of objects (breweries). Throws
@@ -111,9 +116,11 @@ enum class Mode {
   serial,     ///< count() for one state after the other (the seed's serial version)
   to_thread,  ///< the seed's async version: count() in the default executor, gathered
   async,      ///< native async: count_async on one event loop (count_states_async)
+  process,    ///< native async fetches, and each page counted on a ProcessPool as it arrives
+              ///< (aio::run_in_executor), while the loop fetches the other pages
 };
 
-/// "serial", "to_thread" or "async".
+/// "serial", "to_thread", "async" or "process".
 [[nodiscard]] std::string_view mode_name(Mode mode);
 /// The mode called `name`, or nullopt.
 [[nodiscard]] std::optional<Mode> parse_mode(std::string_view name);

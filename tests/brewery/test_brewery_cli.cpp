@@ -124,6 +124,18 @@ TEST_F(BreweryCli, EmbeddedRunCountsTheSeedsStatesAndWritesAsyncJson) {
   EXPECT_EQ(listing(out_.path()), std::vector<std::string>{"async.json"}) << "no temporary file left";
 }
 
+TEST_F(BreweryCli, TheProcessModeCountsOnAProcessPoolAndAgreesWithAsync) {
+  auto server = replica();
+  const auto run =
+      brewery({"--api", server->url() + "/v1", "--modes", "async,process", "--out", out_.path().string()});
+  ASSERT_EQ(run.status, 0) << run.out << run.err;
+  EXPECT_EQ(run.err, "");  // the modes agree (a disagreement is an error line)
+  EXPECT_TRUE(std::regex_search(run.out, std::regex{"\\nprocess +\\d+\\.\\d{3} s  \\(7 pages\\)\\n"}))
+      << run.out;
+  EXPECT_EQ(table_count(run.out, "maryland"), 158);
+  EXPECT_EQ(table_count(run.out, "virginia"), 295);
+}
+
 TEST_F(BreweryCli, ExactModeReportsBothNumbers) {
   auto server = replica();
   const auto run = brewery({"--api", server->url() + "/v1", "--states", "virginia,New York", "--exact",
@@ -226,7 +238,8 @@ TEST_F(BreweryCli, BadFlagsAreOneLineAndExitTwo) {
   const auto not_pem = work_.path() / "not-a-ca.pem";
   std::ofstream{not_pem} << "this is no certificate\n";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
-      {{"--modes", "serial,fast"}, "unknown mode 'fast' in --modes (choose from serial, to_thread, async)"},
+      {{"--modes", "serial,fast"},
+       "unknown mode 'fast' in --modes (choose from serial, to_thread, async, process)"},
       {{"--modes", "async,async"}, "--modes lists 'async' twice"},
       {{"--concurrency", "0"}, "--concurrency must be at least 1"},
       {{"--concurrency", "many"}, "--concurrency"},

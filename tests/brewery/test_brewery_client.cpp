@@ -304,6 +304,21 @@ TEST_F(BreweryClientTest, TheThreeModesAgreeWithTheCsv) {
     EXPECT_EQ(capped.results[i].value(), runs[0].results[i].value());
 }
 
+TEST_F(BreweryClientTest, TheProcessModeCountsEachPageOnAProcessPool) {
+  auto server = start(quick());
+  const auto options = options_for(api(*server), true);
+  const auto native = run_mode(Mode::async, seed_four, options);
+  const auto process = run_mode(Mode::process, seed_four, options);
+  EXPECT_EQ(process.mode, Mode::process);
+  EXPECT_TRUE(process.ok());
+  EXPECT_EQ(expect_exact_or_error(process.results, seed_four, "process"), 0U);
+  EXPECT_EQ(process.pages(), 7U);
+  for (std::size_t i = 0; i < seed_four.size(); ++i)
+    EXPECT_EQ(process.results[i].value(), native.results[i].value());
+  EXPECT_EQ(parse_mode("process"), Mode::process);
+  EXPECT_EQ(mode_name(Mode::process), "process");
+}
+
 TEST_F(BreweryClientTest, ExactModeKeepsOnlyTheStateItself) {
   auto server = start(quick());
   const auto c = count("virginia", options_for(api(*server), true));
@@ -567,6 +582,15 @@ TEST(BreweryClientFaults, MalformedOrNonArrayBodiesAreErrors) {
       (void)aio::run(count_async("maryland", options));
       ADD_FAILURE() << "no error for " << body;
     } catch (const CountError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(expected)) << body;
+    }
+    // Counted in a worker process, the page is the same error for its state.
+    const auto run = run_mode(Mode::process, {"maryland"}, options);
+    ASSERT_FALSE(run.ok()) << body;
+    try {
+      run.results[0].rethrow();
+    } catch (const CountError& e) {
+      EXPECT_EQ(e.page(), 2U);
       EXPECT_THAT(e.what(), HasSubstr(expected)) << body;
     }
   }

@@ -93,6 +93,7 @@ class ImapJob final : public Job {
     backend_->run(fn_, at, base, base + items.size(), sink);
     std::size_t done = 0;
     bool wake = false;
+    std::function<void()> notify;
     {
       std::lock_guard lock{mu_};
       for (auto& result : results) {
@@ -106,25 +107,44 @@ class ImapJob final : public Job {
       computed_ += items.size();
       done = computed_;
       wake = waiters_ > 0;
+      if (available_locked()) notify = std::exchange(notify_, nullptr);
     }
     if (progress_) progress_(done, 0);
     if (wake) consumer_cv_.notify_all();
+    if (notify) notify();
     scheduler_->notify_helpers();
     return true;
   }
 
   void cancel() override {
+    std::function<void()> notify;
     {
       std::lock_guard lock{mu_};
       terminated_ = true;
+      if (available_locked()) notify = std::exchange(notify_, nullptr);
     }
     consumer_cv_.notify_all();
+    if (notify) notify();
+  }
+
+  /// For a consumer that must not block (an event loop: aio::anext): true when next() would
+  /// return at once (a result, the end or an error is there); else false, and `notify` is called
+  /// once, outside the lock, by the thread that makes it so. A later call replaces a notification
+  /// not yet made (nullptr withdraws it).
+  bool notify_when_available(std::function<void()> notify) {
+    std::lock_guard lock{mu_};
+    if (available_locked()) {
+      notify_ = nullptr;
+      return true;
+    }
+    notify_ = std::move(notify);
+    return false;
   }
 
   /// The next result (in input order or completion order); nullopt at the end. Throws the
   /// item's TaskError, PoolTerminated, or TimeoutError after `deadline`.
   std::optional<R> next(const std::shared_ptr<Job>& self, std::chrono::steady_clock::time_point deadline) {
-    const auto available = [this] { return has_result_locked() || finished_locked(); };
+    const auto available = [this] { return available_locked(); };
     if (current_scheduler() == scheduler_) {
       scheduler_->wait_until([&] {
         std::lock_guard lock{mu_};
@@ -187,6 +207,8 @@ class ImapJob final : public Job {
     return !exhausted_ && !terminated_ && (read_ - consumed_ < window_ || scheduler_->closing());
   }
   bool has_result_locked() const { return !pending_.empty() && pending_.front().has_value(); }
+  /// Whether next() would not wait.
+  bool available_locked() const { return has_result_locked() || finished_locked(); }
   bool finished_locked() const {
     if (in_flight_ > 0) return false;
     if (terminated_) return true;
@@ -216,6 +238,7 @@ class ImapJob final : public Job {
   bool terminated_ = false;
   std::exception_ptr input_error_;
   std::size_t input_error_index_ = 0;
+  std::function<void()> notify_;  // notify_when_available's, until it is made
 };
 
 }  // namespace parlab::detail
