@@ -18,9 +18,12 @@
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <deque>
@@ -650,12 +653,38 @@ bool is_stale(const Exchange& ex) {
 struct AttemptResult {
   std::optional<Message> response;
   Failure failure;
+  bool reused = false;  // the response came on a pooled connection that had carried earlier ones
 };
 
-/// One attempt: a slot, a connection (pooled or new), one request and its response. A pooled
-/// connection found stale is replaced once by a fresh one within the same attempt.
+/// Whether a pooled connection can carry a request: nothing arrived on it while it sat idle. Bytes
+/// that nobody asked for (an unsolicited response, which would be read as the next request's
+/// answer) or the server's close make it unusable.
+bool quiet_while_idle(Connection& conn) {
+  if (conn.tls) {  // bytes the TLS layer has read already: decrypted, or not yet decrypted
+    SSL* ssl = conn.tls->native_handle();
+    if (SSL_pending(ssl) > 0 || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) return false;
+  }
+  char byte = 0;
+  const ssize_t n = ::recv(conn.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/// A pooled connection fit for the next request, or null (the unfit ones are closed).
+std::unique_ptr<Connection> take_idle(ClientState& state, HostPool& pool) {
+  while (!pool.idle.empty()) {
+    std::unique_ptr<Connection> conn = std::move(pool.idle.back());
+    pool.idle.pop_back();
+    if (quiet_while_idle(*conn)) return conn;
+    ++state.stats.idle_dropped;
+  }
+  return nullptr;
+}
+
+/// One attempt: a slot, a connection (pooled or new; always new with `new_connection`, which is
+/// then closed after it), one request and its response. A pooled connection found stale is
+/// replaced once by a fresh one within the same attempt.
 asio::awaitable<AttemptResult> attempt(std::shared_ptr<ClientState> state, Target target, OutRequest request,
-                                       bool head, Deadline deadline) {
+                                       bool head, bool new_connection, Deadline deadline) {
   HostPool* pool = &state->pool(target.key);
   Slot slot = co_await acquire_slot(state, pool, deadline.at);
   AttemptResult out;
@@ -664,10 +693,7 @@ asio::awaitable<AttemptResult> attempt(std::shared_ptr<ClientState> state, Targe
     co_return out;
   }
   std::unique_ptr<Connection> conn;
-  if (!pool->idle.empty()) {
-    conn = std::move(pool->idle.back());
-    pool->idle.pop_back();
-  }
+  if (!new_connection) conn = take_idle(*state, *pool);
   bool reused = conn != nullptr;
   bool stale_retried = false;
   for (;;) {
@@ -691,11 +717,12 @@ asio::awaitable<AttemptResult> attempt(std::shared_ptr<ClientState> state, Targe
                              deadline.at);
     }
     if (!ex.ec) {
-      if (ex.keep_alive && conn->buffer.size() == 0) {
+      if (ex.keep_alive && conn->buffer.size() == 0 && !new_connection) {
         conn->tcp().expires_never();
         pool->idle.push_back(std::move(conn));
       }
       out.response = std::move(ex.message);
+      out.reused = reused;
       co_return out;
     }
     if (reused && !stale_retried && is_stale(ex)) {
@@ -742,7 +769,7 @@ bool is_redirect(int status) {
 
 bool is_retryable_status(int status) { return status == 429 || (status >= 500 && status <= 599); }
 
-Response to_response(Message&& message, int attempts, int redirects, const urls::url& url) {
+Response to_response(Message&& message, int attempts, int redirects, bool reused, const urls::url& url) {
   Response r;
   r.status = static_cast<int>(message.result_int());
   r.reason = std::string(message.reason());
@@ -751,6 +778,7 @@ Response to_response(Message&& message, int attempts, int redirects, const urls:
   r.body = std::move(message.body());
   r.attempts = attempts;
   r.redirects = redirects;
+  r.connection_reused = reused;
   r.url = std::string(url.buffer());
   return r;
 }
@@ -800,10 +828,12 @@ asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Reques
     int last_status = 0;
     int attempts = 0;
     Message message;
+    bool reused = false;
     for (;;) {
       ++attempts;
       if (attempts > 1) ++state->stats.retries;
-      AttemptResult result = co_await attempt(state, target, out_request, head, deadline);
+      AttemptResult result =
+          co_await attempt(state, target, out_request, head, request.new_connection, deadline);
       milliseconds wait{0};
       if (result.response) {
         last_status = static_cast<int>(result.response->result_int());
@@ -814,6 +844,7 @@ asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Reques
         }
         if (!retry) {
           message = std::move(*result.response);
+          reused = result.reused;
           break;
         }
       } else {
@@ -836,7 +867,7 @@ asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Reques
     const int status = static_cast<int>(message.result_int());
     const std::string_view location = message[bhttp::field::location];
     if (!is_redirect(status) || location.empty()) {
-      co_return to_response(std::move(message), attempts, redirects, url);
+      co_return to_response(std::move(message), attempts, redirects, reused, url);
     }
     if (redirects >= options.max_redirects) {
       throw HttpError(ErrorKind::redirects, url_text, status, attempts,

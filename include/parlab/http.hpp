@@ -114,7 +114,12 @@ struct Response {
   std::string body{};    ///< complete body (empty for HEAD)
   int attempts = 0;      ///< attempts made for the final URL (1 when the first one answered)
   int redirects = 0;     ///< redirects followed
-  std::string url{};     ///< final URL, after redirects
+  /// The answer came on a pooled keep-alive connection that had carried earlier responses. HTTP/1.1
+  /// cannot tell such an answer from one the server sent unasked just before it (the client checks
+  /// the connection for unasked bytes before it reuses it, but one may arrive after the request is
+  /// written); a caller that must be sure asks again with Request::new_connection.
+  bool connection_reused = false;
+  std::string url{};  ///< final URL, after redirects
 
   /// Whether the status is 2xx.
   [[nodiscard]] bool ok() const noexcept { return status >= 200 && status < 300; }
@@ -138,6 +143,8 @@ struct Request {
   Headers headers{};
   /// This request's total timeout instead of ClientOptions::total_timeout.
   std::optional<std::chrono::milliseconds> total_timeout{};
+  /// Send it on a connection opened for it and closed after it, never a pooled one.
+  bool new_connection = false;
 };
 
 /// Every knob of the client, with its default. Durations accept any std::chrono unit (e.g. 5s).
@@ -178,6 +185,8 @@ struct ClientStats {
   std::size_t connections_opened = 0;  ///< TCP connections established
   std::size_t connections_reused = 0;  ///< requests sent on a pooled keep-alive connection
   std::size_t stale_retries = 0;       ///< pooled connections found closed and replaced
+  std::size_t idle_dropped = 0;        ///< pooled connections not reused: the server closed them or
+                                       ///< sent bytes nobody asked for while they sat idle
   std::size_t retries = 0;             ///< attempts after the first, all URLs together
 };
 

@@ -11,9 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
 namespace parlab::brewery {
@@ -35,6 +37,11 @@ class PageSax final : public nlohmann::json_sax<Json> {
   bool number_unsigned(number_unsigned_t /*val*/) override { return value("a number"); }
   bool number_float(number_float_t /*val*/, const string_t& /*s*/) override { return value("a number"); }
   bool string(string_t& val) override {
+    if (depth_ == 2 && id_next_) {
+      id_next_ = false;
+      count_.ids.push_back(fnv1a(val));
+      return true;
+    }
     if (depth_ == 2 && state_next_) {
       state_next_ = false;
       if (same_state(val, state_)) ++count_.exact_rows;
@@ -51,6 +58,7 @@ class PageSax final : public nlohmann::json_sax<Json> {
   }
   bool key(string_t& val) override {
     state_next_ = depth_ == 2 && val == "state_province";
+    id_next_ = depth_ == 2 && val == "id";
     return true;
   }
   bool end_object() override {
@@ -84,8 +92,18 @@ class PageSax final : public nlohmann::json_sax<Json> {
   [[nodiscard]] PageCount count() const { return count_; }
 
  private:
+  /// FNV-1a, 64 bits: the same in every process (Mode::process hashes in a worker).
+  static std::uint64_t fnv1a(std::string_view text) {
+    std::uint64_t hash = 14695981039346656037ULL;
+    for (const char c : text) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 1099511628211ULL;
+    }
+    return hash;
+  }
   /// A scalar at the current depth.
   bool value(const char* what) {
+    id_next_ = false;  // an id that is no string is not checked
     if (depth_ == 2 && state_next_) {
       state_next_ = false;
       if (std::string_view{what} == "null") return true;
@@ -97,6 +115,7 @@ class PageSax final : public nlohmann::json_sax<Json> {
   }
   /// An object or array starting at the current depth.
   bool open(const char* what) {
+    id_next_ = false;
     if (depth_ == 2 && state_next_) {
       state_next_ = false;
       return fail(std::string{"brewery "} + std::to_string(count_.rows) + " has a state_province that is " +
@@ -120,6 +139,7 @@ class PageSax final : public nlohmann::json_sax<Json> {
   PageCount count_{};
   int depth_ = 0;
   bool state_next_ = false;
+  bool id_next_ = false;
   std::string error_;
 };
 
@@ -131,13 +151,19 @@ std::string shorten(std::string_view text, std::size_t limit = 200) {
   return out;
 }
 
+/// The largest error body read as JSON for its "message": a server's error body may be as large as
+/// the HTTP client accepts (64 MiB), and a parsed document takes many times its text; a larger one
+/// is quoted, shortened, as text.
+constexpr std::size_t max_parsed_error_body = std::size_t{64} << 10;
+
 /// "HTTP 503 Service Unavailable after 4 attempts: <the API's message>".
 std::string status_detail(const http::Response& response) {
   std::string detail = "HTTP " + std::to_string(response.status);
   if (!response.reason.empty()) detail += " " + response.reason;
   if (response.attempts > 1) detail += " after " + std::to_string(response.attempts) + " attempts";
   std::string message;
-  const Json body = Json::parse(response.body, nullptr, false);
+  const Json body =
+      response.body.size() <= max_parsed_error_body ? Json::parse(response.body, nullptr, false) : Json{};
   if (body.is_object() && body.contains("message") && body["message"].is_string())
     message = body["message"].get<std::string>();
   else if (!response.body.empty())
@@ -146,45 +172,70 @@ std::string status_detail(const http::Response& response) {
   return detail;
 }
 
-/// The running count of one state, page by page.
+/// The running count of one state, page by page, and the checks that keep a misbehaving server
+/// from turning into a wrong count.
 class Tally {
  public:
-  Tally(std::string state, bool exact) {
+  Tally(std::string state, const CountOptions& options) : max_pages_(options.max_pages) {
+    if (max_pages_ == 0) throw std::invalid_argument("CountOptions::max_pages must be at least 1");
     result_.state = std::move(state);
-    if (exact) result_.exact_count = 0;
+    if (options.exact) result_.exact_count = 0;
   }
-  /// Adds page `result_.pages + 1`; true when it was the last one. Throws CountError.
-  bool add(const http::Response& response) {
-    check(response);
-    PageCount counted;
+  /// Throws CountError unless the response to page `page` is a 2xx.
+  void check(const http::Response& response, std::size_t page) const {
+    if (!response.ok()) throw CountError(result_.state, page, status_detail(response));
+  }
+  /// Page `page`'s breweries; throws CountError unless it is a 2xx JSON array of breweries.
+  [[nodiscard]] PageCount read(const http::Response& response, std::size_t page) const {
+    check(response, page);
     try {
-      counted = count_page(response.body, result_.state);
+      return count_page(response.body, result_.state);
     } catch (const std::invalid_argument& e) {
-      throw CountError(result_.state, next_page(), e.what());
+      throw CountError(result_.state, page, e.what());
     }
-    return add(counted);
   }
-  /// Throws CountError unless the response to page next_page() is a 2xx.
-  void check(const http::Response& response) const {
-    if (!response.ok()) throw CountError(result_.state, next_page(), status_detail(response));
-  }
-  /// Adds page next_page()'s count; true when it was the last one. Throws CountError.
-  bool add(const PageCount& counted) {
+  /// Adds page next_page(); true when it was the last one. Throws CountError.
+  bool add(PageCount counted) {
     const std::size_t page = ++result_.pages;
     if (counted.rows > page_size)
       throw CountError(
           result_.state, page,
           std::to_string(counted.rows) + " breweries on a page of per_page=" + std::to_string(page_size));
+    for (const std::uint64_t id : counted.ids)
+      if (const auto [seen, added] = first_page_of_.emplace(id, page); !added)
+        throw CountError(result_.state, page,
+                         fmt::format("a brewery of this page was already on page {} (the same id): the "
+                                     "server repeats breweries (does it ignore page=?), so no count can "
+                                     "be trusted",
+                                     seen->second));
     result_.brewery_count += counted.rows;
     if (result_.exact_count) *result_.exact_count += counted.exact_rows;
-    return counted.rows < page_size;
+    const bool last = counted.rows < page_size;
+    if (!last && page >= max_pages_)
+      throw CountError(result_.state, page,
+                       fmt::format("{} full pages and no end (CountOptions::max_pages): the server never "
+                                   "sends the short page that ends the list",
+                                   page));
+    last_ = std::move(counted);
+    return last;
+  }
+  /// The last page as it came when asked again: it must be what add() took. Throws CountError.
+  void confirm(const PageCount& again) const {
+    if (again == last_) return;
+    throw CountError(result_.state, result_.pages,
+                     fmt::format("the last page held {} breweries, and {}{} when asked again on a new "
+                                 "connection: one answer was not this page's (a response the server "
+                                 "sent unasked?) or the data changed",
+                                 last_.rows, again.rows, again.rows == last_.rows ? " other ones" : ""));
   }
   [[nodiscard]] std::size_t next_page() const { return result_.pages + 1; }
-  [[nodiscard]] const std::string& state() const { return result_.state; }
   [[nodiscard]] StateCount take() { return std::move(result_); }
 
  private:
   StateCount result_;
+  std::size_t max_pages_;
+  std::unordered_map<std::uint64_t, std::size_t> first_page_of_;  // brewery id hash -> page
+  PageCount last_;
 };
 
 std::string breweries_url(const CountOptions& options) {
@@ -207,40 +258,63 @@ aio::Task<std::vector<Outcome<StateCount>>> to_thread_all(std::vector<std::strin
 /// count_page in a ProcessPool's worker (Mode::process): a plain function of values.
 PageCount count_page_text(std::string body, std::string state) { return count_page(body, state); }
 
+/// The request for page `page` of `state`.
+http::Request page_request(const std::string& url, const std::string& state, std::size_t page,
+                           bool new_connection) {
+  return {.url = url, .params = page_params(state, page), .new_connection = new_connection};
+}
+
+/// Page `page` of `state` fetched on `client`; a CountError when no response came.
+aio::Task<http::Response> fetch_page(http::Client* client, std::string url, std::string state,
+                                     std::size_t page, bool new_connection) {
+  std::optional<http::Response> response;
+  std::string failure;
+  try {
+    auto get = client->request(page_request(url, state, page, new_connection));
+    response = co_await std::move(get);
+  } catch (const http::HttpError& e) {
+    failure = e.what();
+  } catch (const http::TimeoutError& e) {
+    failure = e.what();
+  }
+  if (!response) throw CountError(state, page, failure);
+  co_return std::move(*response);
+}
+
 /// count_async, its pages counted on `pool` when there is one (else on the loop).
 aio::Task<StateCount> count_pages(std::string state, http::Client* client, CountOptions options,
                                   ProcessPool* pool) {
   const std::string url = breweries_url(options);
-  Tally tally{state, options.exact};
+  Tally tally{state, options};
   for (;;) {
-    std::optional<http::Response> response;
-    std::string failure;
-    try {
-      auto get = client->get(url, page_params(state, tally.next_page()));
-      response = co_await std::move(get);
-    } catch (const http::HttpError& e) {
-      failure = e.what();
-    } catch (const http::TimeoutError& e) {
-      failure = e.what();
-    }
-    if (!response) throw CountError(state, tally.next_page(), failure);
-    if (pool == nullptr) {
-      if (tally.add(*response)) co_return tally.take();
-      continue;
-    }
-    tally.check(*response);
-    // The loop goes on with the other states' requests while a worker process counts this page.
+    const std::size_t page = tally.next_page();
+    auto fetching = fetch_page(client, url, state, page, false);
+    http::Response response = co_await std::move(fetching);
+    const bool reused = response.connection_reused;
     std::optional<PageCount> counted;
-    try {
-      auto counting = aio::run_in_executor(*pool, count_page_text, std::move(response->body), state);
-      counted = co_await std::move(counting);
-    } catch (const RemoteError& e) {  // count_page's std::invalid_argument, from the worker
-      failure = e.message();
-    } catch (const WorkerCrashed& e) {
-      failure = e.what();
+    if (pool == nullptr) {
+      counted = tally.read(response, page);
+    } else {
+      tally.check(response, page);
+      // The loop goes on with the other states' requests while a worker process counts this page.
+      std::string failure;
+      try {
+        auto counting = aio::run_in_executor(*pool, count_page_text, std::move(response.body), state);
+        counted = co_await std::move(counting);
+      } catch (const RemoteError& e) {  // count_page's std::invalid_argument, from the worker
+        failure = e.message();
+      } catch (const WorkerCrashed& e) {
+        failure = e.what();
+      }
+      if (!counted) throw CountError(state, page, failure);
     }
-    if (!counted) throw CountError(state, tally.next_page(), failure);
-    if (tally.add(*counted)) co_return tally.take();
+    if (!tally.add(std::move(*counted))) continue;
+    if (reused) {  // the last page came after others on a keep-alive connection: ask again (see count)
+      auto again = fetch_page(client, url, state, page, true);
+      const http::Response asked_again = co_await std::move(again);
+      tally.confirm(tally.read(asked_again, page));
+    }
+    co_return tally.take();
   }
 }
 
@@ -294,17 +368,22 @@ PageCount count_page(std::string_view body, std::string_view state) {
 StateCount count(const std::string& state, const CountOptions& options) {
   http::SyncClient client{options.http};
   const std::string url = breweries_url(options);
-  Tally tally{state, options.exact};
-  for (;;) {
-    http::Response response;
+  const auto fetch = [&](std::size_t page, bool new_connection) {
     try {
-      response = client.get(url, page_params(state, tally.next_page()));
+      return client.request(page_request(url, state, page, new_connection));
     } catch (const http::HttpError& e) {
-      throw CountError(state, tally.next_page(), e.what());
+      throw CountError(state, page, e.what());
     } catch (const http::TimeoutError& e) {
-      throw CountError(state, tally.next_page(), e.what());
+      throw CountError(state, page, e.what());
     }
-    if (tally.add(response)) return tally.take();
+  };
+  Tally tally{state, options};
+  for (;;) {
+    const std::size_t page = tally.next_page();
+    const http::Response response = fetch(page, false);
+    if (!tally.add(tally.read(response, page))) continue;
+    if (response.connection_reused) tally.confirm(tally.read(fetch(page, true), page));
+    return tally.take();
   }
 }
 

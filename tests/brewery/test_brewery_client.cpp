@@ -33,8 +33,11 @@
 #include <memory>
 #include <random>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -88,12 +91,13 @@ std::size_t count_exact(const std::vector<tb::Row>& rows, const std::string& sta
   return n;
 }
 
-/// A JSON array of `n` breweries in `state_province`.
-std::string page_body(std::size_t n, const std::string& state_province = "Maryland") {
+/// A JSON array of `n` breweries in `state_province`, as page `page` has them (ids "p<page>-<i>",
+/// unique across pages).
+std::string page_body(std::size_t n, const std::string& state_province = "Maryland", std::size_t page = 1) {
   std::string out = "[";
   for (std::size_t i = 0; i < n; ++i)
-    out += std::string{i == 0 ? "" : ","} + "{\"id\":\"b" + std::to_string(i) + "\",\"state_province\":\"" +
-           state_province + "\"}";
+    out += std::string{i == 0 ? "" : ","} + "{\"id\":\"p" + std::to_string(page) + "-" + std::to_string(i) +
+           "\",\"state_province\":\"" + state_province + "\"}";
   return out + "]";
 }
 
@@ -259,7 +263,8 @@ TEST_F(BreweryClientTest, TheSeedsFourStatesMatchTheCsvAndTheKnownFacts) {
     EXPECT_EQ(c.pages, c.brewery_count / 200 + 1);
     EXPECT_FALSE(c.exact_count.has_value()) << "exact mode is off";
   }
-  EXPECT_EQ(server->stats().requests, 1U + 1 + 3 + 2) << "22, 158: one page; 419: three; 295: two";
+  EXPECT_EQ(server->stats().requests, 1U + 1 + (3 + 1) + (2 + 1))
+      << "22, 158: one page; 419: three; 295: two; a last page after others is asked again";
 }
 
 TEST_F(BreweryClientTest, BlockingNativeAsyncAndTheSeedsGatherAgree) {
@@ -363,11 +368,14 @@ TEST_F(BreweryClientTest, PagesEndOnAnEmptyPageAfterAMultipleOf200) {
     EXPECT_EQ(c.brewery_count, want.rows) << want.state;
     EXPECT_EQ(c.exact_count, want.rows) << want.state;
     EXPECT_EQ(c.pages, want.pages) << want.state;
-    requests += want.pages;
+    // One request per page, and one more for a last page that came on a reused connection: it is
+    // asked again on a new one (see count).
+    const std::size_t confirmation = want.pages > 1 ? 1 : 0;
+    requests += want.pages + confirmation;
     EXPECT_EQ(server->stats().requests, requests) << want.state << ": one request per page, no more";
     const auto native = aio::run(count_async(want.state, options));
     EXPECT_EQ(native, c) << want.state;
-    requests += want.pages;
+    requests += want.pages + confirmation;
   }
 }
 
@@ -549,7 +557,7 @@ TEST(BreweryClientFaults, AFlakyPageIsRetriedToTheExactCount) {
     const auto page = page_of(r);
     if (page == 2 && ++page2_calls == 1) return Reply{.status = 500};
     if (page == 3 && ++page3_calls <= 2) return Reply{.action = Reply::Action::drop};
-    return Reply{.body = page_body(page <= 2 ? 200 : 17)};
+    return Reply{.body = page_body(page <= 2 ? 200 : 17, "Maryland", page)};
   }};
   const auto c = count("maryland", options_for(server.url("/v1"), true, quick_http(4)));
   EXPECT_EQ(c.brewery_count, 417U);
@@ -623,6 +631,102 @@ TEST(BreweryClientFaults, TheRequestIsTheSeeds) {
   ASSERT_EQ(seen.size(), 1U);
   EXPECT_EQ(seen[0].method, "GET");
   EXPECT_EQ(seen[0].target, "/v1/breweries?by_state=new_york&per_page=200&page=1");
+}
+
+/// "HTTP/1.1 200 OK" with `body` as raw bytes: a response the server sends unasked.
+std::string raw_page(const std::string& body) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+/// The count of maryland with `options` in each of the four modes: its value or its error.
+std::vector<parlab::Outcome<StateCount>> count_every_way(const CountOptions& options) {
+  std::vector<parlab::Outcome<StateCount>> out;
+  for (const Mode mode : {Mode::serial, Mode::to_thread, Mode::async, Mode::process})
+    out.push_back(run_mode(mode, {"maryland"}, options).results.at(0));
+  return out;
+}
+
+/// Expects a CountError for `page` whose text has `expected`.
+void expect_count_error(const parlab::Outcome<StateCount>& outcome, std::size_t page,
+                        const std::string& expected, const std::string& what) {
+  ASSERT_FALSE(outcome.ok()) << what << ": counted " << outcome.value().brewery_count;
+  try {
+    outcome.rethrow();
+  } catch (const CountError& e) {
+    EXPECT_EQ(e.page(), page) << what << ": " << e.what();
+    EXPECT_THAT(e.what(), HasSubstr(expected)) << what;
+  }
+}
+
+TEST(BreweryClientFaults, AServerThatIgnoresPageIsAnErrorNotAnEndlessCount) {
+  HttpServer server{[](const SeenRequest&) { return Reply{.body = page_body(200)}; }};  // page 1, always
+  const auto outcomes = count_every_way(options_for(server.url("/v1")));
+  for (std::size_t i = 0; i < outcomes.size(); ++i)
+    expect_count_error(outcomes[i], 2, "already on page 1", "mode " + std::to_string(i));
+  EXPECT_EQ(server.request_count(), 2U * outcomes.size());
+}
+
+TEST(BreweryClientFaults, AServerThatNeverSendsAShortPageStopsAtMaxPages) {
+  HttpServer server{
+      [](const SeenRequest& r) { return Reply{.body = page_body(200, "Maryland", page_of(r))}; }};
+  auto options = options_for(server.url("/v1"));
+  options.max_pages = 7;
+  const auto outcomes = count_every_way(options);
+  for (std::size_t i = 0; i < outcomes.size(); ++i)
+    expect_count_error(outcomes[i], 7, "7 full pages and no end", "mode " + std::to_string(i));
+  EXPECT_EQ(server.request_count(), 7U * outcomes.size());
+  options.max_pages = 0;
+  EXPECT_THROW((void)count("maryland", options), std::invalid_argument);
+}
+
+TEST(BreweryClientFaults, AResponseSentUnaskedIsNeverCountedAsAPage) {
+  // Maryland has 255 breweries here: page 1 (200) and page 2 (55). The server sends an empty page
+  // nobody asked for — the seed's loop would stop at 200 — either right after page 1, while the
+  // connection sits idle, or just before it answers page 2, so that it is read as page 2's answer.
+  for (const bool before_page_2 : {false, true}) {
+    std::set<std::size_t> served_page_1;  // connections; the handler runs on the server's one thread
+    HttpServer server{[before_page_2, &served_page_1](const SeenRequest& r) {
+      const std::size_t page = page_of(r);
+      if (page == 1) served_page_1.insert(r.connection);
+      const std::string body = page_body(page == 1 ? 200 : page == 2 ? 55 : 0, "Maryland", page);
+      if (page == 1 && !before_page_2)
+        return Reply{.body = body, .action = Reply::Action::respond_then_raw, .raw = raw_page("[]")};
+      if (page == 2 && before_page_2 && served_page_1.contains(r.connection))
+        return Reply{.body = body, .action = Reply::Action::raw_then_respond, .raw = raw_page("[]")};
+      return Reply{.body = body};
+    }};
+    const auto outcomes = count_every_way(options_for(server.url("/v1"), true));
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+      const std::string what =
+          std::string{before_page_2 ? "before page 2" : "after page 1"} + ", mode " + std::to_string(i);
+      if (outcomes[i].ok()) {  // the stray answer was seen on the idle connection and dropped with it
+        EXPECT_FALSE(before_page_2) << what << ": an answer read as page 2's must be caught";
+        EXPECT_EQ(outcomes[i].value().brewery_count, 255U) << what;
+        EXPECT_EQ(outcomes[i].value().exact_count, 255U) << what;
+      } else {
+        expect_count_error(outcomes[i], 2, "held 0 breweries, and 55 when asked again", what);
+      }
+    }
+  }
+}
+
+TEST(BreweryClientFaults, AHugeErrorBodyIsQuotedNotParsed) {
+  // Up to 64 KiB an error body is read as JSON for its message; beyond, its start is quoted as text.
+  const std::string small = R"({"message":")" + std::string(60'000, 'x') + R"(","errors":[]})";
+  const std::string huge = R"({"message":"hidden","padding":")" + std::string(1U << 20, 'y') + R"("})";
+  for (const auto& [body, expected] :
+       {std::pair{small, std::string{"HTTP 404 Not Found: xxxx"}},
+        std::pair{huge, std::string{R"(HTTP 404 Not Found: {"message":"hidden")"}}}) {
+    HttpServer server{[b = body](const SeenRequest&) { return Reply{.status = 404, .body = b}; }};
+    try {
+      (void)count("maryland", options_for(server.url("/v1")));
+      ADD_FAILURE() << "expected a CountError";
+    } catch (const CountError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(expected));
+      EXPECT_LT(std::string_view{e.what()}.size(), 300U) << "the message is shortened";
+    }
+  }
 }
 
 // --- async.json ---

@@ -49,6 +49,7 @@ struct HttpServer::State {
   std::size_t max_open = 0;
   std::size_t closed = 0;
   std::size_t handshake_failures = 0;
+  std::size_t unasked_sent = 0;
   std::vector<SeenRequest> requests;
   std::vector<std::string> sni_names;
 
@@ -121,6 +122,11 @@ asio::awaitable<void> serve(State* self, Stream stream, std::size_t id, std::str
                                  asio::redirect_error(asio::use_awaitable, ec));
       break;
     }
+    if (reply.action == Reply::Action::raw_then_respond) {
+      co_await asio::async_write(stream, asio::buffer(reply.raw),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+    }
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(reply.status), request.version()};
     bool close_requested = false;
     for (const auto& [name, value] : reply.headers) {
@@ -136,6 +142,14 @@ asio::awaitable<void> serve(State* self, Stream stream, std::size_t id, std::str
     const bool keep = request.keep_alive() && !close_requested;
     response.keep_alive(keep);
     co_await bhttp::async_write(stream, response, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec && reply.action == Reply::Action::respond_then_raw) {
+      asio::steady_timer timer{self->io, reply.raw_delay};
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(stream, asio::buffer(reply.raw),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      std::lock_guard lock{self->mu};
+      ++self->unasked_sent;
+    }
     if (ec || !keep || reply.action == Reply::Action::respond_and_close) break;
   }
   close_stream(stream);
@@ -169,6 +183,9 @@ asio::awaitable<void> accept_loop(State* self) {
     tcp::socket socket = co_await self->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) co_return;
     if (ec) continue;
+    // Each write goes out at once (no Nagle wait for the client's delayed ACK), so that a test sees
+    // bytes the server wrote back to back arrive together.
+    socket.set_option(tcp::no_delay{true}, ec);
     std::size_t id = 0;
     {
       std::lock_guard lock{self->mu};
@@ -230,6 +247,11 @@ std::size_t HttpServer::open_connections() const {
 std::size_t HttpServer::max_open_connections() const {
   std::lock_guard lock{state_->mu};
   return state_->max_open;
+}
+
+std::size_t HttpServer::unasked_sent() const {
+  std::lock_guard lock{state_->mu};
+  return state_->unasked_sent;
 }
 
 std::size_t HttpServer::closed_connections() const {

@@ -51,13 +51,18 @@ struct Reply {
     raw,                ///< send `raw` verbatim, then close
     drop,               ///< close without a byte
     hang,               ///< never answer (until the server stops)
+    respond_then_raw,   ///< send the response, then after `raw_delay` the bytes of `raw`, which nobody
+                        ///< asked for (an unsolicited response), and go on serving the connection
+    raw_then_respond,   ///< send `raw` first (a response nobody asked for, which the client takes as
+                        ///< this request's answer), then the response, and go on serving
   };
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers{};  ///< "Connection: close" closes after
   std::string body{};
   std::chrono::milliseconds delay{0};  ///< wait this long before acting
   Action action = Action::respond;
-  std::string raw{};  ///< the bytes for Action::raw
+  std::string raw{};  ///< the bytes for Action::raw, respond_then_raw and raw_then_respond
+  std::chrono::milliseconds raw_delay{0};  ///< Action::respond_then_raw: the wait before `raw`
 };
 
 /// The server. Its handler runs on the server's thread, one request at a time; it must not throw
@@ -87,6 +92,7 @@ class HttpServer {
   [[nodiscard]] std::size_t closed_connections() const;    ///< closed so far (either side)
   [[nodiscard]] std::size_t handshake_failures() const;    ///< TLS handshakes that failed
   [[nodiscard]] std::size_t request_count() const;
+  [[nodiscard]] std::size_t unasked_sent() const;  ///< `raw` bytes written by respond_then_raw so far
   [[nodiscard]] std::vector<SeenRequest> requests() const;
   /// TLS server names of the connections, in accept order ("" when none was sent).
   [[nodiscard]] std::vector<std::string> sni_names() const;
