@@ -814,10 +814,32 @@ std::optional<urls::url> resolve_location(const urls::url& base, std::string_vie
   return next;
 }
 
+/// The value of field `name`, if the message has it.
+std::optional<std::string_view> field_value(const Message& message, std::string_view name) {
+  const auto it = message.find(name);
+  if (it == message.end()) return std::nullopt;
+  return std::string_view{it->value()};
+}
+
+/// Waits for the rate limiter's next slot, if there is a limiter; false (without waiting) when
+/// that slot comes at or after `latest`.
+asio::awaitable<bool> wait_for_slot(std::shared_ptr<ClientState> state, Clock::time_point latest) {
+  RateLimiter* const limiter = state->options.rate_limiter.get();
+  if (limiter == nullptr) co_return true;
+  const auto send_at = limiter->reserve();
+  if (send_at >= latest) co_return false;
+  const auto now = Clock::now();
+  if (send_at > now) co_await sleep_for(state, std::chrono::ceil<milliseconds>(send_at - now));
+  co_return true;
+}
+
 asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Request request) {
   const ClientOptions& options = state->options;
   const milliseconds total_timeout = request.total_timeout.value_or(options.total_timeout);
+  // The first slot's wait comes before the request's clock starts.
+  co_await wait_for_slot(state, Clock::time_point::max());
   const Deadline deadline{Clock::now() + total_timeout, total_timeout};
+  bool first_attempt = true;
   urls::url url = parse_http_url(build_url(request.url, request.params));
   const bool head = request.method == Method::head;
   int redirects = 0;
@@ -832,11 +854,22 @@ asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Reques
     for (;;) {
       ++attempts;
       if (attempts > 1) ++state->stats.retries;
+      if (!std::exchange(first_attempt, false)) {
+        const bool in_time = co_await wait_for_slot(state, deadline.at);
+        if (!in_time) {
+          throw TimeoutError(url_text, last_status, attempts,
+                             "the rate limit's next slot comes after the total timeout");
+        }
+      }
       AttemptResult result =
           co_await attempt(state, target, out_request, head, request.new_connection, deadline);
       milliseconds wait{0};
       if (result.response) {
         last_status = static_cast<int>(result.response->result_int());
+        if (options.rate_limiter) {
+          options.rate_limiter->observe(last_status, field_value(*result.response, "X-RateLimit-Remaining"),
+                                        field_value(*result.response, "Retry-After"));
+        }
         bool retry = is_retryable_status(last_status) && attempts < options.max_attempts;
         if (retry) {
           wait = retry_wait(*state, *result.response, attempts);
@@ -889,6 +922,57 @@ asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Reques
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// RateLimiter
+
+RateLimiter::RateLimiter(std::size_t limit, std::chrono::milliseconds window)
+    : limit_(limit), window_(window) {
+  if (limit == 0)
+    throw std::invalid_argument("parlab: http: a rate limit needs at least 1 request per window");
+  if (window <= milliseconds{0})
+    throw std::invalid_argument("parlab: http: a rate limit's window must be positive");
+}
+
+RateLimiter::Clock::time_point RateLimiter::reserve() {
+  std::lock_guard lock{mutex_};
+  const auto now = Clock::now();
+  auto at = std::max(now, hold_until_);
+  if (slots_.size() >= limit_) {
+    at = std::max(at, slots_.front() + window_);
+    slots_.pop_front();
+  }
+  slots_.push_back(at);
+  ++stats_.requests;
+  if (at > now) {
+    ++stats_.delayed;
+    stats_.waited += std::chrono::ceil<milliseconds>(at - now);
+  }
+  return at;
+}
+
+void RateLimiter::observe(int status, std::optional<std::string_view> remaining,
+                          std::optional<std::string_view> retry_after) {
+  std::lock_guard lock{mutex_};
+  const auto now = Clock::now();
+  if (status == 429 || status == 503) {
+    std::optional<milliseconds> pause;
+    if (retry_after) pause = parse_retry_after(*retry_after);
+    if (!pause && status == 429) pause = window_;
+    if (pause) hold_until_ = std::max(hold_until_, now + *pause);
+    return;
+  }
+  if (remaining && *remaining == "0") {
+    const auto in_window =
+        std::count_if(slots_.begin(), slots_.end(), [&](Clock::time_point t) { return t > now - window_; });
+    if (static_cast<std::size_t>(in_window) < limit_) hold_until_ = std::max(hold_until_, now + window_);
+  }
+}
+
+RateLimiter::Stats RateLimiter::stats() const {
+  std::lock_guard lock{mutex_};
+  return stats_;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Client, SyncClient

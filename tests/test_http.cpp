@@ -21,10 +21,13 @@
 #include <gtest/gtest.h>
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
 #include <exception>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -939,6 +942,108 @@ TEST_F(HttpTls, ATlsConnectionTheServerClosedWhileIdleIsReplaced) {
   EXPECT_EQ(stats.idle_dropped, 1u);
   EXPECT_EQ(stats.stale_retries, 0u);
   EXPECT_EQ(server.connections(), 2u);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limit
+
+using Steady = std::chrono::steady_clock;
+
+TEST(HttpRateLimiter, NoWindowHoldsMoreThanTheLimit) {
+  http::RateLimiter limiter{3, std::chrono::milliseconds{200}};
+  const auto start = Steady::now();
+  std::vector<Steady::time_point> slots;
+  for (int i = 0; i < 10; ++i)
+    slots.push_back(limiter.reserve());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_LT(slots[i] - start, std::chrono::milliseconds{100}) << "slot " << i << " is at once";
+  for (std::size_t i = 3; i < slots.size(); ++i)
+    EXPECT_GE(slots[i] - slots[i - 3], std::chrono::milliseconds{200}) << "slot " << i;
+  const auto stats = limiter.stats();
+  EXPECT_EQ(stats.requests, 10u);
+  EXPECT_EQ(stats.delayed, 7u);
+  EXPECT_GE(stats.waited, std::chrono::milliseconds{7 * 200});
+}
+
+TEST(HttpRateLimiter, TheServersPauseHoldsEveryone) {
+  http::RateLimiter limiter{100, std::chrono::milliseconds{60'000}};
+  limiter.observe(429, "0", "2");
+  EXPECT_GE(limiter.reserve() - Steady::now(), std::chrono::milliseconds{1'900});
+  http::RateLimiter no_retry_after{100, std::chrono::milliseconds{5'000}};
+  no_retry_after.observe(429, std::nullopt, std::nullopt);  // a 429 without Retry-After: a window
+  EXPECT_GE(no_retry_after.reserve() - Steady::now(), std::chrono::milliseconds{4'900});
+  http::RateLimiter unavailable{100, std::chrono::milliseconds{5'000}};
+  unavailable.observe(503, std::nullopt, std::nullopt);  // a 503 without Retry-After: no pause
+  EXPECT_LT(unavailable.reserve() - Steady::now(), std::chrono::milliseconds{100});
+}
+
+TEST(HttpRateLimiter, ABudgetSpentBySomeoneElseHoldsForAWindow) {
+  // The server says none is left while this limiter has used 1 of 5: another client spends it.
+  http::RateLimiter shared{5, std::chrono::milliseconds{3'000}};
+  (void)shared.reserve();
+  shared.observe(200, "0", std::nullopt);
+  EXPECT_GE(shared.reserve() - Steady::now(), std::chrono::milliseconds{2'900});
+  // Its own fifth request spent it: the sliding window already waits as long as needed.
+  http::RateLimiter alone{2, std::chrono::milliseconds{3'000}};
+  (void)alone.reserve();
+  (void)alone.reserve();
+  alone.observe(200, "0", std::nullopt);
+  alone.observe(200, "1", std::nullopt);
+  const auto third = alone.reserve() - Steady::now();
+  EXPECT_GT(third, std::chrono::milliseconds{2'500});
+  EXPECT_LE(third, std::chrono::milliseconds{3'000});
+}
+
+TEST(HttpRateLimiter, RejectsAnEmptyRate) {
+  EXPECT_THROW(http::RateLimiter(0, std::chrono::seconds{1}), std::invalid_argument);
+  EXPECT_THROW(http::RateLimiter(1, std::chrono::seconds{0}), std::invalid_argument);
+}
+
+TEST(HttpRateLimiter, TheClientSendsNoMoreThanTheLimitInAnyWindow) {
+  std::mutex mu;
+  std::vector<Steady::time_point> seen;
+  HttpServer server{[&](const SeenRequest&) {
+    std::lock_guard lock{mu};
+    seen.push_back(Steady::now());
+    return ok("x");
+  }};
+  http::ClientOptions options;
+  options.rate_limiter = std::make_shared<http::RateLimiter>(4, std::chrono::milliseconds{300});
+  options.total_timeout = std::chrono::milliseconds{500};  // less than the last request's wait: the
+                                                           // wait for its first slot is not counted
+  aio::run([&]() -> aio::Task<void> {
+    const aio::Executor loop = co_await aio::this_loop();
+    http::Client client{loop, options};
+    std::vector<aio::Task<http::Response>> gets;
+    for (int i = 0; i < 12; ++i)
+      gets.push_back(client.get(server.url("/" + std::to_string(i))));
+    auto all = aio::gather(std::move(gets));
+    const auto responses = co_await std::move(all);
+    for (const auto& r : responses)
+      EXPECT_EQ(r.status, 200);
+  });
+  ASSERT_EQ(seen.size(), 12u);
+  std::sort(seen.begin(), seen.end());
+  for (std::size_t i = 4; i < seen.size(); ++i)  // the server sees each request a little after it is sent
+    EXPECT_GE(seen[i] - seen[i - 4], std::chrono::milliseconds{250}) << "request " << i;
+  EXPECT_EQ(options.rate_limiter->stats().delayed, 8u);
+}
+
+TEST(HttpRateLimiter, RetriesTakeSlotsAndTheServersRetryAfterHoldsTheOthers) {
+  std::atomic<int> calls{0};
+  HttpServer server{[&](const SeenRequest&) {
+    if (++calls == 1) return Reply{.status = 429, .headers = {{"Retry-After", "1"}}};
+    return ok("x");
+  }};
+  http::ClientOptions options;
+  options.rate_limiter = std::make_shared<http::RateLimiter>(100, std::chrono::milliseconds{1'000});
+  options.max_retry_after = std::chrono::milliseconds{1'000};
+  http::SyncClient client{options};
+  const auto start = Steady::now();
+  EXPECT_EQ(client.get(server.url("/a")).attempts, 2);
+  EXPECT_EQ(client.get(server.url("/b")).attempts, 1);
+  EXPECT_GE(Steady::now() - start, std::chrono::milliseconds{950});
+  EXPECT_EQ(options.rate_limiter->stats().requests, 3u);
 }
 
 // ---------------------------------------------------------------------------------------------

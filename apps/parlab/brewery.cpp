@@ -7,6 +7,7 @@
 #include "lab/brewery/states.hpp"
 #include "lab/console.hpp"
 #include "lab/system.hpp"
+#include "serve.hpp"
 
 #include <parlab/http.hpp>
 
@@ -37,6 +38,9 @@ using namespace std::chrono_literals;
 constexpr auto embedded_latency = 80ms;
 constexpr auto embedded_jitter = 20ms;
 constexpr std::size_t embedded_threads = 2;
+/// The real API's rate limit (its AppServiceProvider: 120 a minute per client), which the client
+/// keeps unless --rate-limit says otherwise.
+constexpr brewery::RateLimit public_rate_limit{120, std::chrono::seconds{60}};
 /// Per connection attempt; an unreachable API fails fast instead of hanging.
 constexpr auto connect_timeout = 5s;
 /// The probe before timing: bounded so that a wrong --api is a quick error.
@@ -49,6 +53,7 @@ struct Plan {
   std::vector<brewery::Mode> modes;
   std::size_t concurrency = 0;
   bool embedded = false;
+  std::optional<brewery::RateLimit> rate_limit;  ///< the server's, which the client keeps under
   brewery::CountOptions count;
   std::filesystem::path out;
 };
@@ -62,6 +67,11 @@ std::vector<std::string> check_states(const BreweryOptions& o) {
     return states;
   }
   std::vector<std::string> states;
+  if (o.states.size() == 1 && o.states.front() == "all") {
+    for (const auto s : brewery::us_states())
+      states.emplace_back(s);
+    return states;
+  }
   for (const auto& name : o.states) {
     if (brewery::fold_state(name).empty()) throw UsageError{"--states has an empty state name"};
     if (brewery::is_us_state(name)) {
@@ -128,8 +138,27 @@ Plan make_plan(const BreweryOptions& o) {
       throw UsageError{"--cacert " + o.cacert + ": no such readable file"};
     plan.count.http.ca_file = o.cacert;
   }
+  if (!o.rate_limit.empty())
+    plan.rate_limit = parse_rate_limit(o.rate_limit);
+  else if (!plan.embedded)
+    plan.rate_limit = public_rate_limit;
+  if (plan.rate_limit)  // a window 5% longer than the server's: the time a request takes to reach it varies
+    plan.count.http.rate_limiter = std::make_shared<http::RateLimiter>(
+        plan.rate_limit->limit,
+        std::chrono::duration_cast<std::chrono::milliseconds>(plan.rate_limit->window) * 21 / 20);
   plan.out = o.out;
   return plan;
+}
+
+/// "; paced to 120/min: 31 of 130 requests waited, 58.2 s in all" — what the rate limit did
+/// between `before` and `after`; "" when no request had to wait.
+std::string pacing(const Plan& plan, const http::RateLimiter::Stats& before,
+                   const http::RateLimiter::Stats& after) {
+  if (after.delayed == before.delayed) return "";
+  return fmt::format("; paced to {}: {} of {} requests waited, {:.1f} s in all",
+                     describe_rate_limit(plan.rate_limit), after.delayed - before.delayed,
+                     after.requests - before.requests,
+                     std::chrono::duration<double>(after.waited - before.waited).count());
 }
 
 /// "parlab: error: ..." advice for an API that cannot be used.
@@ -201,8 +230,11 @@ std::string mode_names(const Plan& plan, std::string_view separator) {
 /// Every mode over every state, a line per mode; each failed state on stderr. `failed`: some did.
 std::vector<brewery::ModeRun> run_modes(const Plan& plan, bool& failed) {
   std::vector<brewery::ModeRun> runs;
+  const auto& limiter = plan.count.http.rate_limiter;
   for (const auto mode : plan.modes) {
+    const auto paced_before = limiter ? limiter->stats() : http::RateLimiter::Stats{};
     auto run = brewery::run_mode(mode, plan.states, plan.count, plan.concurrency);
+    const auto paced_after = limiter ? limiter->stats() : http::RateLimiter::Stats{};
     std::size_t errors = 0;
     for (const auto& r : run.results) {
       if (r.ok()) continue;
@@ -217,7 +249,7 @@ std::vector<brewery::ModeRun> run_modes(const Plan& plan, bool& failed) {
               << pad(fmt::format("{:.3f} s", run.elapsed.count()), 10, Align::right) << "  (" << run.pages()
               << (run.pages() == 1 ? " page" : " pages");
     if (errors > 0) std::cout << "; " << errors << " of " << plan.states.size() << " states failed";
-    std::cout << ")" << std::endl;
+    std::cout << pacing(plan, paced_before, paced_after) << ")" << std::endl;
     failed = failed || errors > 0;
     runs.push_back(std::move(run));
   }
@@ -329,7 +361,8 @@ void add_brewery_command(CLI::App& app, BreweryOptions& o) {
       "Count breweries per state through the Open Brewery DB API: serial, to_thread, async; async.json");
   o.command = cmd;
   cmd->add_option("--states", o.states,
-                  "Comma-separated US states (default: district_of_columbia,maryland,new_york,virginia)")
+                  "Comma-separated US states, or all: the 50 and district_of_columbia (default: "
+                  "district_of_columbia,maryland,new_york,virginia)")
       ->delimiter(',');
   cmd->add_option(
       "--api", o.api,
@@ -344,6 +377,9 @@ void add_brewery_command(CLI::App& app, BreweryOptions& o) {
                 "Also count only the rows whose state_province is the state (by_state is a substring match)");
   cmd->add_option("--cacert", o.cacert, "PEM file of the CAs to trust for an https --api (curl's --cacert)");
   cmd->add_flag("--allow-unknown", o.allow_unknown, "Accept --states that are not US states (sent as given)");
+  cmd->add_option("--rate-limit", o.rate_limit,
+                  "Requests the client sends at most, e.g. 120/min, 5/s, or off (default: 120/min, the "
+                  "real API's limit; off with --api embedded, which has none)");
   cmd->add_option("--out", o.out, "Folder for async.json (default: the current folder)");
   cmd->add_option("--data", o.data,
                   "breweries.csv for --api embedded (default: $PARLAB_BREWERY_CSV, ./breweries.csv, "

@@ -23,7 +23,8 @@ struct BreweryOptions {
   std::string cacert;
   bool allow_unknown = false;
   std::string out = ".";
-  std::string data;  ///< --data FILE for --api embedded; empty: the search order of docs/brewery.md
+  std::string data;        ///< --data FILE for --api embedded; empty: the search order of docs/brewery.md
+  std::string rate_limit;  ///< --rate-limit N/s, N/min, N/h or off; empty: 120/min, off for embedded
 };
 
 /// Adds the `brewery` subcommand to `app`; CLI11 fills `options` when it parses.

@@ -57,40 +57,10 @@ std::chrono::milliseconds parse_duration(const std::string& flag, const std::str
   return std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(ms))};
 }
 
-/// "120/min", "5/s", "1000/h" or "off".
-std::optional<parlab::brewery::RateLimit> parse_rate_limit(const std::string& text) {
-  if (text == "off") return std::nullopt;
-  const auto bad = [&] {
-    return UsageError{"--rate-limit '" + text + "' is not a rate (use e.g. 120/min, 5/s, 1000/h or off)"};
-  };
-  const auto slash = text.find('/');
-  if (slash == std::string::npos) throw bad();
-  std::uint32_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + slash, n);
-  if (slash == 0 || ec != std::errc{} || ptr != text.data() + slash || n == 0) throw bad();
-  const std::string unit = text.substr(slash + 1);
-  std::chrono::seconds window{};
-  if (unit == "s" || unit == "sec" || unit == "second")
-    window = std::chrono::seconds{1};
-  else if (unit == "min" || unit == "minute")
-    window = std::chrono::seconds{60};
-  else if (unit == "h" || unit == "hour")
-    window = std::chrono::seconds{3600};
-  else
-    throw bad();
-  return parlab::brewery::RateLimit{n, window};
-}
-
 double parse_rate(const std::string& flag, double p) {
   if (!(p >= 0.0 && p <= 1.0))
     throw UsageError{fmt::format("{} must be a probability between 0 and 1 (got {:g})", flag, p)};
   return p;
-}
-
-std::string describe_rate_limit(const std::optional<parlab::brewery::RateLimit>& limit) {
-  if (!limit) return "off";
-  const auto w = limit->window.count();
-  return std::to_string(limit->limit) + "/" + (w == 1 ? "s" : w == 60 ? "min" : "h");
 }
 
 ServerOptions make_options(const ServeOptions& o) {
@@ -127,6 +97,35 @@ ServerOptions make_options(const ServeOptions& o) {
 }
 
 }  // namespace
+
+std::optional<parlab::brewery::RateLimit> parse_rate_limit(const std::string& text) {
+  if (text == "off") return std::nullopt;
+  const auto bad = [&] {
+    return UsageError{"--rate-limit '" + text + "' is not a rate (use e.g. 120/min, 5/s, 1000/h or off)"};
+  };
+  const auto slash = text.find('/');
+  if (slash == std::string::npos) throw bad();
+  std::uint32_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + slash, n);
+  if (slash == 0 || ec != std::errc{} || ptr != text.data() + slash || n == 0) throw bad();
+  const std::string unit = text.substr(slash + 1);
+  std::chrono::seconds window{};
+  if (unit == "s" || unit == "sec" || unit == "second")
+    window = std::chrono::seconds{1};
+  else if (unit == "min" || unit == "minute")
+    window = std::chrono::seconds{60};
+  else if (unit == "h" || unit == "hour")
+    window = std::chrono::seconds{3600};
+  else
+    throw bad();
+  return parlab::brewery::RateLimit{n, window};
+}
+
+std::string describe_rate_limit(const std::optional<parlab::brewery::RateLimit>& limit) {
+  if (!limit) return "off";
+  const auto w = limit->window.count();
+  return std::to_string(limit->limit) + "/" + (w == 1 ? "s" : w == 60 ? "min" : "h");
+}
 
 void add_serve_command(CLI::App& app, ServeOptions& o) {
   auto* cmd = app.add_subcommand(
@@ -200,7 +199,8 @@ int run_serve_command(const ServeOptions& o) {
     server.stop();
     const auto stats = server.stats();
     std::cout << "parlab serve: stopped by " << (signal == SIGINT ? "SIGINT" : "SIGTERM") << " after "
-              << stats.requests << " requests on " << stats.connections << " connections" << std::endl;
+              << stats.requests << " requests on " << stats.connections << " connections, "
+              << stats.rate_limited << " answered 429 by the rate limit" << std::endl;
   } catch (const std::exception& e) {  // e.g. brewery::ServerError: the port is taken
     return report_error(1, e.what());
   }

@@ -3,9 +3,12 @@
 /// `parlab serve`'s command line: a faithful local replica of the Open Brewery DB v1 API (see
 /// docs/brewery.md).
 
+#include "lab/brewery/api.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace parlab::cli {
@@ -30,6 +33,13 @@ struct ServeOptions {
   std::string tls_key;
   std::int64_t threads = 0;  ///< 0: cpu_count()
 };
+
+/// --rate-limit's value: "120/min", "5/s", "1000/h" (also sec/second, minute, hour), or "off"
+/// (nullopt); a UsageError for anything else. `parlab brewery --rate-limit` reads it too.
+[[nodiscard]] std::optional<parlab::brewery::RateLimit> parse_rate_limit(const std::string& text);
+
+/// A rate as --rate-limit writes it: "120/min", "5/s", "1000/h" or "off".
+[[nodiscard]] std::string describe_rate_limit(const std::optional<parlab::brewery::RateLimit>& limit);
 
 /// Adds the `serve` subcommand to `app`; CLI11 fills `options` when it parses.
 void add_serve_command(CLI::App& app, ServeOptions& options);

@@ -10,8 +10,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -147,6 +149,48 @@ struct Request {
   bool new_connection = false;
 };
 
+/// A client-side rate limit, shared by every Client, SyncClient and thread that holds it (through
+/// ClientOptions::rate_limiter): at most `limit` requests go out in any `window`. The window
+/// slides, so that no fixed window of the server's, wherever it starts, counts more. Requests
+/// also wait while the server has asked for a pause (Retry-After on a 429 or 503, or a window when
+/// a 429 has none) and, for a window, after an X-RateLimit-Remaining: 0 that comes before this
+/// limiter's own count is spent (someone else spends the same budget). Each attempt takes a slot,
+/// retries included; the wait before a request's first attempt is not part of its total_timeout,
+/// the waits before later attempts are (like back-off). Thread-safe.
+class RateLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  /// What the limiter has done so far.
+  struct Stats {
+    std::size_t requests = 0;             ///< slots handed out
+    std::size_t delayed = 0;              ///< of them, those that had to wait
+    std::chrono::milliseconds waited{0};  ///< their waits, added up
+  };
+
+  /// At most `limit` requests in any `window`; throws std::invalid_argument unless both are positive.
+  RateLimiter(std::size_t limit, std::chrono::milliseconds window);
+
+  /// Takes the next slot: the time at which the caller may send (now, or later).
+  [[nodiscard]] Clock::time_point reserve();
+  /// What a response said: its status and its X-RateLimit-Remaining and Retry-After fields (nullopt
+  /// when absent). The Client calls it for each response it reads.
+  void observe(int status, std::optional<std::string_view> remaining,
+               std::optional<std::string_view> retry_after);
+
+  [[nodiscard]] Stats stats() const;
+  [[nodiscard]] std::size_t limit() const noexcept { return limit_; }
+  [[nodiscard]] std::chrono::milliseconds window() const noexcept { return window_; }
+
+ private:
+  mutable std::mutex mutex_;
+  std::size_t limit_;
+  std::chrono::milliseconds window_;
+  std::deque<Clock::time_point> slots_;  // the send times of the last `limit_` slots, in order
+  Clock::time_point hold_until_{};
+  Stats stats_{};
+};
+
 /// Every knob of the client, with its default. Durations accept any std::chrono unit (e.g. 5s).
 struct ClientOptions {
   /// Per attempt: DNS + TCP connect + TLS handshake. Counts as a retryable connection failure.
@@ -177,6 +221,8 @@ struct ClientOptions {
   std::string user_agent = "parlab-http/0.1";
   /// Fields sent with every request (a request's field of the same name wins).
   Headers headers{};
+  /// A rate limit to keep (none by default); share one between clients to share the budget.
+  std::shared_ptr<RateLimiter> rate_limiter{};
 };
 
 /// Counters of a client since it was made (for benchmarks and tests).

@@ -95,7 +95,7 @@ struct Core {
   std::atomic<bool> running{false};
 
   std::atomic<std::uint64_t> connections{0}, open{0}, peak{0}, requests{0}, bad{0};
-  std::atomic<std::uint64_t> dropped{0}, failed{0}, truncated{0}, slowed{0};
+  std::atomic<std::uint64_t> dropped{0}, failed{0}, truncated{0}, slowed{0}, rate_limited{0};
 
   Plan draw() {
     std::lock_guard lock{rng_mutex};
@@ -245,6 +245,7 @@ net::awaitable<void> session(Core* self, tcp::socket socket) {
       } else {
         r = self->api.handle(Request{std::string{req.method_string()}, std::string{req.target()}, client,
                                      std::chrono::steady_clock::now()});
+        if (r.status == 429) ++self->rate_limited;
       }
 
       const Plan plan = self->draw();
@@ -409,7 +410,7 @@ std::string ReplicaServer::url() const {
 ServerStats ReplicaServer::stats() const {
   const auto& s = *impl_;
   return ServerStats{s.connections, s.open,   s.peak,      s.requests, s.bad,
-                     s.dropped,     s.failed, s.truncated, s.slowed};
+                     s.dropped,     s.failed, s.truncated, s.slowed,   s.rate_limited};
 }
 
 const ServerOptions& ReplicaServer::options() const { return impl_->options; }

@@ -64,6 +64,7 @@ struct ServerStats {
   std::uint64_t failed = 0;
   std::uint64_t truncated = 0;
   std::uint64_t slowed = 0;
+  std::uint64_t rate_limited = 0;  ///< answered 429 by the rate limit
 };
 
 /// The replica server could not start (bad options, address in use, unreadable TLS files).

@@ -5,6 +5,7 @@
 #include "brewery/brewery_support.hpp"
 #include "lab/brewery/dataset.hpp"
 #include "lab/brewery/replica_server.hpp"
+#include "lab/brewery/states.hpp"
 #include "lab/py_json.hpp"
 #include "lab/system.hpp"
 #include "support/cli.hpp"
@@ -76,13 +77,14 @@ class BreweryCli : public ::testing::Test {
   }
   /// An in-process replica without latency (plain HTTP, or HTTPS with `tls`).
   std::unique_ptr<parlab::brewery::ReplicaServer> replica(
-      std::optional<parlab::brewery::TlsFiles> tls = std::nullopt) {
+      std::optional<parlab::brewery::TlsFiles> tls = std::nullopt,
+      std::optional<parlab::brewery::RateLimit> rate_limit = std::nullopt) {
     parlab::brewery::ServerOptions o;
     o.data = std::make_shared<const parlab::brewery::Dataset>(parlab::brewery::Dataset::load(csv_));
     o.threads = 2;
     o.latency = 0ms;
     o.jitter = 0ms;
-    o.rate_limit = std::nullopt;
+    o.rate_limit = rate_limit;
     o.tls = std::move(tls);
     auto server = std::make_unique<parlab::brewery::ReplicaServer>(std::move(o));
     server->start();
@@ -134,6 +136,40 @@ TEST_F(BreweryCli, TheProcessModeCountsOnAProcessPoolAndAgreesWithAsync) {
       << run.out;
   EXPECT_EQ(table_count(run.out, "maryland"), 158);
   EXPECT_EQ(table_count(run.out, "virginia"), 295);
+}
+
+TEST_F(BreweryCli, TheClientPacesItselfToTheRateLimitAndCollectsNo429) {
+  // The seed's four states take 9 or more requests a mode (a last page that came on a reused
+  // connection is asked again); a server that allows 3 a second answers some with 429 to a client
+  // that does not pace itself.
+  auto server = replica(std::nullopt, parlab::brewery::RateLimit{3, std::chrono::seconds{1}});
+  const auto run = brewery({"--api", server->url() + "/v1", "--rate-limit", "3/s", "--modes", "serial,async",
+                            "--out", out_.path().string()});
+  ASSERT_EQ(run.status, 0) << run.out << run.err;
+  EXPECT_EQ(server->stats().rate_limited, 0U);
+  for (const std::string mode : {"serial", "async"})
+    EXPECT_TRUE(std::regex_search(run.out, std::regex{"\\n" + mode +
+                                                      " +\\d+\\.\\d{3} s  \\(7 pages; paced to 3/s: \\d+ of "
+                                                      "\\d+ requests waited, \\d+\\.\\d s in all\\)\\n"}))
+        << mode << "\n"
+        << run.out;
+  EXPECT_EQ(table_count(run.out, "new_york"), 419);
+  const auto bad = brewery({"--api", server->url() + "/v1", "--rate-limit", "3/fortnight"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--rate-limit '3/fortnight' is not a rate"));
+}
+
+TEST_F(BreweryCli, AllStatesIsTheFiftyAndDistrictOfColumbia) {
+  auto server = replica();
+  const auto run = brewery({"--api", server->url() + "/v1", "--rate-limit", "off", "--states", "all",
+                            "--modes", "async", "--out", out_.path().string()});
+  ASSERT_EQ(run.status, 0) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("51 states"));
+  const auto rows = tb::read_rows(csv_);
+  for (const auto state : parlab::brewery::us_states())
+    EXPECT_EQ(table_count(run.out, std::string{state}),
+              static_cast<long>(tb::count_like(rows, "state_province", std::string{state})))
+        << state;
 }
 
 TEST_F(BreweryCli, ExactModeReportsBothNumbers) {

@@ -443,6 +443,22 @@ TEST_F(BreweryClientTest, RateLimitedRequestsAreRetriedAsRetryAfterSays) {
   EXPECT_GT(retries, 0U) << "7 requests at 3 per second: some got 429 and were retried";
 }
 
+TEST_F(BreweryClientTest, AClientThatPacesItselfCollectsNo429) {
+  // The same server as above, 3 requests a second; the limiter keeps 3 in any 1.1 s (the margin
+  // covers the time a request takes to reach the server), shared by every thread of to_thread.
+  auto o = quick();
+  o.rate_limit = RateLimit{3, std::chrono::seconds{1}};
+  auto server = start(o);
+  auto options = options_for(api(*server), false, quick_http(1));  // a 429 would be an error
+  options.http.rate_limiter = std::make_shared<http::RateLimiter>(3, 1100ms);
+  for (const Mode mode : {Mode::to_thread, Mode::async}) {
+    const auto run = run_mode(mode, seed_four, options);
+    EXPECT_EQ(expect_exact_or_error(run.results, seed_four, std::string{mode_name(mode)}), 0U);
+  }
+  EXPECT_EQ(server->stats().rate_limited, 0U);
+  EXPECT_GT(options.http.rate_limiter->stats().delayed, 0U) << "18 requests at 3 per 1.1 s: most waited";
+}
+
 TEST_F(BreweryClientTest, ARateLimitThatOutlastsTheRetriesIsAnError) {
   auto o = quick();
   o.rate_limit = RateLimit{1, std::chrono::seconds{60}};

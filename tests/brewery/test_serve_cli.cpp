@@ -64,8 +64,8 @@ class ServeCli : public ::testing::Test {
 
 TEST_F(ServeCli, PortZeroPrintsThePortServesAndStopsOnSigterm) {
   TempDir dir;
-  auto serve = start_serve({"--port", "0", "--data", csv_, "--latency", "0", "--jitter", "0ms", "--rate-limit",
-                            "off", "--threads", "2"},
+  auto serve = start_serve({"--port", "0", "--data", csv_, "--latency", "0", "--jitter", "0ms",
+                            "--rate-limit", "off", "--threads", "2"},
                            dir.path());
   const auto line = serve.read_line(120s);
   ASSERT_TRUE(line.has_value()) << serve.err();
@@ -87,7 +87,9 @@ TEST_F(ServeCli, PortZeroPrintsThePortServesAndStopsOnSigterm) {
   EXPECT_EQ(*status, 0) << serve.err();
   const auto last = serve.read_line(10s);
   ASSERT_TRUE(last.has_value());
-  EXPECT_EQ(*last, "parlab serve: stopped by SIGTERM after 1 requests on 1 connections");
+  EXPECT_EQ(
+      *last,
+      "parlab serve: stopped by SIGTERM after 1 requests on 1 connections, 0 answered 429 by the rate limit");
 }
 
 TEST_F(ServeCli, SigintStopsItTooAndTheDefaultsAreFaithful) {
