@@ -26,11 +26,13 @@
 #include <chrono>
 #include <ctime>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -371,26 +373,33 @@ TEST(HttpPool, WaitingForASlotCountsAgainstTheTotalTimeout) {
   EXPECT_EQ(server.request_count(), 1u);  // the queued request never reached the server
 }
 
+/// GET /a, then GET /b once `until` holds (the loop is blocked meanwhile; the server runs on its
+/// own thread): /b's response and the client's counters. /a must answer "first".
+std::pair<http::Response, http::ClientStats> get_twice(HttpServer& server,
+                                                       const std::function<bool()>& until) {
+  std::pair<http::Response, http::ClientStats> out;
+  aio::run([&]() -> aio::Task<void> {
+    const aio::Executor loop = co_await aio::this_loop();
+    http::Client client{loop, {.max_attempts = 1}};
+    const auto first = co_await client.get(server.url("/a"));
+    EXPECT_EQ(first.body, "first");
+    EXPECT_TRUE(HttpServer::wait_until(until));
+    out.first = co_await client.get(server.url("/b"));
+    out.second = client.stats();
+  });
+  return out;
+}
+
 TEST(HttpPool, AConnectionTheServerClosedWhileIdleIsNotReused) {
   std::atomic<int> calls{0};
   HttpServer server{[&calls](const SeenRequest&) {
     // The first reply says keep-alive, but the server closes the socket right after it.
     return ++calls == 1 ? Reply{.body = "first", .action = Reply::Action::respond_and_close} : ok("second");
   }};
-  http::ClientStats stats;
-  aio::run([&]() -> aio::Task<void> {
-    const aio::Executor loop = co_await aio::this_loop();
-    http::Client client{loop, {.max_attempts = 1}};
-    const auto first = co_await client.get(server.url("/a"));
-    EXPECT_EQ(first.body, "first");
-    // Blocks the loop, which has nothing else to do: the server runs on its own thread.
-    EXPECT_TRUE(HttpServer::wait_until([&] { return server.closed_connections() == 1; }));
-    const auto r = co_await client.get(server.url("/b"));
-    EXPECT_EQ(r.body, "second");
-    EXPECT_EQ(r.attempts, 1);
-    EXPECT_FALSE(r.connection_reused);
-    stats = client.stats();
-  });
+  const auto [r, stats] = get_twice(server, [&] { return server.closed_connections() == 1; });
+  EXPECT_EQ(r.body, "second");
+  EXPECT_EQ(r.attempts, 1);  // max_attempts 1: not a retry, the closed connection was not used
+  EXPECT_FALSE(r.connection_reused);
   EXPECT_EQ(stats.idle_dropped, 1u);
   EXPECT_EQ(stats.stale_retries, 0u);
   EXPECT_EQ(stats.connections_reused, 0u);
@@ -437,18 +446,9 @@ TEST(HttpPool, AResponseNobodyAskedForIsNotTakenForTheNextAnswer) {
                                 .raw_delay = std::chrono::milliseconds{50}}
                         : ok("second");
   }};
-  http::ClientStats stats;
-  aio::run([&]() -> aio::Task<void> {
-    const aio::Executor loop = co_await aio::this_loop();
-    http::Client client{loop};
-    const auto first = co_await client.get(server.url("/a"));
-    EXPECT_EQ(first.body, "first");
-    EXPECT_TRUE(HttpServer::wait_until([&] { return server.unasked_sent() == 1; }));
-    const auto r = co_await client.get(server.url("/b"));
-    EXPECT_EQ(r.body, "second");
-    EXPECT_FALSE(r.connection_reused);
-    stats = client.stats();
-  });
+  const auto [r, stats] = get_twice(server, [&] { return server.unasked_sent() == 1; });
+  EXPECT_EQ(r.body, "second");
+  EXPECT_FALSE(r.connection_reused);
   EXPECT_EQ(stats.idle_dropped, 1u);
   EXPECT_EQ(server.connections(), 2u);
 }
