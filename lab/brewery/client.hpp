@@ -25,14 +25,20 @@ inline constexpr std::string_view public_api_url = "https://api.openbrewerydb.or
 /// Rows per page the client asks for: the API's maximum, as the seed does.
 inline constexpr std::size_t page_size = 200;
 
+/// The largest body the count accepts: a full page of 200 breweries is about 100 KB, so 4 MiB is
+/// 40 pages' worth; a larger answer is no page, and 51 states in flight must not hold 51 times the
+/// HTTP client's default 64 MiB.
+inline constexpr std::size_t max_page_bytes = std::size_t{4} << 20;
+
 /// Where and how the client counts.
 struct CountOptions {
   /// The v1 API's base URL: pages are GET {api}/breweries?by_state=S&per_page=200&page=N.
   std::string api{public_api_url};
   /// Also count the rows whose state_province is the state itself (see StateCount::exact_count).
   bool exact = false;
-  /// Timeouts, retries (with Retry-After), connections per host and ca_file of the HTTP client.
-  http::ClientOptions http{};
+  /// Timeouts, retries (with Retry-After), connections per host, ca_file, rate limit of the HTTP
+  /// client; its defaults but max_body_bytes = max_page_bytes.
+  http::ClientOptions http{.max_body_bytes = max_page_bytes};
   /// Pages a state may take: a server that never sends a short page (or repeats its pages under new
   /// ids) is an error after this many full pages, not a count that runs for ever. 500 pages are
   /// 100,000 breweries; the whole Open Brewery DB holds about 11,800.

@@ -727,6 +727,21 @@ TEST(BreweryClientFaults, AResponseSentUnaskedIsNeverCountedAsAPage) {
   }
 }
 
+TEST(BreweryClientFaults, ABodyLargerThanAnyPageIsAnErrorNotHeld) {
+  HttpServer server{
+      [](const SeenRequest&) { return Reply{.status = 404, .body = std::string(5U << 20, '[')}; }};
+  CountOptions options;  // the count's own HTTP defaults
+  options.api = server.url("/v1");
+  options.http.max_attempts = 1;
+  EXPECT_EQ(options.http.max_body_bytes, max_page_bytes);
+  try {
+    (void)count("maryland", options);
+    FAIL() << "expected a CountError";
+  } catch (const CountError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("larger than max_body_bytes (4194304)"));
+  }
+}
+
 TEST(BreweryClientFaults, AHugeErrorBodyIsQuotedNotParsed) {
   // Up to 64 KiB an error body is read as JSON for its message; beyond, its start is quoted as text.
   const std::string small = R"({"message":")" + std::string(60'000, 'x') + R"(","errors":[]})";
