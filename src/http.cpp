@@ -839,7 +839,6 @@ asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Reques
   // The first slot's wait comes before the request's clock starts.
   co_await wait_for_slot(state, Clock::time_point::max());
   const Deadline deadline{Clock::now() + total_timeout, total_timeout};
-  bool first_attempt = true;
   urls::url url = parse_http_url(build_url(request.url, request.params));
   const bool head = request.method == Method::head;
   int redirects = 0;
@@ -854,7 +853,7 @@ asio::awaitable<Response> run_request(std::shared_ptr<ClientState> state, Reques
     for (;;) {
       ++attempts;
       if (attempts > 1) ++state->stats.retries;
-      if (!std::exchange(first_attempt, false)) {
+      if (attempts > 1 || redirects > 0) {  // the first attempt's slot was taken above
         const bool in_time = co_await wait_for_slot(state, deadline.at);
         if (!in_time) {
           throw TimeoutError(url_text, last_status, attempts,
