@@ -118,6 +118,7 @@ Plan make_plan(const BreweryOptions& o) {
 
   plan.embedded = o.api == "embedded";
   plan.count.exact = o.exact;
+  plan.count.plan_from_meta = !o.one_by_one;
   plan.count.http.connect_timeout = connect_timeout;
   if (!plan.embedded) {
     plan.count.api = o.api.empty() ? std::string{brewery::public_api_url} : o.api;
@@ -227,6 +228,11 @@ std::string mode_names(const Plan& plan, std::string_view separator) {
   return fmt::format("{}", fmt::join(names, separator));
 }
 
+/// Whether `mode` plans a state's pages from /breweries/meta in `plan`.
+bool plans_pages(brewery::Mode mode, const Plan& plan) {
+  return plan.count.plan_from_meta && (mode == brewery::Mode::async || mode == brewery::Mode::process);
+}
+
 /// Every mode over every state, a line per mode; each failed state on stderr. `failed`: some did.
 std::vector<brewery::ModeRun> run_modes(const Plan& plan, bool& failed) {
   std::vector<brewery::ModeRun> runs;
@@ -249,6 +255,9 @@ std::vector<brewery::ModeRun> run_modes(const Plan& plan, bool& failed) {
               << pad(fmt::format("{:.3f} s", run.elapsed.count()), 10, Align::right) << "  (" << run.pages()
               << (run.pages() == 1 ? " page" : " pages");
     if (errors > 0) std::cout << "; " << errors << " of " << plan.states.size() << " states failed";
+    if (plans_pages(mode, plan))
+      std::cout << "; " << run.planned() << " of " << plan.states.size()
+                << " states planned from /breweries/meta";
     std::cout << pacing(plan, paced_before, paced_after) << ")" << std::endl;
     failed = failed || errors > 0;
     runs.push_back(std::move(run));
@@ -375,6 +384,9 @@ void add_brewery_command(CLI::App& app, BreweryOptions& o) {
                   "At most N states in flight in the async mode (default: all)");
   cmd->add_flag("--exact", o.exact,
                 "Also count only the rows whose state_province is the state (by_state is a substring match)");
+  cmd->add_flag("--one-by-one", o.one_by_one,
+                "In the async and process modes, fetch a state's pages one after another as the seed does, "
+                "instead of all at once as its /breweries/meta total plans them");
   cmd->add_option("--cacert", o.cacert, "PEM file of the CAs to trust for an https --api (curl's --cacert)");
   cmd->add_flag("--allow-unknown", o.allow_unknown, "Accept --states that are not US states (sent as given)");
   cmd->add_option("--rate-limit", o.rate_limit,

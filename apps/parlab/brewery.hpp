@@ -20,6 +20,7 @@ struct BreweryOptions {
   std::vector<std::string> modes{"serial", "to_thread", "async"};
   std::int64_t concurrency = 0;  ///< --concurrency N: async mode's states in flight; 0: all
   bool exact = false;
+  bool one_by_one = false;  ///< --one-by-one: native async pages one after another (no /breweries/meta)
   std::string cacert;
   bool allow_unknown = false;
   std::string out = ".";

@@ -1,5 +1,6 @@
 #include "lab/brewery/client.hpp"
 
+#include "lab/brewery/api.hpp"
 #include "lab/brewery/states.hpp"
 #include "lab/py_json.hpp"
 
@@ -16,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 namespace parlab::brewery {
@@ -172,6 +174,21 @@ std::string status_detail(const http::Response& response) {
   return detail;
 }
 
+/// Throws CountError unless the response to `state`'s page `page` is a 2xx.
+void check_status(const http::Response& response, const std::string& state, std::size_t page) {
+  if (!response.ok()) throw CountError(state, page, status_detail(response));
+}
+
+/// `state`'s page `page`; throws CountError unless it is a 2xx JSON array of breweries.
+PageCount read_page(const http::Response& response, const std::string& state, std::size_t page) {
+  check_status(response, state, page);
+  try {
+    return count_page(response.body, state);
+  } catch (const std::invalid_argument& e) {
+    throw CountError(state, page, e.what());
+  }
+}
+
 /// The running count of one state, page by page, and the checks that keep a misbehaving server
 /// from turning into a wrong count.
 class Tally {
@@ -180,19 +197,6 @@ class Tally {
     if (max_pages_ == 0) throw std::invalid_argument("CountOptions::max_pages must be at least 1");
     result_.state = std::move(state);
     if (options.exact) result_.exact_count = 0;
-  }
-  /// Throws CountError unless the response to page `page` is a 2xx.
-  void check(const http::Response& response, std::size_t page) const {
-    if (!response.ok()) throw CountError(result_.state, page, status_detail(response));
-  }
-  /// Page `page`'s breweries; throws CountError unless it is a 2xx JSON array of breweries.
-  [[nodiscard]] PageCount read(const http::Response& response, std::size_t page) const {
-    check(response, page);
-    try {
-      return count_page(response.body, result_.state);
-    } catch (const std::invalid_argument& e) {
-      throw CountError(result_.state, page, e.what());
-    }
   }
   /// Adds page next_page(); true when it was the last one. Throws CountError.
   bool add(PageCount counted) {
@@ -264,13 +268,13 @@ http::Request page_request(const std::string& url, const std::string& state, std
   return {.url = url, .params = page_params(state, page), .new_connection = new_connection};
 }
 
-/// Page `page` of `state` fetched on `client`; a CountError when no response came.
-aio::Task<http::Response> fetch_page(http::Client* client, std::string url, std::string state,
-                                     std::size_t page, bool new_connection) {
+/// `request` sent on `client`; a CountError for `state`'s page `page` when no response came.
+aio::Task<http::Response> fetch(http::Client* client, http::Request request, std::string state,
+                                std::size_t page) {
   std::optional<http::Response> response;
   std::string failure;
   try {
-    auto get = client->request(page_request(url, state, page, new_connection));
+    auto get = client->request(std::move(request));
     response = co_await std::move(get);
   } catch (const http::HttpError& e) {
     failure = e.what();
@@ -281,41 +285,133 @@ aio::Task<http::Response> fetch_page(http::Client* client, std::string url, std:
   co_return std::move(*response);
 }
 
-/// count_async, its pages counted on `pool` when there is one (else on the loop).
-aio::Task<StateCount> count_pages(std::string state, http::Client* client, CountOptions options,
-                                  ProcessPool* pool) {
+/// One page as fetched and counted.
+struct FetchedPage {
+  PageCount count;
+  bool connection_reused = false;  ///< http::Response::connection_reused
+};
+
+/// Page `page` of `state` fetched on `client` and counted on `pool` when there is one (else on the
+/// loop). Throws CountError.
+aio::Task<FetchedPage> fetch_page(http::Client* client, std::string url, std::string state, std::size_t page,
+                                  bool new_connection, ProcessPool* pool) {
+  auto fetching = fetch(client, page_request(url, state, page, new_connection), state, page);
+  http::Response response = co_await std::move(fetching);
+  FetchedPage out{.count = {}, .connection_reused = response.connection_reused};
+  if (pool == nullptr) {
+    out.count = read_page(response, state, page);
+    co_return out;
+  }
+  check_status(response, state, page);
+  // The loop goes on with the other requests while a worker process counts this page.
+  std::optional<PageCount> counted;
+  std::string failure;
+  try {
+    auto counting = aio::run_in_executor(*pool, count_page_text, std::move(response.body), state);
+    counted = co_await std::move(counting);
+  } catch (const RemoteError& e) {  // count_page's std::invalid_argument, from the worker
+    failure = e.message();
+  } catch (const WorkerCrashed& e) {
+    failure = e.what();
+  }
+  if (!counted) throw CountError(state, page, failure);
+  out.count = std::move(*counted);
+  co_return out;
+}
+
+/// The count page after page, as the seed does (count()'s loop, natively async).
+aio::Task<StateCount> count_one_by_one(std::string state, http::Client* client, CountOptions options,
+                                       ProcessPool* pool) {
   const std::string url = breweries_url(options);
   Tally tally{state, options};
   for (;;) {
     const std::size_t page = tally.next_page();
-    auto fetching = fetch_page(client, url, state, page, false);
-    http::Response response = co_await std::move(fetching);
-    const bool reused = response.connection_reused;
-    std::optional<PageCount> counted;
-    if (pool == nullptr) {
-      counted = tally.read(response, page);
-    } else {
-      tally.check(response, page);
-      // The loop goes on with the other states' requests while a worker process counts this page.
-      std::string failure;
-      try {
-        auto counting = aio::run_in_executor(*pool, count_page_text, std::move(response.body), state);
-        counted = co_await std::move(counting);
-      } catch (const RemoteError& e) {  // count_page's std::invalid_argument, from the worker
-        failure = e.message();
-      } catch (const WorkerCrashed& e) {
-        failure = e.what();
-      }
-      if (!counted) throw CountError(state, page, failure);
-    }
-    if (!tally.add(std::move(*counted))) continue;
-    if (reused) {  // the last page came after others on a keep-alive connection: ask again (see count)
-      auto again = fetch_page(client, url, state, page, true);
-      const http::Response asked_again = co_await std::move(again);
-      tally.confirm(tally.read(asked_again, page));
+    auto fetching = fetch_page(client, url, state, page, false, pool);
+    FetchedPage fetched = co_await std::move(fetching);
+    if (!tally.add(std::move(fetched.count))) continue;
+    if (fetched.connection_reused) {  // the last page came after others on a keep-alive connection:
+                                      // ask again (see count)
+      auto again = fetch_page(client, url, state, page, true, pool);
+      const FetchedPage asked_again = co_await std::move(again);
+      tally.confirm(asked_again.count);
     }
     co_return tally.take();
   }
+}
+
+/// The largest /breweries/meta answer planned from: a filtered meta is a few hundred bytes.
+constexpr std::size_t max_meta_bytes = std::size_t{64} << 10;
+
+/// The total of `state` from GET {api}/breweries/meta?by_state=S, or nullopt when the answer is none
+/// to plan from (see count_async): no 2xx, no JSON object, a total that is no whole number or would
+/// take more than `max_pages` pages, or a "by_state" that is no object or holds a state that
+/// by_state=S does not match.
+aio::Task<std::optional<std::size_t>> meta_total(http::Client* client, std::string url, std::string state,
+                                                 std::size_t max_pages) {
+  std::optional<http::Response> response;
+  try {
+    auto get = client->request({.url = url + "/meta", .params = {{"by_state", state}}});
+    response = co_await std::move(get);
+  } catch (const http::HttpError&) {
+  } catch (const http::TimeoutError&) {
+  }
+  if (!response || !response->ok() || response->body.size() > max_meta_bytes) co_return std::nullopt;
+  const Json meta = Json::parse(response->body, nullptr, false);
+  if (!meta.is_object()) co_return std::nullopt;
+  const auto total = meta.find("total");
+  const auto by_state = meta.find("by_state");
+  if (total == meta.end() || !total->is_number_unsigned() || by_state == meta.end() || !by_state->is_object())
+    co_return std::nullopt;
+  const std::string pattern = "%" + state + "%";
+  std::uint64_t in_states = 0;
+  for (const auto& [name, n] : by_state->items()) {
+    if (!like(name, pattern) || !n.is_number_unsigned()) co_return std::nullopt;
+    in_states += n.get<std::uint64_t>();
+  }
+  const auto t = total->get<std::uint64_t>();
+  if (in_states > t || t / page_size + 1 > max_pages) co_return std::nullopt;
+  co_return static_cast<std::size_t>(t);
+}
+
+/// The pages of a state of `total` breweries, fetched at once: counted when each holds what the
+/// total says and no brewery comes twice, else nullopt. Throws CountError for a page that failed.
+aio::Task<std::optional<StateCount>> count_planned(std::string state, std::size_t total, http::Client* client,
+                                                   CountOptions options, ProcessPool* pool) {
+  const std::string url = breweries_url(options);
+  const std::size_t pages = total / page_size + 1;
+  std::vector<aio::Task<FetchedPage>> fetches;
+  fetches.reserve(pages);
+  for (std::size_t page = 1; page <= pages; ++page)
+    fetches.push_back(fetch_page(client, url, state, page, false, pool));
+  auto fetching = aio::gather(std::move(fetches));
+  std::vector<FetchedPage> fetched = co_await std::move(fetching);
+  std::unordered_set<std::uint64_t> ids;
+  for (std::size_t i = 0; i < pages; ++i) {
+    const std::size_t expected = i + 1 < pages ? page_size : total % page_size;
+    if (fetched[i].count.rows != expected) co_return std::nullopt;
+    for (const std::uint64_t id : fetched[i].count.ids)
+      if (!ids.insert(id).second) co_return std::nullopt;
+  }
+  Tally tally{state, options};
+  for (auto& page : fetched)
+    (void)tally.add(std::move(page.count));
+  StateCount counted = tally.take();
+  counted.planned = true;
+  co_return counted;
+}
+
+/// count_async, its pages counted on `pool` when there is one (else on the loop).
+aio::Task<StateCount> count_pages(std::string state, http::Client* client, CountOptions options,
+                                  ProcessPool* pool) {
+  if (options.plan_from_meta) {
+    auto asking = meta_total(client, breweries_url(options), state, options.max_pages);
+    if (const std::optional<std::size_t> total = co_await std::move(asking)) {
+      auto counting = count_planned(state, *total, client, options, pool);
+      if (std::optional<StateCount> counted = co_await std::move(counting)) co_return std::move(*counted);
+    }
+  }
+  auto counting = count_one_by_one(std::move(state), client, std::move(options), pool);
+  co_return co_await std::move(counting);
 }
 
 aio::Task<StateCount> limited_count(std::string state, http::Client* client, aio::Semaphore* limit,
@@ -334,7 +430,9 @@ aio::Task<std::vector<Outcome<StateCount>>> count_states(std::vector<std::string
                                                          CountOptions options, std::size_t concurrency,
                                                          ProcessPool* pool) {
   const std::size_t in_flight = concurrency == 0 ? states.size() : std::min(concurrency, states.size());
-  options.http.max_connections_per_host = std::max<std::size_t>(1, in_flight);
+  // Two connections per state in flight: a planned state fetches its pages at once (the 51 states
+  // take 71 pages), and a page waiting for a connection costs a whole round trip.
+  options.http.max_connections_per_host = std::max(options.http.max_connections_per_host, 2 * in_flight);
   const aio::Executor loop = co_await aio::this_loop();
   http::Client client{loop, options.http};
   std::optional<aio::Semaphore> limit;
@@ -381,8 +479,8 @@ StateCount count(const std::string& state, const CountOptions& options) {
   for (;;) {
     const std::size_t page = tally.next_page();
     const http::Response response = fetch(page, false);
-    if (!tally.add(tally.read(response, page))) continue;
-    if (response.connection_reused) tally.confirm(tally.read(fetch(page, true), page));
+    if (!tally.add(read_page(response, state, page))) continue;
+    if (response.connection_reused) tally.confirm(read_page(fetch(page, true), state, page));
     return tally.take();
   }
 }
@@ -440,6 +538,12 @@ std::optional<Mode> parse_mode(std::string_view name) {
 
 bool ModeRun::ok() const {
   return std::all_of(results.begin(), results.end(), [](const Outcome<StateCount>& r) { return r.ok(); });
+}
+
+std::size_t ModeRun::planned() const {
+  return static_cast<std::size_t>(
+      std::count_if(results.begin(), results.end(),
+                    [](const Outcome<StateCount>& r) { return r.ok() && r.value().planned; }));
 }
 
 std::size_t ModeRun::pages() const {

@@ -43,6 +43,10 @@ struct CountOptions {
   /// ids) is an error after this many full pages, not a count that runs for ever. 500 pages are
   /// 100,000 breweries; the whole Open Brewery DB holds about 11,800.
   std::size_t max_pages = 500;
+  /// Native async only (count_async, Mode::async, Mode::process): ask GET {api}/breweries/meta?by_state=S
+  /// for the state's total first and fetch all its pages at once, checked against that total (see
+  /// count_async). false: page after page, as the seed does.
+  bool plan_from_meta = true;
 };
 
 /// One state's count.
@@ -53,8 +57,15 @@ struct StateCount {
   std::optional<std::size_t> exact_count{};  ///< with CountOptions::exact: the rows whose state_province
                                              ///< equals the state (same_state), e.g. 255 for virginia
   std::size_t pages = 0;                     ///< pages fetched, the last (short or empty) one included
+  /// The pages were planned from /breweries/meta and fetched at once (see count_async); false when
+  /// they were fetched one after another.
+  bool planned = false;
 
-  bool operator==(const StateCount&) const = default;
+  /// Two counts are equal when they count the same: how the pages were fetched is not compared.
+  bool operator==(const StateCount& other) const {
+    return state == other.state && brewery_count == other.brewery_count && exact_count == other.exact_count &&
+           pages == other.pages;
+  }
 };
 
 /// A state's count could not be established: a page failed after the HTTP client's retries (no
@@ -107,8 +118,14 @@ struct PageCount {
 [[nodiscard]] StateCount count(const std::string& state, const CountOptions& options = {});
 
 /// count() natively async on `client` (an http::Client of the running loop, which must outlive the
-/// task; options.http is then the client's business, not read); the pages of one state go one after
-/// the other, as each needs the previous one's length.
+/// task; options.http is then the client's business, not read). With CountOptions::plan_from_meta,
+/// one request to /breweries/meta?by_state=S gives the state's total T, hence its pages: T / 200 + 1,
+/// the last one short (empty when T is a multiple of 200); all of them are fetched at once, and each
+/// must hold what T says (200 rows, and T % 200 on the last) with no brewery twice. When they do not
+/// (the data changed between the requests, or an answer was not its page's), or the meta cannot be
+/// planned from (an error, no JSON object, a total past max_pages, or a by_state that counts states
+/// the filter does not match: a server whose meta ignores by_state), the state is counted page
+/// after page from page 1, as the seed does. Either way the count is the seed's.
 [[nodiscard]] aio::Task<StateCount> count_async(std::string state, http::Client* client,
                                                 CountOptions options);
 
@@ -126,7 +143,9 @@ struct PageCount {
     std::vector<std::string> states, CountOptions options = {});
 
 /// Every state counted natively async on one http::Client: at most `concurrency` states in flight
-/// (0: all at once) over as many connections. Each state's count or error, in input order.
+/// (0: all at once) over two connections per state in flight (a planned state fetches its pages at
+/// once), or options.http.max_connections_per_host when that is more. Each state's count or error,
+/// in input order.
 [[nodiscard]] aio::Task<std::vector<Outcome<StateCount>>> count_states_async(std::vector<std::string> states,
                                                                              CountOptions options,
                                                                              std::size_t concurrency = 0);
@@ -155,6 +174,8 @@ struct ModeRun {
   [[nodiscard]] bool ok() const;
   /// Pages fetched by the states that were counted.
   [[nodiscard]] std::size_t pages() const;
+  /// States counted from a plan (StateCount::planned).
+  [[nodiscard]] std::size_t planned() const;
 };
 
 /// Runs `mode` over `states` and times it. Every state gets its count or its error (a failure

@@ -106,10 +106,14 @@ TEST_F(BreweryCli, EmbeddedRunCountsTheSeedsStatesAndWritesAsyncJson) {
         << state << "\n"
         << run.out;
   EXPECT_EQ(table_count(run.out, "virginia"), 295);
-  for (const std::string mode : {"serial", "to_thread", "async"})
+  for (const std::string mode : {"serial", "to_thread"})
     EXPECT_TRUE(std::regex_search(run.out, std::regex{"\\n" + mode + " +\\d+\\.\\d{3} s  \\(7 pages\\)\\n"}))
         << mode << "\n"
         << run.out;
+  EXPECT_TRUE(std::regex_search(
+      run.out,
+      std::regex{"\\nasync +\\d+\\.\\d{3} s  \\(7 pages; 4 of 4 states planned from /breweries/meta\\)\\n"}))
+      << run.out;
   EXPECT_THAT(run.out, HasSubstr("embedded replica at http://127.0.0.1:"));
   EXPECT_THAT(run.out, HasSubstr("latency 80 ms"));
 
@@ -132,25 +136,37 @@ TEST_F(BreweryCli, TheProcessModeCountsOnAProcessPoolAndAgreesWithAsync) {
       brewery({"--api", server->url() + "/v1", "--modes", "async,process", "--out", out_.path().string()});
   ASSERT_EQ(run.status, 0) << run.out << run.err;
   EXPECT_EQ(run.err, "");  // the modes agree (a disagreement is an error line)
-  EXPECT_TRUE(std::regex_search(run.out, std::regex{"\\nprocess +\\d+\\.\\d{3} s  \\(7 pages\\)\\n"}))
+  EXPECT_TRUE(std::regex_search(
+      run.out,
+      std::regex{
+          "\\nprocess +\\d+\\.\\d{3} s  \\(7 pages; 4 of 4 states planned from /breweries/meta\\)\\n"}))
       << run.out;
+  // --one-by-one: the seed's paging, no plan, no mention of one.
+  const auto seeds_way = brewery(
+      {"--api", server->url() + "/v1", "--modes", "async", "--one-by-one", "--out", out_.path().string()});
+  ASSERT_EQ(seeds_way.status, 0) << seeds_way.out << seeds_way.err;
+  EXPECT_TRUE(std::regex_search(seeds_way.out, std::regex{"\\nasync +\\d+\\.\\d{3} s  \\(7 pages\\)\\n"}))
+      << seeds_way.out;
+  EXPECT_EQ(table_count(seeds_way.out, "new_york"), 419);
   EXPECT_EQ(table_count(run.out, "maryland"), 158);
   EXPECT_EQ(table_count(run.out, "virginia"), 295);
 }
 
 TEST_F(BreweryCli, TheClientPacesItselfToTheRateLimitAndCollectsNo429) {
-  // The seed's four states take 9 or more requests a mode (a last page that came on a reused
-  // connection is asked again); a server that allows 3 a second answers some with 429 to a client
-  // that does not pace itself.
+  // The seed's four states take 9 or more requests a mode (serial: a last page that came on a
+  // reused connection is asked again; async: a /breweries/meta per state and 7 pages); a server that allows 3
+  // a second answers some with 429 to a client that does not pace itself.
   auto server = replica(std::nullopt, parlab::brewery::RateLimit{3, std::chrono::seconds{1}});
   const auto run = brewery({"--api", server->url() + "/v1", "--rate-limit", "3/s", "--modes", "serial,async",
                             "--out", out_.path().string()});
   ASSERT_EQ(run.status, 0) << run.out << run.err;
   EXPECT_EQ(server->stats().rate_limited, 0U);
-  for (const std::string mode : {"serial", "async"})
-    EXPECT_TRUE(std::regex_search(run.out, std::regex{"\\n" + mode +
-                                                      " +\\d+\\.\\d{3} s  \\(7 pages; paced to 3/s: \\d+ of "
-                                                      "\\d+ requests waited, \\d+\\.\\d s in all\\)\\n"}))
+  for (const auto& [mode, planned] :
+       {std::pair{"serial", ""}, std::pair{"async", "; 4 of 4 states planned from /breweries/meta"}})
+    EXPECT_TRUE(std::regex_search(
+        run.out, std::regex{"\\n" + std::string{mode} + " +\\d+\\.\\d{3} s  \\(7 pages" + planned +
+                            "; paced to 3/s: \\d+ of "
+                            "\\d+ requests waited, \\d+\\.\\d s in all\\)\\n"}))
         << mode << "\n"
         << run.out;
   EXPECT_EQ(table_count(run.out, "new_york"), 419);

@@ -373,9 +373,14 @@ TEST_F(BreweryClientTest, PagesEndOnAnEmptyPageAfterAMultipleOf200) {
     const std::size_t confirmation = want.pages > 1 ? 1 : 0;
     requests += want.pages + confirmation;
     EXPECT_EQ(server->stats().requests, requests) << want.state << ": one request per page, no more";
+    // Natively async: the meta's total plans the pages, all of them fetched at once and none asked
+    // again (each is checked against the total instead).
     const auto native = aio::run(count_async(want.state, options));
     EXPECT_EQ(native, c) << want.state;
-    requests += want.pages + confirmation;
+    EXPECT_TRUE(native.planned) << want.state;
+    EXPECT_FALSE(c.planned) << want.state << ": count() pages one by one, as the seed";
+    requests += 1 + want.pages;
+    EXPECT_EQ(server->stats().requests, requests) << want.state << ": the meta and each page once";
   }
 }
 
@@ -680,7 +685,8 @@ TEST(BreweryClientFaults, AServerThatIgnoresPageIsAnErrorNotAnEndlessCount) {
   const auto outcomes = count_every_way(options_for(server.url("/v1")));
   for (std::size_t i = 0; i < outcomes.size(); ++i)
     expect_count_error(outcomes[i], 2, "already on page 1", "mode " + std::to_string(i));
-  EXPECT_EQ(server.request_count(), 2U * outcomes.size());
+  // Two pages each, and a /breweries/meta for each native async mode (answered with a page: no plan).
+  EXPECT_EQ(server.request_count(), 2U * outcomes.size() + 2);
 }
 
 TEST(BreweryClientFaults, AServerThatNeverSendsAShortPageStopsAtMaxPages) {
@@ -691,7 +697,7 @@ TEST(BreweryClientFaults, AServerThatNeverSendsAShortPageStopsAtMaxPages) {
   const auto outcomes = count_every_way(options);
   for (std::size_t i = 0; i < outcomes.size(); ++i)
     expect_count_error(outcomes[i], 7, "7 full pages and no end", "mode " + std::to_string(i));
-  EXPECT_EQ(server.request_count(), 7U * outcomes.size());
+  EXPECT_EQ(server.request_count(), 7U * outcomes.size() + 2) << "and a /breweries/meta for the async modes";
   options.max_pages = 0;
   EXPECT_THROW((void)count("maryland", options), std::invalid_argument);
 }
@@ -722,6 +728,193 @@ TEST(BreweryClientFaults, AResponseSentUnaskedIsNeverCountedAsAPage) {
         EXPECT_EQ(outcomes[i].value().exact_count, 255U) << what;
       } else {
         expect_count_error(outcomes[i], 2, "held 0 breweries, and 55 when asked again", what);
+      }
+    }
+  }
+}
+
+/// A /breweries/meta answer: `total`, and by_state as given (a JSON object's text).
+std::string meta_body(std::size_t total, const std::string& by_state) {
+  return "{\"total\":" + std::to_string(total) + ",\"by_state\":" + by_state +
+         ",\"by_country\":{},\"by_type\":{},\"page\":1,\"per_page\":50}";
+}
+
+/// A server of maryland's `rows` breweries whose /breweries/meta answers `meta`.
+HttpServer maryland_server(std::size_t rows, std::string meta) {
+  return HttpServer{[rows, meta = std::move(meta)](const SeenRequest& r) {
+    if (r.path().ends_with("/meta")) return Reply{.body = meta};
+    const std::size_t page = page_of(r);
+    const std::size_t before = (page - 1) * page_size;
+    return Reply{.body = page_body(rows > before ? std::min(page_size, rows - before) : 0, "Maryland", page)};
+  }};
+}
+
+/// The requests `server` saw from the `from`-th on, in the order they came.
+std::vector<SeenRequest> requests_since(const HttpServer& server, std::size_t from) {
+  auto seen = server.requests();
+  seen.erase(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(std::min(from, seen.size())));
+  return seen;
+}
+
+/// The pages `server` was asked for from its `from`-th request on, in the order they came.
+std::vector<std::size_t> pages_asked(const HttpServer& server, std::size_t from = 0) {
+  std::vector<std::size_t> pages;
+  for (const auto& r : requests_since(server, from))
+    if (!r.path().ends_with("/meta")) pages.push_back(page_of(r));
+  return pages;
+}
+
+TEST(BreweryClientPlan, TheMetaPlansThePagesAndTheyAreFetchedAtOnce) {
+  auto server = maryland_server(417, meta_body(417, R"({"Maryland":417})"));
+  const auto options = options_for(server.url("/v1"), true);
+  for (const Mode mode : {Mode::async, Mode::process}) {
+    const std::size_t from = server.request_count();
+    const auto run = run_mode(mode, {"maryland"}, options);
+    ASSERT_TRUE(run.ok()) << mode_name(mode);
+    const StateCount& c = run.results[0].value();
+    EXPECT_EQ(c.brewery_count, 417U);
+    EXPECT_EQ(c.exact_count, 417U);
+    EXPECT_EQ(c.pages, 3U);
+    EXPECT_TRUE(c.planned);
+    EXPECT_EQ(run.planned(), 1U);
+    const auto seen = requests_since(server, from);
+    ASSERT_EQ(seen.size(), 4U) << "the meta and three pages, none asked twice";
+    EXPECT_EQ(seen[0].target, "/v1/breweries/meta?by_state=maryland");
+    std::set<std::size_t> connections;
+    for (std::size_t i = 1; i < seen.size(); ++i)
+      connections.insert(seen[i].connection);
+    EXPECT_EQ(connections.size(), 3U) << "the three pages were in flight at once, each on its connection";
+    auto pages = pages_asked(server, from);
+    std::sort(pages.begin(), pages.end());
+    EXPECT_EQ(pages, (std::vector<std::size_t>{1, 2, 3}));
+  }
+  // Without the plan, natively async pages go one after another, as the seed's.
+  auto one_by_one = options;
+  one_by_one.plan_from_meta = false;
+  const std::size_t from = server.request_count();
+  const auto c = aio::run(count_async("maryland", one_by_one));
+  EXPECT_EQ(c.brewery_count, 417U);
+  EXPECT_FALSE(c.planned);
+  EXPECT_EQ(pages_asked(server, from), (std::vector<std::size_t>{1, 2, 3, 3})) << "the last page asked again";
+  EXPECT_EQ(server.request_count() - from, 4U) << "no meta";
+}
+
+TEST(BreweryClientPlan, DataThatChangedSinceTheMetaIsRecountedPageByPage) {
+  // The meta says 400 (pages 1 and 2 full, page 3 empty) or 450 (page 3: 50), but 417 are there:
+  // page 3 disagrees with the plan, so the state is counted again from page 1, one page after the
+  // other, to the seed's answer.
+  for (const std::size_t said : {std::size_t{400}, std::size_t{450}, std::size_t{10}}) {
+    auto server = maryland_server(417, meta_body(said, "{\"Maryland\":" + std::to_string(said) + "}"));
+    const auto run = run_mode(Mode::async, {"maryland"}, options_for(server.url("/v1"), true));
+    ASSERT_TRUE(run.ok()) << said;
+    EXPECT_EQ(run.results[0].value().brewery_count, 417U) << said;
+    EXPECT_EQ(run.results[0].value().pages, 3U) << said;
+    EXPECT_FALSE(run.results[0].value().planned) << said;
+    auto pages = pages_asked(server);
+    const std::size_t planned = said / page_size + 1;
+    ASSERT_GE(pages.size(), planned + 3) << said;
+    std::sort(pages.begin(), pages.begin() + static_cast<std::ptrdiff_t>(planned));
+    std::vector<std::size_t> want;
+    for (std::size_t p = 1; p <= planned; ++p)
+      want.push_back(p);
+    for (const std::size_t p : {1, 2, 3})
+      want.push_back(p);
+    pages.resize(std::min(pages.size(), want.size()));
+    EXPECT_EQ(pages, want) << said << ": the planned pages, then page by page from page 1";
+  }
+}
+
+TEST(BreweryClientPlan, AMetaThatIsNoPlanIsNotFollowed) {
+  // A meta that ignores by_state (the total of every state), one that is not JSON, an error, a
+  // total that is no whole number, or one past max_pages: one request spent, then page by page —
+  // never hundreds of pages planned from a total that is not this state's.
+  const std::vector<std::pair<std::string, Reply>> metas{
+      {"every state's total", Reply{.body = meta_body(11822, R"({"Maryland":417,"Ohio":11405})")}},
+      {"no by_state", Reply{.body = R"({"total":417})"}},
+      {"not JSON", Reply{.body = "<html>"}},
+      {"an array", Reply{.body = "[]"}},
+      {"a 404", Reply{.status = 404, .body = R"({"message":"not here"})"}},
+      {"a negative total", Reply{.body = meta_body(0, "{}").replace(9, 1, "-5")}},
+      {"a fractional total", Reply{.body = R"({"total":417.5,"by_state":{"Maryland":417}})"}},
+      {"a total past max_pages", Reply{.body = meta_body(100'000'000, R"({"Maryland":100000000})")}},
+  };
+  for (const auto& [what, meta] : metas) {
+    HttpServer server{[m = meta](const SeenRequest& r) {
+      if (r.path().ends_with("/meta")) return m;
+      const std::size_t page = page_of(r);
+      return Reply{.body = page_body(page <= 2 ? 200 : 17, "Maryland", page)};
+    }};
+    const auto run =
+        run_mode(Mode::async, {"maryland"}, options_for(server.url("/v1"), false, quick_http(1)));
+    ASSERT_TRUE(run.ok()) << what;
+    EXPECT_EQ(run.results[0].value().brewery_count, 417U) << what;
+    EXPECT_FALSE(run.results[0].value().planned) << what;
+    EXPECT_EQ(pages_asked(server), (std::vector<std::size_t>{1, 2, 3, 3}))
+        << what << ": page by page, the last one asked again";
+  }
+}
+
+TEST(BreweryClientPlan, RepeatedBreweriesOnPlannedPagesAreRecountedThenAnError) {
+  // Every page holds page 1's breweries: the planned pages repeat ids, so the state is counted page
+  // by page, which finds the repeat itself: an error, not 400.
+  HttpServer server{[](const SeenRequest& r) {
+    if (r.path().ends_with("/meta")) return Reply{.body = meta_body(417, R"({"Maryland":417})")};
+    return Reply{.body = page_body(page_of(r) <= 2 ? 200 : 17, "Maryland", 1)};
+  }};
+  const auto run = run_mode(Mode::async, {"maryland"}, options_for(server.url("/v1")));
+  expect_count_error(run.results.at(0), 2, "already on page 1", "planned pages that repeat");
+}
+
+TEST(BreweryClientPlan, AFailedPlannedPageIsTheStatesError) {
+  std::atomic<int> page2_calls{0};
+  HttpServer server{[&](const SeenRequest& r) {
+    if (r.path().ends_with("/meta")) return Reply{.body = meta_body(417, R"({"Maryland":417})")};
+    const std::size_t page = page_of(r);
+    if (page == 2) {
+      ++page2_calls;
+      return Reply{.status = 500, .body = R"({"message":"database on fire"})"};
+    }
+    return Reply{.body = page_body(page == 1 ? 200 : 17, "Maryland", page)};
+  }};
+  const auto run = run_mode(Mode::async, {"maryland"}, options_for(server.url("/v1"), false, quick_http(2)));
+  expect_count_error(run.results.at(0), 2,
+                     "HTTP 500 Internal Server Error after 2 attempts: database on fire",
+                     "planned page 2 fails");
+  EXPECT_EQ(page2_calls.load(), 2);
+}
+
+TEST(BreweryClientPlan, AResponseSentUnaskedAfterTheMetaIsNeverCountedAsAPage) {
+  // An empty page nobody asked for, sent on the meta's connection right after the meta or just
+  // before a page's answer: whichever request reads it, the count is 417 or an error, never less.
+  for (const bool before_a_page : {false, true}) {
+    std::set<std::size_t> meta_connections;  // the handler runs on the server's one thread
+    HttpServer server{[before_a_page, &meta_connections](const SeenRequest& r) {
+      if (r.path().ends_with("/meta")) {
+        meta_connections.insert(r.connection);
+        const std::string meta = meta_body(417, R"({"Maryland":417})");
+        if (before_a_page) return Reply{.body = meta};
+        return Reply{
+            .body = meta, .action = Reply::Action::respond_then_raw, .raw = raw_page("[]"), .raw_delay = 1ms};
+      }
+      const std::size_t page = page_of(r);
+      const std::string body = page_body(page <= 2 ? 200 : 17, "Maryland", page);
+      if (before_a_page && meta_connections.contains(r.connection))
+        return Reply{.body = body, .action = Reply::Action::raw_then_respond, .raw = raw_page("[]")};
+      return Reply{.body = body};
+    }};
+    for (const Mode mode : {Mode::async, Mode::process}) {
+      const auto run = run_mode(mode, {"maryland"}, options_for(server.url("/v1"), true));
+      const std::string what = std::string{before_a_page ? "before a page" : "after the meta"} + ", " +
+                               std::string{mode_name(mode)};
+      if (run.ok()) {
+        EXPECT_EQ(run.results[0].value().brewery_count, 417U) << what;
+        EXPECT_EQ(run.results[0].value().exact_count, 417U) << what;
+      } else {
+        try {
+          run.results[0].rethrow();
+        } catch (const CountError& e) {
+          EXPECT_THAT(e.what(), HasSubstr("maryland: page ")) << what;
+        }
       }
     }
   }
