@@ -5,6 +5,7 @@
 #include "lab/py_json.hpp"
 
 #include <parlab/aio_pool.hpp>
+#include <parlab/aio_tasks.hpp>
 #include <parlab/errors.hpp>
 #include <parlab/process_pool.hpp>
 
@@ -319,15 +320,22 @@ aio::Task<FetchedPage> fetch_page(http::Client* client, std::string url, std::st
   co_return out;
 }
 
-/// The count page after page, as the seed does (count()'s loop, natively async).
+/// The count page after page, as the seed does (count()'s loop, natively async), from `first` when
+/// page 1 was already fetched.
 aio::Task<StateCount> count_one_by_one(std::string state, http::Client* client, CountOptions options,
-                                       ProcessPool* pool) {
+                                       ProcessPool* pool, std::optional<FetchedPage> first) {
   const std::string url = breweries_url(options);
   Tally tally{state, options};
   for (;;) {
     const std::size_t page = tally.next_page();
-    auto fetching = fetch_page(client, url, state, page, false, pool);
-    FetchedPage fetched = co_await std::move(fetching);
+    FetchedPage fetched;
+    if (first) {
+      fetched = std::move(*first);
+      first.reset();
+    } else {
+      auto fetching = fetch_page(client, url, state, page, false, pool);
+      fetched = co_await std::move(fetching);
+    }
     if (!tally.add(std::move(fetched.count))) continue;
     if (fetched.connection_reused) {  // the last page came after others on a keep-alive connection:
                                       // ask again (see count)
@@ -339,52 +347,67 @@ aio::Task<StateCount> count_one_by_one(std::string state, http::Client* client, 
   }
 }
 
-/// The largest /breweries/meta answer planned from: a filtered meta is a few hundred bytes.
-constexpr std::size_t max_meta_bytes = std::size_t{64} << 10;
+/// The largest /breweries/meta answer planned from: the real one is about 20 KB.
+constexpr std::size_t max_meta_bytes = std::size_t{1} << 20;
 
-/// The total of `state` from GET {api}/breweries/meta?by_state=S, or nullopt when the answer is none
-/// to plan from (see count_async): no 2xx, no JSON object, a total that is no whole number or would
-/// take more than `max_pages` pages, or a "by_state" that is no object or holds a state that
-/// by_state=S does not match.
-aio::Task<std::optional<std::size_t>> meta_total(http::Client* client, std::string url, std::string state,
-                                                 std::size_t max_pages) {
+/// The breweries of each state_province, as GET {api}/breweries/meta gives them under "by_state";
+/// null when there is no plan.
+using StateTotals = std::shared_ptr<const std::vector<std::pair<std::string, std::uint64_t>>>;
+
+/// The breweries per state_province from one GET {api}/breweries/meta, or null when the answer is
+/// none to plan from: no 2xx (after the client's retries), more than max_meta_bytes, no JSON object,
+/// a "by_state" that is no object of whole numbers, or a "total" smaller than their sum.
+aio::Task<StateTotals> fetch_state_totals(http::Client* client, std::string url) {
   std::optional<http::Response> response;
   try {
-    auto get = client->request({.url = url + "/meta", .params = {{"by_state", state}}});
+    auto get = client->request({.url = url + "/meta"});
     response = co_await std::move(get);
   } catch (const http::HttpError&) {
   } catch (const http::TimeoutError&) {
   }
-  if (!response || !response->ok() || response->body.size() > max_meta_bytes) co_return std::nullopt;
+  if (!response || !response->ok() || response->body.size() > max_meta_bytes) co_return nullptr;
   const Json meta = Json::parse(response->body, nullptr, false);
-  if (!meta.is_object()) co_return std::nullopt;
-  const auto total = meta.find("total");
+  if (!meta.is_object()) co_return nullptr;
   const auto by_state = meta.find("by_state");
-  if (total == meta.end() || !total->is_number_unsigned() || by_state == meta.end() || !by_state->is_object())
-    co_return std::nullopt;
-  const std::string pattern = "%" + state + "%";
-  std::uint64_t in_states = 0;
+  if (by_state == meta.end() || !by_state->is_object()) co_return nullptr;
+  auto totals = std::make_shared<std::vector<std::pair<std::string, std::uint64_t>>>();
+  std::uint64_t sum = 0;
   for (const auto& [name, n] : by_state->items()) {
-    if (!like(name, pattern) || !n.is_number_unsigned()) co_return std::nullopt;
-    in_states += n.get<std::uint64_t>();
+    if (!n.is_number_unsigned()) co_return nullptr;
+    totals->emplace_back(name, n.get<std::uint64_t>());
+    sum += totals->back().second;
   }
-  const auto t = total->get<std::uint64_t>();
-  if (in_states > t || t / page_size + 1 > max_pages) co_return std::nullopt;
-  co_return static_cast<std::size_t>(t);
+  if (const auto total = meta.find("total");
+      total != meta.end() && (!total->is_number_unsigned() || total->get<std::uint64_t>() < sum))
+    co_return nullptr;
+  co_return totals;
 }
 
-/// The pages of a state of `total` breweries, fetched at once: counted when each holds what the
-/// total says and no brewery comes twice, else nullopt. Throws CountError for a page that failed.
-aio::Task<std::optional<StateCount>> count_planned(std::string state, std::size_t total, http::Client* client,
-                                                   CountOptions options, ProcessPool* pool) {
+/// The breweries GET /breweries?by_state=S lists by `totals`: those of every state_province that
+/// LIKE '%S%' matches (virginia: Virginia and West Virginia).
+std::uint64_t listed_total(const StateTotals& totals, const std::string& state) {
+  const std::string pattern = "%" + state + "%";
+  std::uint64_t n = 0;
+  for (const auto& [name, count] : *totals)
+    if (like(name, pattern)) n += count;
+  return n;
+}
+
+/// The pages of a state of `total` breweries after page 1 (`first`), fetched at once: counted when
+/// each holds what the total says and no brewery comes twice, else nullopt. Throws CountError for a
+/// page that failed.
+aio::Task<std::optional<StateCount>> count_planned(std::string state, std::size_t total, FetchedPage first,
+                                                   http::Client* client, CountOptions options,
+                                                   ProcessPool* pool) {
   const std::string url = breweries_url(options);
   const std::size_t pages = total / page_size + 1;
   std::vector<aio::Task<FetchedPage>> fetches;
-  fetches.reserve(pages);
-  for (std::size_t page = 1; page <= pages; ++page)
+  fetches.reserve(pages - 1);
+  for (std::size_t page = 2; page <= pages; ++page)
     fetches.push_back(fetch_page(client, url, state, page, false, pool));
   auto fetching = aio::gather(std::move(fetches));
   std::vector<FetchedPage> fetched = co_await std::move(fetching);
+  fetched.insert(fetched.begin(), std::move(first));
   std::unordered_set<std::uint64_t> ids;
   for (std::size_t i = 0; i < pages; ++i) {
     const std::size_t expected = i + 1 < pages ? page_size : total % page_size;
@@ -400,28 +423,62 @@ aio::Task<std::optional<StateCount>> count_planned(std::string state, std::size_
   co_return counted;
 }
 
-/// count_async, its pages counted on `pool` when there is one (else on the loop).
-aio::Task<StateCount> count_pages(std::string state, http::Client* client, CountOptions options,
-                                  ProcessPool* pool) {
-  if (options.plan_from_meta) {
-    auto asking = meta_total(client, breweries_url(options), state, options.max_pages);
-    if (const std::optional<std::size_t> total = co_await std::move(asking)) {
-      auto counting = count_planned(state, *total, client, options, pool);
-      if (std::optional<StateCount> counted = co_await std::move(counting)) co_return std::move(*counted);
-    }
+/// The meta's answer, asked for once and awaited by every state.
+using PendingTotals = std::optional<aio::TaskHandle<StateTotals>>;
+
+/// GET {api}/breweries/meta started on the loop when options.plan_from_meta.
+PendingTotals start_meta(http::Client* client, const CountOptions& options) {
+  if (!options.plan_from_meta) return std::nullopt;
+  return aio::create_task(fetch_state_totals(client, breweries_url(options)));
+}
+
+/// Waits for `meta` to end, whatever its outcome: the client it uses must outlive it.
+aio::Task<void> settle(PendingTotals meta) {
+  if (!meta) co_return;
+  try {
+    auto waiting = aio::shield(*meta);
+    (void)co_await std::move(waiting);
+  } catch (const std::exception&) {  // each state that awaited it has its error already
   }
-  auto counting = count_one_by_one(std::move(state), client, std::move(options), pool);
+}
+
+/// count_async, its pages counted on `pool` when there is one (else on the loop): page 1 goes out
+/// at once (every count needs it), beside the meta; then the rest as planned, or one by one.
+aio::Task<StateCount> count_pages(std::string state, http::Client* client, CountOptions options,
+                                  ProcessPool* pool, PendingTotals meta) {
+  if (!meta) {
+    auto counting = count_one_by_one(std::move(state), client, std::move(options), pool, std::nullopt);
+    co_return co_await std::move(counting);
+  }
+  auto first_page = fetch_page(client, breweries_url(options), state, 1, false, pool);
+  FetchedPage first = co_await std::move(first_page);
+  auto waiting = aio::shield(*meta);
+  const StateTotals totals = co_await std::move(waiting);
+  if (!totals) {  // no plan: on from page 2
+    auto counting = count_one_by_one(std::move(state), client, std::move(options), pool, std::move(first));
+    co_return co_await std::move(counting);
+  }
+  const std::uint64_t total = listed_total(totals, state);
+  if (total / page_size + 1 > options.max_pages) {  // no plan of that many pages: on from page 2
+    auto counting = count_one_by_one(std::move(state), client, std::move(options), pool, std::move(first));
+    co_return co_await std::move(counting);
+  }
+  auto planned =
+      count_planned(state, static_cast<std::size_t>(total), std::move(first), client, options, pool);
+  if (std::optional<StateCount> counted = co_await std::move(planned)) co_return std::move(*counted);
+  // The pages disagree with the meta: page by page from page 1.
+  auto counting = count_one_by_one(std::move(state), client, std::move(options), pool, std::nullopt);
   co_return co_await std::move(counting);
 }
 
 aio::Task<StateCount> limited_count(std::string state, http::Client* client, aio::Semaphore* limit,
-                                    CountOptions options, ProcessPool* pool) {
+                                    CountOptions options, ProcessPool* pool, PendingTotals meta) {
   std::optional<aio::Semaphore::Guard> permit;
   if (limit != nullptr) {
     auto hold = limit->hold();
     permit.emplace(co_await std::move(hold));
   }
-  auto counting = count_pages(std::move(state), client, std::move(options), pool);
+  auto counting = count_pages(std::move(state), client, std::move(options), pool, std::move(meta));
   co_return co_await std::move(counting);
 }
 
@@ -437,12 +494,16 @@ aio::Task<std::vector<Outcome<StateCount>>> count_states(std::vector<std::string
   http::Client client{loop, options.http};
   std::optional<aio::Semaphore> limit;
   if (concurrency != 0) limit.emplace(concurrency);
+  const PendingTotals meta = start_meta(&client, options);  // one meta for every state
   std::vector<aio::Task<StateCount>> tasks;
   tasks.reserve(states.size());
   for (auto& state : states)
-    tasks.push_back(limited_count(std::move(state), &client, limit ? &*limit : nullptr, options, pool));
+    tasks.push_back(limited_count(std::move(state), &client, limit ? &*limit : nullptr, options, pool, meta));
   auto all = aio::gather(std::move(tasks), aio::return_exceptions);
-  co_return co_await std::move(all);
+  auto results = co_await std::move(all);
+  auto settling = settle(meta);
+  co_await std::move(settling);
+  co_return results;
 }
 
 }  // namespace
@@ -486,7 +547,19 @@ StateCount count(const std::string& state, const CountOptions& options) {
 }
 
 aio::Task<StateCount> count_async(std::string state, http::Client* client, CountOptions options) {
-  return count_pages(std::move(state), client, std::move(options), nullptr);
+  const PendingTotals meta = start_meta(client, options);
+  std::optional<StateCount> counted;
+  std::exception_ptr failure;
+  try {
+    auto counting = count_pages(std::move(state), client, std::move(options), nullptr, meta);
+    counted = co_await std::move(counting);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  auto settling = settle(meta);
+  co_await std::move(settling);
+  if (failure) std::rethrow_exception(failure);
+  co_return std::move(*counted);
 }
 
 aio::Task<StateCount> count_async(std::string state, CountOptions options) {

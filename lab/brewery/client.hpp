@@ -43,9 +43,9 @@ struct CountOptions {
   /// ids) is an error after this many full pages, not a count that runs for ever. 500 pages are
   /// 100,000 breweries; the whole Open Brewery DB holds about 11,800.
   std::size_t max_pages = 500;
-  /// Native async only (count_async, Mode::async, Mode::process): ask GET {api}/breweries/meta?by_state=S
-  /// for the state's total first and fetch all its pages at once, checked against that total (see
-  /// count_async). false: page after page, as the seed does.
+  /// Native async only (count_async, count_states_async, Mode::async, Mode::process): one GET
+  /// {api}/breweries/meta gives every state's total, and a state's pages are fetched all at once,
+  /// checked against it (see count_async). false: page after page, as the seed does.
   bool plan_from_meta = true;
 };
 
@@ -57,8 +57,8 @@ struct StateCount {
   std::optional<std::size_t> exact_count{};  ///< with CountOptions::exact: the rows whose state_province
                                              ///< equals the state (same_state), e.g. 255 for virginia
   std::size_t pages = 0;                     ///< pages fetched, the last (short or empty) one included
-  /// The pages were planned from /breweries/meta and fetched at once (see count_async); false when
-  /// they were fetched one after another.
+  /// The count came from pages planned from /breweries/meta and fetched at once (see count_async);
+  /// false when they were fetched one after another.
   bool planned = false;
 
   /// Two counts are equal when they count the same: how the pages were fetched is not compared.
@@ -119,13 +119,15 @@ struct PageCount {
 
 /// count() natively async on `client` (an http::Client of the running loop, which must outlive the
 /// task; options.http is then the client's business, not read). With CountOptions::plan_from_meta,
-/// one request to /breweries/meta?by_state=S gives the state's total T, hence its pages: T / 200 + 1,
-/// the last one short (empty when T is a multiple of 200); all of them are fetched at once, and each
-/// must hold what T says (200 rows, and T % 200 on the last) with no brewery twice. When they do not
-/// (the data changed between the requests, or an answer was not its page's), or the meta cannot be
-/// planned from (an error, no JSON object, a total past max_pages, or a by_state that counts states
-/// the filter does not match: a server whose meta ignores by_state), the state is counted page
-/// after page from page 1, as the seed does. Either way the count is the seed's.
+/// one GET {api}/breweries/meta gives the breweries of every state_province ("by_state"); those
+/// that by_state=S matches (LIKE '%S%', as the list filters) add up to the state's total T, hence
+/// its pages: T / 200 + 1, the last one short (empty when T is a multiple of 200). Page 1 goes out
+/// beside the meta, the others at once when it has come, and each must hold what T says (200 rows,
+/// and T % 200 on the last) with no brewery twice. When they do not (the data changed since the
+/// meta, or an answer was not its page's), the state is counted again page after page from page 1,
+/// as the seed does; when the meta is none to plan from (an error, no JSON object, a by_state that
+/// is no object of whole numbers, a T past max_pages) it goes on so from page 1. Either way the
+/// count is the seed's.
 [[nodiscard]] aio::Task<StateCount> count_async(std::string state, http::Client* client,
                                                 CountOptions options);
 
@@ -142,7 +144,8 @@ struct PageCount {
 [[nodiscard]] aio::Task<std::vector<StateCount>> get_brewery_counts_for_states(
     std::vector<std::string> states, CountOptions options = {});
 
-/// Every state counted natively async on one http::Client: at most `concurrency` states in flight
+/// Every state counted natively async on one http::Client, planned from one /breweries/meta for all
+/// of them (see count_async): at most `concurrency` states in flight
 /// (0: all at once) over two connections per state in flight (a planned state fetches its pages at
 /// once), or options.http.max_connections_per_host when that is more. Each state's count or error,
 /// in input order.

@@ -345,8 +345,13 @@ TEST_F(BreweryClientTest, AllFiftyOneStatesMatchTheCsv) {
   std::vector<std::string> states(us_states().begin(), us_states().end());
   const auto results = aio::run(count_states_async(states, options_for(api(*server), true), 8));
   EXPECT_EQ(expect_exact_or_error(results, states, "51 states"), 0U);
-  for (std::size_t i = 0; i < states.size(); ++i)
+  std::uint64_t pages = 0;
+  for (std::size_t i = 0; i < states.size(); ++i) {
     EXPECT_EQ(results[i].value().exact_count, exact_count(states[i])) << states[i];
+    EXPECT_TRUE(results[i].value().planned) << states[i] << ": the meta's by_state, summed as LIKE matches";
+    pages += results[i].value().pages;
+  }
+  EXPECT_EQ(server->stats().requests, 1 + pages) << "one /breweries/meta for all 51 states, each page once";
 }
 
 TEST_F(BreweryClientTest, PagesEndOnAnEmptyPageAfterAMultipleOf200) {
@@ -705,16 +710,18 @@ TEST(BreweryClientFaults, AServerThatNeverSendsAShortPageStopsAtMaxPages) {
 TEST(BreweryClientFaults, AResponseSentUnaskedIsNeverCountedAsAPage) {
   // Maryland has 255 breweries here: page 1 (200) and page 2 (55). The server sends an empty page
   // nobody asked for — the seed's loop would stop at 200 — either right after page 1, while the
-  // connection sits idle, or just before it answers page 2, so that it is read as page 2's answer.
+  // connection sits idle, or just before it answers page 2 on a connection that served a request
+  // before (page 1, or the async modes' /breweries/meta, answered here with no plan), so that it is
+  // read as page 2's answer.
   for (const bool before_page_2 : {false, true}) {
-    std::set<std::size_t> served_page_1;  // connections; the handler runs on the server's one thread
-    HttpServer server{[before_page_2, &served_page_1](const SeenRequest& r) {
+    std::set<std::size_t> served;  // connections; the handler runs on the server's one thread
+    HttpServer server{[before_page_2, &served](const SeenRequest& r) {
       const std::size_t page = page_of(r);
-      if (page == 1) served_page_1.insert(r.connection);
+      const bool reused = !served.insert(r.connection).second;
       const std::string body = page_body(page == 1 ? 200 : page == 2 ? 55 : 0, "Maryland", page);
       if (page == 1 && !before_page_2)
         return Reply{.body = body, .action = Reply::Action::respond_then_raw, .raw = raw_page("[]")};
-      if (page == 2 && before_page_2 && served_page_1.contains(r.connection))
+      if (page == 2 && before_page_2 && reused)
         return Reply{.body = body, .action = Reply::Action::raw_then_respond, .raw = raw_page("[]")};
       return Reply{.body = body};
     }};
@@ -779,14 +786,16 @@ TEST(BreweryClientPlan, TheMetaPlansThePagesAndTheyAreFetchedAtOnce) {
     EXPECT_EQ(run.planned(), 1U);
     const auto seen = requests_since(server, from);
     ASSERT_EQ(seen.size(), 4U) << "the meta and three pages, none asked twice";
-    EXPECT_EQ(seen[0].target, "/v1/breweries/meta?by_state=maryland");
-    std::set<std::size_t> connections;
-    for (std::size_t i = 1; i < seen.size(); ++i)
-      connections.insert(seen[i].connection);
-    EXPECT_EQ(connections.size(), 3U) << "the three pages were in flight at once, each on its connection";
-    auto pages = pages_asked(server, from);
-    std::sort(pages.begin(), pages.end());
-    EXPECT_EQ(pages, (std::vector<std::size_t>{1, 2, 3}));
+    // The meta and page 1 go out at once (every count needs page 1), then pages 2 and 3 at once.
+    std::map<std::size_t, std::size_t> connection_of;  // page (0: the meta) -> connection
+    for (const auto& r : seen)
+      connection_of[r.path().ends_with("/meta") ? 0 : page_of(r)] = r.connection;
+    ASSERT_EQ(connection_of.size(), 4U);
+    EXPECT_TRUE(connection_of.contains(0)) << "one GET /v1/breweries/meta";
+    EXPECT_NE(connection_of[0], connection_of[1]) << "the meta and page 1 were in flight at once";
+    EXPECT_NE(connection_of[2], connection_of[3]) << "pages 2 and 3 were in flight at once";
+    EXPECT_EQ(seen[2].path(), "/v1/breweries") << "pages 2 and 3 after the meta's answer";
+    EXPECT_EQ(page_of(seen[2]) + page_of(seen[3]), 5U);
   }
   // Without the plan, natively async pages go one after another, as the seed's.
   auto one_by_one = options;
@@ -825,11 +834,12 @@ TEST(BreweryClientPlan, DataThatChangedSinceTheMetaIsRecountedPageByPage) {
 }
 
 TEST(BreweryClientPlan, AMetaThatIsNoPlanIsNotFollowed) {
-  // A meta that ignores by_state (the total of every state), one that is not JSON, an error, a
-  // total that is no whole number, or one past max_pages: one request spent, then page by page —
-  // never hundreds of pages planned from a total that is not this state's.
+  // A meta that is not JSON, an error, counts that are no whole numbers, a total below the sum of
+  // the states', or a state past max_pages: one request spent, then page by page — never hundreds
+  // of pages planned from a number that is not this state's.
   const std::vector<std::pair<std::string, Reply>> metas{
-      {"every state's total", Reply{.body = meta_body(11822, R"({"Maryland":417,"Ohio":11405})")}},
+      {"counts that are strings", Reply{.body = meta_body(417, R"({"Maryland":"417"})")}},
+      {"a total below the states' sum", Reply{.body = meta_body(5, R"({"Maryland":417})")}},
       {"no by_state", Reply{.body = R"({"total":417})"}},
       {"not JSON", Reply{.body = "<html>"}},
       {"an array", Reply{.body = "[]"}},
