@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <map>
+#include <regex>
 #include <unordered_set>
 
 namespace parlab::brewery {
@@ -50,24 +52,30 @@ std::size_t characters(std::string_view s) {
       s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+/// A body as PHP's json_encode writes it with no flags (Laravel's JsonResponse): compact, every
+/// non-ASCII character as \uXXXX and every '/' as "\/".
+std::string php_json(const Json& j) {
+  const std::string text = j.dump(-1, ' ', true, Json::error_handler_t::replace);
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (const char c : text) {  // a '/' can only be inside a string
+    if (c == '/') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+/// An error body as Laravel's exception handler renders it for a JSON client: pretty-printed with
+/// four spaces, '/' unescaped, non-ASCII as \uXXXX.
+std::string php_pretty_json(const Json& j) { return j.dump(4, ' ', true, Json::error_handler_t::replace); }
 
 Response json_response(unsigned status, std::string body, Headers headers) {
   return Response{status, std::move(headers), std::move(body)};
 }
 
+/// `{"message": text}` as the exception handler renders it.
 Response message(unsigned status, const std::string& text, Headers headers) {
-  return json_response(status, dump(Json{{"message", text}}), std::move(headers));
-}
-
-/// All digits, no sign; too large for 64 bits gives the largest value.
-std::optional<std::uint64_t> parse_count(std::string_view s) {
-  if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
-  std::uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec == std::errc::result_out_of_range) return std::numeric_limits<std::uint64_t>::max();
-  return v;
+  return json_response(status, php_pretty_json(Json{{"message", text}}), std::move(headers));
 }
 
 std::vector<std::string> split(std::string_view s, char sep) {
@@ -81,39 +89,83 @@ std::vector<std::string> split(std::string_view s, char sep) {
   }
 }
 
-/// The query string's parameters, decoded (`%XX`, and `+` as a space); the first of a repeated
-/// key wins.
+/// PHP's trim(): the ASCII blanks " \t\n\r\0\x0B" at both ends.
+std::string php_trim(std::string_view s) {
+  constexpr std::string_view blanks{" \t\n\r\0\x0B", 6};
+  const auto first = s.find_first_not_of(blanks);
+  if (first == std::string_view::npos) return {};
+  return std::string{s.substr(first, s.find_last_not_of(blanks) - first + 1)};
+}
+
+/// Laravel's TrimStrings: ASCII whitespace and U+FEFF, U+200B, U+180E removed from both ends.
+std::string trim_strings(std::string_view s) {
+  static constexpr std::array<std::string_view, 3> invisible{"\xEF\xBB\xBF", "\xE2\x80\x8B", "\xE1\xA0\x8E"};
+  const auto blank = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  for (bool trimmed = true; trimmed && !s.empty();) {
+    trimmed = false;
+    if (blank(s.front())) s.remove_prefix(1), trimmed = true;
+    if (!s.empty() && blank(s.back())) s.remove_suffix(1), trimmed = true;
+    for (const auto mark : invisible) {
+      if (s.starts_with(mark)) s.remove_prefix(mark.size()), trimmed = true;
+      if (s.ends_with(mark)) s.remove_suffix(mark.size()), trimmed = true;
+    }
+  }
+  return std::string{s};
+}
+
+/// One query parameter as the controller sees it: a string (trimmed; empty became null) or an
+/// array (`key[]=...`).
+struct Param {
+  std::optional<std::string> text;  ///< nullopt: null (empty) or an array
+  std::size_t items = 0;            ///< an array's element count; 0 for a string or null
+  [[nodiscard]] bool is_array() const { return items > 0; }
+  [[nodiscard]] bool is_null() const { return !text && items == 0; }
+};
+
+/// The query string as PHP parses it and Laravel's middleware leaves it: values decoded (`%XX`,
+/// `+` as a space), trimmed, empty ones null; the last of a repeated key wins; `key[]=` and
+/// `key[x]=` make `key` an array.
 class Query {
  public:
   explicit Query(boost::urls::url_view url) {
-    for (auto p : url.params(boost::urls::encoding_opts{true}))
-      params_.emplace_back(std::move(p.key), p.has_value ? std::move(p.value) : std::string{});
+    for (auto p : url.params(boost::urls::encoding_opts{true})) {
+      const auto bracket = p.key.find('[');
+      if (bracket != std::string::npos && bracket > 0 && p.key.find(']', bracket) != std::string::npos) {
+        Param& param = params_[p.key.substr(0, bracket)];
+        if (param.items == 0) param = Param{};
+        ++param.items;
+        continue;
+      }
+      std::string value = p.has_value ? trim_strings(p.value) : std::string{};
+      params_[p.key] = value.empty() ? Param{} : Param{std::move(value), 0};
+    }
   }
-  [[nodiscard]] const std::string* get(std::string_view key) const {
-    for (const auto& [k, v] : params_)
-      if (k == key) return &v;
-    return nullptr;
+  [[nodiscard]] const Param* get(const std::string& key) const {
+    const auto it = params_.find(key);
+    return it == params_.end() ? nullptr : &it->second;
   }
 
  private:
-  std::vector<std::pair<std::string, std::string>> params_;
+  std::map<std::string, Param> params_;
 };
 
-/// Validation errors, by parameter, in the order found: a 422 when any.
+/// Validation errors, by parameter, in the order of the rules: Laravel's 422.
 class Errors {
  public:
   void add(const std::string& field, const std::string& text) {
+    if (!errors_.contains(field)) errors_[field] = Json::array();
     errors_[field].push_back(text);
-    messages_.push_back(field + " " + text);
+    messages_.push_back(text);
   }
   [[nodiscard]] bool empty() const { return messages_.empty(); }
+  [[nodiscard]] bool has(const std::string& field) const { return errors_.contains(field); }
   [[nodiscard]] Response response(Headers headers) const {
     std::string text = messages_.front();
     if (messages_.size() > 1)
       text += " (and " + std::to_string(messages_.size() - 1) + " more error" +
               (messages_.size() > 2 ? "s" : "") + ")";
-    Json body{{"message", text}, {"errors", errors_}};
-    return json_response(422, dump(body), std::move(headers));
+    const Json body{{"message", text}, {"errors", errors_}};
+    return json_response(422, php_json(body), std::move(headers));
   }
 
  private:
@@ -121,40 +173,104 @@ class Errors {
   std::vector<std::string> messages_;
 };
 
+/// "The per page field": Laravel's name of a parameter in its messages.
+std::string field(const std::string& key) {
+  std::string name = key;
+  std::replace(name.begin(), name.end(), '_', ' ');
+  return "The " + name + " field";
+}
+
+/// PHP's filter_var($v, FILTER_VALIDATE_INT): an optional sign, no leading zero, within 64 bits.
+std::optional<std::int64_t> php_int(std::string_view s) {
+  const std::string t = php_trim(s);
+  std::string_view v = t;
+  const bool negative = !v.empty() && v.front() == '-';
+  if (!v.empty() && (v.front() == '-' || v.front() == '+')) v.remove_prefix(1);
+  if (v.empty() || !std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  if (v.size() > 1 && v.front() == '0') return std::nullopt;
+  std::uint64_t magnitude = 0;
+  if (std::from_chars(v.data(), v.data() + v.size(), magnitude).ec != std::errc{}) return std::nullopt;
+  constexpr auto max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  if (magnitude > max + (negative ? 1 : 0)) return std::nullopt;
+  if (negative)
+    return magnitude == max + 1 ? std::numeric_limits<std::int64_t>::min()
+                                : -static_cast<std::int64_t>(magnitude);
+  return static_cast<std::int64_t>(magnitude);
+}
+
+/// PHP's is_numeric() of a trimmed string, as a number: decimal, optional sign, fraction, exponent.
+std::optional<double> php_numeric(const std::string& s) {
+  static const std::regex numeric{R"([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)"};
+  if (!std::regex_match(s, numeric)) return std::nullopt;
+  return std::strtod(s.c_str(), nullptr);
+}
+
+/// The rules 'sometimes', 'required', 'integer', 'min:min' and 'max:max' (no max when nullopt) on
+/// `key`, as Laravel checks them: its value when it passes them all.
+std::optional<std::int64_t> integer_rule(const Query& q, const std::string& key, std::int64_t min,
+                                         std::optional<std::int64_t> max, Errors& errors) {
+  const Param* p = q.get(key);
+  if (p == nullptr) return std::nullopt;
+  if (p->is_null()) {
+    errors.add(key, field(key) + " is required.");
+    return std::nullopt;
+  }
+  const std::optional<std::int64_t> value = p->text ? php_int(*p->text) : std::nullopt;
+  if (!value) errors.add(key, field(key) + " must be an integer.");
+  // min and max compare the number, or for what is no number its length (an array: its items).
+  double size = 0;
+  if (p->is_array())
+    size = static_cast<double>(p->items);
+  else if (const auto number = php_numeric(*p->text))
+    size = *number;
+  else
+    size = static_cast<double>(characters(*p->text));
+  if (size < static_cast<double>(min))
+    errors.add(key, field(key) + " must be at least " + std::to_string(min) + ".");
+  if (max && size > static_cast<double>(*max))
+    errors.add(key, field(key) + " must not be greater than " + std::to_string(*max) + ".");
+  if (errors.has(key)) return std::nullopt;
+  return value;
+}
+
+/// The rules 'sometimes' (unless `required`), 'required', 'string', 'min:3' and 'max:255' on `key`:
+/// its value when it passes them all.
+std::optional<std::string> text_rule(const Query& q, const std::string& key, Errors& errors,
+                                     bool required = false) {
+  const Param* p = q.get(key);
+  if (p == nullptr && !required) return std::nullopt;
+  if (p == nullptr || p->is_null()) {
+    errors.add(key, field(key) + " is required.");
+    return std::nullopt;
+  }
+  if (p->is_array()) errors.add(key, field(key) + " must be a string.");
+  const std::size_t size = p->is_array() ? p->items : characters(*p->text);
+  const char* unit = p->is_array() ? " items." : " characters.";
+  if (size < text_min)
+    errors.add(key, field(key) + (p->is_array() ? " must have at least " : " must be at least ") +
+                        std::to_string(text_min) + unit);
+  if (size > text_max)
+    errors.add(key, field(key) +
+                        (p->is_array() ? " must not have more than " : " must not be greater than ") +
+                        std::to_string(text_max) + unit);
+  if (errors.has(key)) return std::nullopt;
+  return *p->text;
+}
+
 struct Paging {
   std::uint64_t page = 1;
   std::uint64_t per_page = per_page_default;
 };
 
+/// per_page (1..200, default 50) and page (1 or more, default 1), validated in that order.
 Paging parse_paging(const Query& q, Errors& errors) {
   Paging p;
-  if (const auto* v = q.get("per_page")) {
-    const auto n = parse_count(*v);
-    if (!n || *n < 1 || *n > per_page_max)
-      errors.add("per_page", "must be an integer from 1 to " + std::to_string(per_page_max));
-    else
-      p.per_page = *n;
-  }
-  if (const auto* v = q.get("page")) {
-    const auto n = parse_count(*v);
-    if (!n || *n < 1)
-      errors.add("page", "must be an integer of at least 1");
-    else
-      p.page = *n;
-  }
+  if (const auto n = integer_rule(q, "per_page", 1, static_cast<std::int64_t>(per_page_max), errors))
+    p.per_page = static_cast<std::uint64_t>(*n);
+  if (const auto n = integer_rule(q, "page", 1, std::nullopt, errors))
+    p.page = static_cast<std::uint64_t>(*n);
   return p;
-}
-
-std::optional<std::string> parse_text(const Query& q, const std::string& key, Errors& errors) {
-  const auto* v = q.get(key);
-  if (!v) return std::nullopt;
-  const auto n = characters(*v);
-  if (n < text_min || n > text_max) {
-    errors.add(
-        key, "must be " + std::to_string(text_min) + " to " + std::to_string(text_max) + " characters long");
-    return std::nullopt;
-  }
-  return *v;
 }
 
 struct Filters {
@@ -179,41 +295,49 @@ struct Filters {
   }
 };
 
+/// by_type or exclude_types: 'string' and the BreweryType rule — each comma-separated item,
+/// trimmed, must be a type; one message per item that is not.
 std::optional<std::vector<std::string>> parse_types(const Query& q, const std::string& key, Errors& errors) {
-  const auto* v = q.get(key);
-  if (!v) return std::nullopt;
-  auto items = split(*v, ',');
-  for (const auto& item : items) {
-    if (std::find(type_names.begin(), type_names.end(), item) == type_names.end()) {
-      errors.add(key, "has an unknown brewery type '" + item + "' (expected a comma-separated list of " +
-                          fmt::format("{}", fmt::join(type_names, ", ")) + ")");
-      return std::nullopt;
-    }
+  const Param* p = q.get(key);
+  if (p == nullptr) return std::nullopt;
+  if (p->is_null()) {
+    errors.add(key, field(key) + " is required.");
+    return std::nullopt;
   }
+  if (p->is_array()) {
+    errors.add(key, field(key) + " must be a string.");
+    return std::nullopt;
+  }
+  std::vector<std::string> items;
+  for (const auto& item : split(*p->text, ',')) {
+    items.push_back(php_trim(item));
+    if (std::find(type_names.begin(), type_names.end(), items.back()) == type_names.end())
+      errors.add(key, "The " + key + " contains invalid brewery type: " + items.back());
+  }
+  if (errors.has(key)) return std::nullopt;
   return items;
 }
 
+/// The filters, validated in the order of the real server's rules (by_city, by_country, by_ids,
+/// by_name, by_postal, by_state, by_type, exclude_types).
 Filters parse_filters(const Query& q, Errors& errors) {
   Filters f;
-  static const std::array<std::pair<const char*, Column>, 5> text_filters{
-      {{"by_city", Column::city},
-       {"by_country", Column::country},
-       {"by_name", Column::name},
-       {"by_postal", Column::postal_code},
-       {"by_state", Column::state_province}}};
-  for (const auto& [key, column] : text_filters)
-    if (auto v = parse_text(q, key, errors)) f.patterns.emplace_back(column, "%" + *v + "%");
+  const auto text = [&](const char* key, Column column) {
+    if (auto v = text_rule(q, key, errors)) f.patterns.emplace_back(column, "%" + *v + "%");
+  };
+  text("by_city", Column::city);
+  text("by_country", Column::country);
+  if (auto v = text_rule(q, "by_ids", errors)) {
+    std::unordered_set<std::string> ids;
+    for (const auto& id : split(*v, ','))
+      ids.insert(php_trim(id));
+    f.ids = std::move(ids);
+  }
+  text("by_name", Column::name);
+  text("by_postal", Column::postal_code);
+  text("by_state", Column::state_province);
   f.types = parse_types(q, "by_type", errors);
   f.excluded = parse_types(q, "exclude_types", errors);
-  if (const auto* v = q.get("by_ids")) {
-    std::unordered_set<std::string> ids;
-    for (auto& id : split(*v, ','))
-      if (!id.empty()) ids.insert(std::move(id));
-    if (ids.empty())
-      errors.add("by_ids", "must be a comma-separated list of brewery ids");
-    else
-      f.ids = std::move(ids);
-  }
   return f;
 }
 
@@ -224,8 +348,13 @@ struct SortKey {
 
 std::vector<SortKey> parse_sort(const Query& q, Errors& errors) {
   std::vector<SortKey> keys;
-  const auto* v = q.get("sort");
-  if (!v) return keys;
+  const Param* p = q.get("sort");
+  if (p == nullptr) return keys;
+  if (!p->text) {
+    errors.add("sort", field("sort") + (p->is_null() ? " is required." : " must be a string."));
+    return keys;
+  }
+  const std::string* v = &*p->text;
   static const std::array<std::pair<std::string_view, Column>, 8> fields{
       {{"id", Column::id},
        {"name", Column::name},
@@ -235,7 +364,8 @@ std::vector<SortKey> parse_sort(const Query& q, Errors& errors) {
        {"state_province", Column::state_province},
        {"postal_code", Column::postal_code},
        {"country", Column::country}}};
-  for (const auto& item : split(*v, ',')) {
+  for (const auto& untrimmed : split(*v, ',')) {
+    const std::string item = php_trim(untrimmed);
     const auto colon = item.find(':');
     const std::string field = item.substr(0, colon);
     std::string direction = colon == std::string::npos ? "asc" : item.substr(colon + 1);
@@ -318,10 +448,10 @@ Response page_of(const std::vector<std::string>& json, const std::vector<std::si
 /// GET /v1/breweries: the breweries that match the filters, sorted, one page of them.
 Response list_breweries(const Dataset& data, const std::vector<std::string>& json, const Query& q,
                         Headers headers) {
-  Errors errors;
-  const auto filters = parse_filters(q, errors);
+  Errors errors;  // the real server's rule order: per_page, page, sort, then the filters
   const auto paging = parse_paging(q, errors);
   const auto keys = parse_sort(q, errors);
+  const auto filters = parse_filters(q, errors);
   if (!errors.empty()) return errors.response(std::move(headers));
   auto rows = select(data, filters);
   sort_rows(data, rows, keys);
@@ -331,8 +461,9 @@ Response list_breweries(const Dataset& data, const std::vector<std::string>& jso
 /// GET /v1/breweries/meta: how many breweries match the filters, by state, country and type.
 Response meta(const Dataset& data, const Query& q, Headers headers) {
   Errors errors;
-  const auto filters = parse_filters(q, errors);
   const auto paging = parse_paging(q, errors);
+  (void)parse_sort(q, errors);
+  const auto filters = parse_filters(q, errors);
   if (!errors.empty()) return errors.response(std::move(headers));
   std::map<std::string, std::uint64_t> by_state;
   std::map<std::string, std::uint64_t> by_country;
@@ -357,19 +488,13 @@ Response meta(const Dataset& data, const Query& q, Headers headers) {
             {"by_type", object(by_type)},
             {"page", paging.page},
             {"per_page", paging.per_page}};
-  return json_response(200, dump(body), std::move(headers));
+  return json_response(200, php_json(body), std::move(headers));
 }
 
-/// The `size` of GET /v1/breweries/random: 1 when absent.
+/// The `size` of GET /v1/breweries/random (1..50): 1 when absent.
 std::uint64_t parse_random_size(const Query& q, Errors& errors) {
-  const auto* v = q.get("size");
-  if (!v) return 1;
-  const auto n = parse_count(*v);
-  if (!n || *n < 1 || *n > random_max) {
-    errors.add("size", "must be an integer from 1 to " + std::to_string(random_max));
-    return 1;
-  }
-  return *n;
+  const auto n = integer_rule(q, "size", 1, static_cast<std::int64_t>(random_max), errors);
+  return n ? static_cast<std::uint64_t>(*n) : 1;
 }
 
 /// GET /v1/breweries/random: `size` distinct breweries that `draw(size)` picks, in its order.
@@ -382,15 +507,43 @@ Response random_breweries(const std::vector<std::string>& json, const Query& q, 
   return page_of(json, draw(static_cast<std::size_t>(size)), Paging{1, size}, std::move(headers));
 }
 
+/// PHP's urldecode(): `+` as a space, `%XX` decoded where XX is hex, anything else kept.
+std::string php_urldecode(std::string_view s) {
+  const auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 /// GET /v1/breweries/search?query=: one page of the breweries whose name, city, state, postal
-/// code or country contains the query.
+/// code or country contains the query. Like the real one, `page` is not validated (a bad one is
+/// page 1) and the query is URL-decoded a second time.
 Response search(const Dataset& data, const std::vector<std::string>& json, const Query& q, Headers headers) {
   Errors errors;
-  const auto query = parse_text(q, "query", errors);
-  if (!query && errors.empty()) errors.add("query", "is required");
-  const auto paging = parse_paging(q, errors);
+  Paging paging;
+  if (const auto n = integer_rule(q, "per_page", 1, static_cast<std::int64_t>(per_page_max), errors))
+    paging.per_page = static_cast<std::uint64_t>(*n);
+  const auto query = text_rule(q, "query", errors, true);
   if (!errors.empty()) return errors.response(std::move(headers));
-  const std::string pattern = "%" + *query + "%";
+  if (const Param* page = q.get("page"); page != nullptr && page->text)
+    if (const auto n = php_int(*page->text); n && *n >= 1) paging.page = static_cast<std::uint64_t>(*n);
+  std::string pattern = php_urldecode(*query);  // (built in place: GCC 12 -Wrestrict misfires on "%" + s)
+  pattern.insert(pattern.begin(), '%');
+  pattern += '%';
   std::vector<std::size_t> rows;
   constexpr std::array searched{Column::name, Column::city, Column::state_province, Column::postal_code,
                                 Column::country};
@@ -408,7 +561,7 @@ Response search(const Dataset& data, const std::vector<std::string>& json, const
 Response by_id(const Dataset& data, const std::vector<std::string>& json, const std::string& id,
                Headers headers) {
   const auto* b = data.find(id);
-  if (!b) return message(404, "Couldn't find Brewery", std::move(headers));
+  if (!b) return message(404, "No query results for model [App\\Models\\Brewery] " + id, std::move(headers));
   return json_response(200, json[static_cast<std::size_t>(b - data.breweries().data())], std::move(headers));
 }
 
@@ -457,7 +610,13 @@ Api::Api(std::shared_ptr<const Dataset> data, ApiOptions options)
     : data_{std::move(data)}, options_{options}, rng_{options.seed} {
   if (!data_) throw std::invalid_argument{"parlab::brewery::Api needs a dataset"};
   const auto text = [](const std::optional<std::string>& v) { return v ? Json(*v) : Json(nullptr); };
-  const auto number = [](const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); };
+  // A whole-number coordinate is an integer in SQLite's NUMERIC column, and json_encode writes it
+  // without a fraction: 36, not 36.0.
+  const auto number = [](const std::optional<double>& v) {
+    if (!v) return Json(nullptr);
+    if (std::trunc(*v) == *v && std::abs(*v) < 9.0e15) return Json(static_cast<std::int64_t>(*v));
+    return Json(*v);
+  };
   json_.reserve(data_->size());
   for (const auto& b : data_->breweries()) {
     Json j{{"id", b.id},
@@ -476,7 +635,7 @@ Api::Api(std::shared_ptr<const Dataset> data, ApiOptions options)
            {"website_url", text(b.website_url)},
            {"state", text(b.state_province)},
            {"street", text(b.address_1)}};
-    json_.push_back(dump(j));
+    json_.push_back(php_json(j));
   }
 }
 
@@ -505,12 +664,12 @@ std::optional<Response> Api::admit(const Request& request, Headers& headers) {
   headers.emplace_back("X-RateLimit-Limit", std::to_string(limit.limit));
   headers.emplace_back("X-RateLimit-Remaining", std::to_string(remaining));
   if (!retry_after) return std::nullopt;
+  // Laravel's ThrottleRequestsException: Retry-After and the Unix time the window ends.
   headers.emplace_back("Retry-After", std::to_string(retry_after->count()));
-  return message(429,
-                 "Too Many Requests: the limit is " + std::to_string(limit.limit) + " requests per " +
-                     std::to_string(limit.window.count()) + " s; retry after " +
-                     std::to_string(retry_after->count()) + " s",
-                 std::move(headers));
+  const auto reset = std::chrono::duration_cast<std::chrono::seconds>(
+      (std::chrono::system_clock::now() + *retry_after).time_since_epoch());
+  headers.emplace_back("X-RateLimit-Reset", std::to_string(reset.count()));
+  return message(429, "Too Many Attempts.", std::move(headers));
 }
 
 std::vector<std::size_t> Api::sample(std::size_t size) {
@@ -528,22 +687,45 @@ std::vector<std::size_t> Api::sample(std::size_t size) {
 }
 
 Response Api::handle(const Request& request) {
-  Headers headers{{"Content-Type", "application/json; charset=utf-8"}, {"Access-Control-Allow-Origin", "*"}};
-  if (auto limited = admit(request, headers)) return std::move(*limited);
-  if (request.method != "GET" && request.method != "HEAD") {
-    headers.emplace_back("Allow", "GET, HEAD");
-    return message(405, "Method Not Allowed: use GET or HEAD", std::move(headers));
-  }
+  // As the real server orders it: routing (404) and method (405) first, then the rate limit of the
+  // v1 routes (429; a 404 or 405 is not counted), then the endpoint. Cache-Control: the list, meta
+  // and search routes' cache.headers, a brewery's longer one, Symfony's default elsewhere.
+  Headers headers{{"Content-Type", "application/json"}, {"Access-Control-Allow-Origin", "*"}};
   const auto parsed = boost::urls::parse_uri_reference(request.target);
-  if (!parsed) return message(400, "Bad Request: malformed request target", std::move(headers));
+  if (!parsed) {
+    headers.emplace_back("Cache-Control", "no-cache, private");
+    return message(400, "Bad Request: malformed request target", std::move(headers));
+  }
   const boost::urls::url_view url = *parsed;
   const auto path = segments(url);
-  if (!is_endpoint(url, path))
-    return message(404, "Not Found: " + std::string{url.path()} + " is not an endpoint of this API",
+  std::string route = std::string{url.encoded_path()};
+  while (route.starts_with('/'))
+    route.erase(0, 1);
+  while (route.ends_with('/'))
+    route.pop_back();
+  if (!is_endpoint(url, path)) {
+    headers.emplace_back("Cache-Control", "no-cache, private");
+    return message(404, "The route " + route + " could not be found.", std::move(headers));
+  }
+  if (request.method != "GET" && request.method != "HEAD") {
+    headers.emplace_back("Allow", "GET, HEAD");
+    headers.emplace_back("Cache-Control", "no-cache, private");
+    return message(405,
+                   "The " + request.method + " method is not supported for route " + route +
+                       ". Supported methods: GET, HEAD.",
                    std::move(headers));
+  }
+  const std::string what = path.size() == 3 ? path[2] : std::string{};
+  if (auto limited = admit(request, headers)) {
+    limited->headers.emplace_back("Cache-Control", "no-cache, private");
+    return std::move(*limited);
+  }
+  const bool one_brewery = !what.empty() && what != "meta" && what != "random" && what != "search";
+  headers.emplace_back("Cache-Control", what == "random" ? "no-cache, private"
+                                        : one_brewery    ? "max-age=86400, public"
+                                                         : "max-age=300, public");
   const Query q{url};
-  if (path.size() == 2) return list_breweries(*data_, json_, q, std::move(headers));
-  const std::string& what = path[2];
+  if (what.empty()) return list_breweries(*data_, json_, q, std::move(headers));
   if (what == "meta") return meta(*data_, q, std::move(headers));
   if (what == "random")
     return random_breweries(

@@ -68,8 +68,8 @@ class Api {
   Api(const Api&) = delete;
   Api& operator=(const Api&) = delete;
 
-  /// Answers one request: rate limit first (429), then method (405), routing (404) and the
-  /// endpoint (200, 404, 422).
+  /// Answers one request as the real server orders it: routing (404), method (405), the rate
+  /// limit (429, counting only requests that reached a route), then the endpoint (200, 404, 422).
   [[nodiscard]] Response handle(const Request& request);
 
   /// The dataset served.

@@ -55,7 +55,7 @@ TEST_F(ReplicaServerTest, ServesTheApiOnAKeptAliveConnection) {
   tb::Client client{server->port()};
   const auto meta = client.get("/v1/breweries/meta?by_state=virginia");
   ASSERT_EQ(meta.status, 200U) << meta.body;
-  EXPECT_EQ(meta.header("content-type"), "application/json; charset=utf-8");
+  EXPECT_EQ(meta.header("content-type"), "application/json");
   EXPECT_EQ(meta.header("content-length"), std::to_string(meta.body.size()));
   EXPECT_EQ(Json::parse(meta.body)["total"], 295);
   const auto one = client.get("/v1/breweries/" + row(42).at("id"));
@@ -177,8 +177,8 @@ TEST_F(ReplicaServerTest, RateLimitAnswers429WithHeadersThenRecovers) {
   const int retry_after = std::stoi(reply.header("retry-after"));
   EXPECT_GE(retry_after, 1);
   EXPECT_LE(retry_after, 2);
-  EXPECT_NE(Json::parse(reply.body)["message"].get<std::string>().find("Too Many Requests"),
-            std::string::npos);
+  EXPECT_EQ(Json::parse(reply.body)["message"], "Too Many Attempts.");
+  EXPECT_FALSE(reply.header("x-ratelimit-reset").empty());
   EXPECT_EQ(tb::get(server->port(), "/v1/breweries").status, 429U) << "per client IP, not per connection";
 
   bool recovered = false;
