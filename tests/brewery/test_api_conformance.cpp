@@ -58,11 +58,9 @@ class ApiConformance : public ::testing::Test {
     static int client = 0;  // across the suite's tests: they share the engine
     for (const auto& c : cases) {
       SCOPED_TRACE(c.from + ": " + c.method + " " + c.target);
-      const Response r =
-          api_->handle(Request{c.method,
-                               c.target,
-                               "10.1." + std::to_string(++client / 256) + "." + std::to_string(client % 256),
-                               {}});
+      ++client;
+      const std::string ip = "10.1." + std::to_string(client / 256) + "." + std::to_string(client % 256);
+      const Response r = api_->handle(Request{c.method, c.target, ip, {}});
       EXPECT_EQ(r.status, c.status) << r.body.substr(0, 300);
       EXPECT_EQ(r.header("content-type"), "application/json");
       const Json body = Json::parse(r.body, nullptr, false);
