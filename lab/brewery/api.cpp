@@ -273,13 +273,34 @@ Paging parse_paging(const Query& q, Errors& errors) {
   return p;
 }
 
+/// by_dist: the breweries with coordinates, nearest first (the real model's orderByDistance).
+struct Near {
+  double latitude = 0;
+  double longitude = 0;
+  std::optional<double> radius{};  ///< by_dist_radius: farther ones are left out
+  double earth_radius = 3959;      ///< by_dist_unit: 3959 for mi (the default), 6371 for km
+
+  /// SQL's haversine of the real model: R * acos(...), NaN (SQL's NULL) where acos is out of range.
+  [[nodiscard]] double distance(double lat, double lon) const {
+    constexpr double rad = 3.14159265358979323846 / 180;
+    const double c = std::cos(latitude * rad) * std::cos(lat * rad) * std::cos(lon * rad - longitude * rad) +
+                     std::sin(latitude * rad) * std::sin(lat * rad);
+    return c < -1 || c > 1 ? std::nan("") : earth_radius * std::acos(c);
+  }
+};
+
 struct Filters {
   std::vector<std::pair<Column, std::string>> patterns;  // "%value%"
   std::optional<std::vector<std::string>> types;
   std::optional<std::vector<std::string>> excluded;
   std::optional<std::unordered_set<std::string>> ids;
+  std::optional<Near> near;
 
   [[nodiscard]] bool matches(const Brewery& b) const {
+    if (near) {
+      if (!b.latitude || !b.longitude) return false;
+      if (near->radius && !(near->distance(*b.latitude, *b.longitude) <= *near->radius)) return false;
+    }
     for (const auto& [column, pattern] : patterns) {
       const auto value = b.text(column);
       if (!value || !like(*value, pattern)) return false;
@@ -318,8 +339,62 @@ std::optional<std::vector<std::string>> parse_types(const Query& q, const std::s
   return items;
 }
 
-/// The filters, validated in the order of the real server's rules (by_city, by_country, by_ids,
-/// by_name, by_postal, by_state, by_type, exclude_types).
+/// by_dist (the Coordinates rule: "lat,lon", -90..90 and -180..180), by_dist_radius ('numeric',
+/// 0.1..10000) and by_dist_unit (km or mi), in that order.
+std::optional<Near> parse_near(const Query& q, Errors& errors) {
+  Near near;
+  bool valid = true;
+  if (const Param* p = q.get("by_dist"); p != nullptr) {
+    if (p->is_null() || p->is_array()) {
+      errors.add("by_dist", field("by_dist") + (p->is_null() ? " is required." : " must be a string."));
+    } else if (const auto parts = split(*p->text, ','); parts.size() != 2) {
+      errors.add("by_dist", "The by dist must be a valid coordinate pair (latitude,longitude).");
+    } else {
+      const auto lat = php_numeric(php_trim(parts[0]));
+      const auto lon = php_numeric(php_trim(parts[1]));
+      if (!lat || *lat < -90 || *lat > 90)
+        errors.add("by_dist", "The latitude in by dist must be a number between -90 and 90.");
+      else if (!lon || *lon < -180 || *lon > 180)
+        errors.add("by_dist", "The longitude in by dist must be a number between -180 and 180.");
+      else
+        near = Near{*lat, *lon};
+    }
+    valid = !errors.has("by_dist");
+  } else {
+    valid = false;
+  }
+  if (const Param* p = q.get("by_dist_radius"); p != nullptr) {
+    const std::string key = "by_dist_radius";
+    if (p->is_null()) {
+      errors.add(key, field(key) + " is required.");
+    } else {
+      const auto number = p->text ? php_numeric(*p->text) : std::nullopt;
+      if (!number) errors.add(key, field(key) + " must be a number.");
+      const double size = number          ? *number
+                          : p->is_array() ? static_cast<double>(p->items)
+                                          : static_cast<double>(characters(*p->text));
+      if (size < 0.1) errors.add(key, field(key) + " must be at least 0.1.");
+      if (size > 10000) errors.add(key, field(key) + " must not be greater than 10000.");
+      if (!errors.has(key)) near.radius = number;
+    }
+  }
+  if (const Param* p = q.get("by_dist_unit"); p != nullptr) {
+    const std::string key = "by_dist_unit";
+    if (p->is_null())
+      errors.add(key, field(key) + " is required.");
+    else if (p->is_array())
+      errors.add(key, field(key) + " must be a string.");
+    else if (*p->text != "km" && *p->text != "mi")
+      errors.add(key, "The selected by dist unit is invalid.");
+    else
+      near.earth_radius = *p->text == "km" ? 6371 : 3959;
+  }
+  if (!valid) return std::nullopt;
+  return near;
+}
+
+/// The filters, validated in the order of the real server's rules (by_city, by_country, by_dist,
+/// by_dist_radius, by_dist_unit, by_ids, by_name, by_postal, by_state, by_type, exclude_types).
 Filters parse_filters(const Query& q, Errors& errors) {
   Filters f;
   const auto text = [&](const char* key, Column column) {
@@ -327,6 +402,7 @@ Filters parse_filters(const Query& q, Errors& errors) {
   };
   text("by_city", Column::city);
   text("by_country", Column::country);
+  f.near = parse_near(q, errors);
   if (auto v = text_rule(q, "by_ids", errors)) {
     std::unordered_set<std::string> ids;
     for (const auto& id : split(*v, ','))
@@ -413,6 +489,22 @@ std::vector<std::size_t> select(const Dataset& data, const Filters& f) {
   return rows;
 }
 
+/// ORDER BY distance (before any sort= keys, which the stable sort keeps among equal distances); a
+/// NaN distance (SQL's NULL) first.
+void order_by_distance(const Dataset& data, std::vector<std::size_t>& rows, const Near& near) {
+  const auto& all = data.breweries();
+  std::vector<std::pair<double, std::size_t>> keyed;
+  keyed.reserve(rows.size());
+  for (const auto i : rows)
+    keyed.emplace_back(near.distance(*all[i].latitude, *all[i].longitude), i);
+  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    if (std::isnan(a.first)) return !std::isnan(b.first);
+    return !std::isnan(b.first) && a.first < b.first;
+  });
+  for (std::size_t k = 0; k < rows.size(); ++k)
+    rows[k] = keyed[k].second;
+}
+
 /// The path's segments, without the empty one of a trailing slash.
 std::vector<std::string> segments(boost::urls::url_view url) {
   std::vector<std::string> path;
@@ -455,6 +547,7 @@ Response list_breweries(const Dataset& data, const std::vector<std::string>& jso
   if (!errors.empty()) return errors.response(std::move(headers));
   auto rows = select(data, filters);
   sort_rows(data, rows, keys);
+  if (filters.near) order_by_distance(data, rows, *filters.near);
   return page_of(json, rows, paging, std::move(headers));
 }
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <memory>
 #include <set>
@@ -402,6 +403,69 @@ TEST_F(ApiConformance, RoutesMethodsAndTheRateLimitAnswerAsLaravelDoes) {
       {"any method on no route", "/nope", 404, {}, "DELETE"},
       {"the rate limit's headers on a route", "/v1/breweries/meta", 200,
        both(header_is("X-RateLimit-Limit", "120"), header_is("X-RateLimit-Remaining", "119"))},
+  });
+}
+
+/// The great-circle distance in km (the tests' own, the haversine form).
+double km_between(double lat1, double lon1, double lat2, double lon2) {
+  constexpr double rad = 3.14159265358979323846 / 180;
+  const double a =
+      std::pow(std::sin((lat2 - lat1) * rad / 2), 2) +
+      std::cos(lat1 * rad) * std::cos(lat2 * rad) * std::pow(std::sin((lon2 - lon1) * rad / 2), 2);
+  return 2 * 6371 * std::asin(std::sqrt(a));
+}
+
+TEST_F(ApiConformance, ByDistOrdersByDistanceAndIsValidatedAsTheCoordinatesRule) {
+  std::size_t located = 0;
+  std::string nearest;
+  double best = 1e9;
+  for (const auto& r : rows()) {
+    if (r.at("latitude").empty() || r.at("longitude").empty()) continue;
+    ++located;
+    const double d =
+        km_between(45.5155, -122.6789, std::stod(r.at("latitude")), std::stod(r.at("longitude")));
+    if (d < best) best = d, nearest = r.at("id");
+  }
+  run({
+      {"DistanceFilterTest: filtered by distance", "/v1/breweries?by_dist=45.5155,-122.6789&per_page=50", 200,
+       [&](const Response&, const Json& j) {
+         ASSERT_EQ(j.size(), 50U);
+         EXPECT_EQ(j[0]["id"], nearest);
+         double previous = 0;
+         for (const auto& b : j) {
+           ASSERT_TRUE(b["latitude"].is_number() && b["longitude"].is_number()) << b.dump();
+           const double d = km_between(45.5155, -122.6789, b["latitude"], b["longitude"]);
+           EXPECT_GE(d, previous - 1e-6) << "nearest first";
+           previous = d;
+         }
+       }},
+      {"by_dist on meta: the breweries with coordinates", "/v1/breweries/meta?by_dist=45.5,-122.6", 200,
+       [&](const Response&, const Json& j) { EXPECT_EQ(j["total"], located); }},
+      {"by_dist_radius in km",
+       "/v1/breweries?by_dist=45.5155,-122.6789&by_dist_radius=10&by_dist_unit=km&per_page=200", 200,
+       [&](const Response&, const Json& j) {
+         EXPECT_FALSE(j.empty());
+         for (const auto& b : j)
+           EXPECT_LE(km_between(45.5155, -122.6789, b["latitude"], b["longitude"]), 10.001) << b.dump();
+       }},
+      {"DistanceFilterTest: with other filters",
+       "/v1/breweries?by_dist=45.5155,-122.6789&by_type=micro&per_page=5", 200,
+       every([](const Json& b) { return b["brewery_type"] == "micro"; }, "micro")},
+      {"Coordinates: one number", "/v1/breweries?by_dist=45.5155", 422,
+       invalid("The by dist must be a valid coordinate pair (latitude,longitude).", "by_dist")},
+      {"Coordinates: latitude past 90", "/v1/breweries?by_dist=91,-122.6789", 422,
+       invalid("The latitude in by dist must be a number between -90 and 90.", "by_dist")},
+      {"Coordinates: longitude past 180", "/v1/breweries?by_dist=45.5155,181", 422,
+       invalid("The longitude in by dist must be a number between -180 and 180.", "by_dist")},
+      {"Coordinates: no numbers", "/v1/breweries?by_dist=abc,def", 422,
+       invalid("The latitude in by dist must be a number between -90 and 90.", "by_dist")},
+      {"Coordinates: the edges", "/v1/breweries?by_dist=-90,-180&per_page=1", 200, count_is(1)},
+      {"by_dist_radius: a number", "/v1/breweries?by_dist=0,0&by_dist_radius=far", 422,
+       invalid("The by dist radius field must be a number.", "by_dist_radius")},
+      {"by_dist_radius: at least 0.1", "/v1/breweries?by_dist=0,0&by_dist_radius=0.05", 422,
+       invalid("The by dist radius field must be at least 0.1.", "by_dist_radius")},
+      {"by_dist_unit: km or mi", "/v1/breweries?by_dist=0,0&by_dist_unit=yd", 422,
+       invalid("The selected by dist unit is invalid.", "by_dist_unit")},
   });
 }
 
