@@ -422,7 +422,10 @@ struct SortKey {
   bool descending;
 };
 
-std::vector<SortKey> parse_sort(const Query& q, Errors& errors) {
+/// The sort= keys: 'field[:direction]', comma-separated, each part trimmed, `type` for brewery_type,
+/// as the real server orders by them. nullopt where the real one fails in SQL (a column it does not
+/// have, a direction other than asc or desc in any case): a 500 there.
+std::optional<std::vector<SortKey>> parse_sort(const Query& q, Errors& errors) {
   std::vector<SortKey> keys;
   const Param* p = q.get("sort");
   if (p == nullptr) return keys;
@@ -430,52 +433,39 @@ std::vector<SortKey> parse_sort(const Query& q, Errors& errors) {
     errors.add("sort", field("sort") + (p->is_null() ? " is required." : " must be a string."));
     return keys;
   }
-  const std::string* v = &*p->text;
-  static const std::array<std::pair<std::string_view, Column>, 8> fields{
-      {{"id", Column::id},
-       {"name", Column::name},
-       {"brewery_type", Column::brewery_type},
-       {"type", Column::brewery_type},
-       {"city", Column::city},
-       {"state_province", Column::state_province},
-       {"postal_code", Column::postal_code},
-       {"country", Column::country}}};
-  for (const auto& untrimmed : split(*v, ',')) {
-    const std::string item = php_trim(untrimmed);
-    const auto colon = item.find(':');
-    const std::string field = item.substr(0, colon);
-    std::string direction = colon == std::string::npos ? "asc" : item.substr(colon + 1);
+  for (const auto& item : split(*p->text, ',')) {
+    const auto parts = split(item, ':');
+    const std::string name = php_trim(parts[0]);
+    std::string direction = parts.size() > 1 ? php_trim(parts[1]) : "asc";
     std::transform(direction.begin(), direction.end(), direction.begin(), fold);
-    const auto it =
-        std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return f.first == field; });
-    if (it == fields.end()) {
-      errors.add("sort", "cannot sort by '" + field +
-                             "' (sortable: id, name, brewery_type, type, city, state_province, postal_code, "
-                             "country)");
-      return {};
-    }
-    if (direction != "asc" && direction != "desc") {
-      errors.add("sort",
-                 "has direction '" + item.substr(colon + 1) + "' for " + field + " (use asc or desc)");
-      return {};
-    }
-    keys.push_back({it->second, direction == "desc"});
+    const auto column = std::find_if(all_columns.begin(), all_columns.end(), [&](Column c) {
+      return column_name(c) == (name == "type" ? std::string_view{"brewery_type"} : std::string_view{name});
+    });
+    if (column == all_columns.end() || (direction != "asc" && direction != "desc")) return std::nullopt;
+    keys.push_back({*column, direction == "desc"});
   }
   return keys;
 }
 
-/// SQLite's ORDER BY on text: bytewise, NULL first ascending and last descending; ties keep
-/// the dataset's order.
+/// SQLite's ORDER BY: text bytewise, coordinates as numbers, NULL first ascending and last
+/// descending; ties keep the dataset's order.
 void sort_rows(const Dataset& data, std::vector<std::size_t>& rows, const std::vector<SortKey>& keys) {
   if (keys.empty()) return;
   const auto& all = data.breweries();
+  const auto order = [](const auto& x, const auto& y) {  // -1, 0, 1 with NULL first
+    if (x == y) return 0;
+    return !x || (y && *x < *y) ? -1 : 1;
+  };
   std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
     for (const auto& key : keys) {
-      const auto x = all[a].text(key.column);
-      const auto y = all[b].text(key.column);
-      if (x == y) continue;
-      const bool less = !x || (y && *x < *y);
-      return key.descending ? !less : less;
+      int c = 0;
+      if (key.column == Column::latitude)
+        c = order(all[a].latitude, all[b].latitude);
+      else if (key.column == Column::longitude)
+        c = order(all[a].longitude, all[b].longitude);
+      else
+        c = order(all[a].text(key.column), all[b].text(key.column));
+      if (c != 0) return key.descending ? c > 0 : c < 0;
     }
     return false;
   });
@@ -545,8 +535,9 @@ Response list_breweries(const Dataset& data, const std::vector<std::string>& jso
   const auto keys = parse_sort(q, errors);
   const auto filters = parse_filters(q, errors);
   if (!errors.empty()) return errors.response(std::move(headers));
+  if (!keys) return message(500, "Server Error", std::move(headers));  // the real one's SQL error
   auto rows = select(data, filters);
-  sort_rows(data, rows, keys);
+  sort_rows(data, rows, *keys);
   if (filters.near) order_by_distance(data, rows, *filters.near);
   return page_of(json, rows, paging, std::move(headers));
 }

@@ -18,11 +18,6 @@ namespace parlab::brewery {
 
 namespace {
 
-constexpr std::array all_columns{
-    Column::id,        Column::name,     Column::brewery_type,   Column::address_1,   Column::address_2,
-    Column::address_3, Column::city,     Column::state_province, Column::postal_code, Column::country,
-    Column::longitude, Column::latitude, Column::phone,          Column::website_url};
-
 DatasetError error_at(const std::string& source, std::size_t line, const std::string& message) {
   return DatasetError{source + ":" + std::to_string(line) + ": " + message};
 }

@@ -2,6 +2,7 @@
 /// \file
 /// The Open Brewery DB dataset (breweries.csv): an RFC 4180 CSV loader and where to find the file.
 
+#include <array>
 #include <cstddef>
 #include <filesystem>
 #include <functional>
@@ -31,6 +32,12 @@ enum class Column {
   phone,
   website_url,
 };
+
+/// Every column, in that order.
+inline constexpr std::array all_columns{
+    Column::id,        Column::name,     Column::brewery_type,   Column::address_1,   Column::address_2,
+    Column::address_3, Column::city,     Column::state_province, Column::postal_code, Column::country,
+    Column::longitude, Column::latitude, Column::phone,          Column::website_url};
 
 /// The column's name in the CSV header and in the API ("state_province", ...).
 [[nodiscard]] std::string_view column_name(Column column);

@@ -178,7 +178,7 @@ http::response<http::string_body> to_http(Response r, unsigned version, bool kee
 Response error_response(unsigned status, const std::string& message) {
   return Response{
       status,
-      {{"Content-Type", "application/json; charset=utf-8"}},
+      {{"Content-Type", "application/json"}},
       nlohmann::json{{"message", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 

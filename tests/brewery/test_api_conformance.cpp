@@ -225,6 +225,11 @@ TEST_F(ApiConformance, UpstreamListTests) {
          for (std::size_t i = 1; i < j.size(); ++i)
            EXPECT_LE(j[i - 1]["name"].get<std::string>(), j[i]["name"].get<std::string>());
        }},
+      {"sort: any column of the table, parts trimmed", "/v1/breweries?sort=name,%20city:desc&per_page=1", 200,
+       count_is(1)},
+      {"sort: a column the table lacks is the real server's SQL error", "/v1/breweries?sort=nosuchcolumn",
+       500, body_is("{\n    \"message\": \"Server Error\"\n}")},
+      {"sort: a direction other than asc or desc, likewise", "/v1/breweries?sort=name:up", 500},
       {"SortingTest: name descending", "/v1/breweries?by_state=ohio&sort=name:desc&per_page=200", 200,
        [](const Response&, const Json& j) {
          for (std::size_t i = 1; i < j.size(); ++i)
