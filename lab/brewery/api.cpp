@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -641,6 +642,71 @@ Response search(const Dataset& data, const std::vector<std::string>& json, const
   return page_of(json, rows, paging, std::move(headers));
 }
 
+/// PHP's urlencode(): letters, digits and "-_." kept, a space as '+', every other byte %XX.
+std::string php_urlencode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.') {
+      out += c;
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    }
+  }
+  return out;
+}
+
+/// PHP's htmlspecialchars(): & " ' < > as entities.
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#039;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+/// GET /v1/breweries/autocomplete (deprecated upstream): a 307 to search with the same query and a
+/// Link to it as the successor version, the body Symfony's redirect page.
+Response autocomplete(const std::string& origin, const Query& q, Headers headers) {
+  std::string url = origin + "/v1/breweries/search";
+  if (const Param* p = q.get("query"); p != nullptr && p->text) url += "?query=" + php_urlencode(*p->text);
+  for (auto& [name, value] : headers)
+    if (name == "Content-Type") value = "text/html; charset=utf-8";
+  headers.emplace_back("Location", url);
+  headers.emplace_back("Link", "<" + url + ">; rel=\"successor-version\"");
+  const std::string shown = html_escape(url);
+  std::string body =
+      "<!DOCTYPE html>\n<html>\n    <head>\n        <meta charset=\"UTF-8\" />\n"
+      "        <meta http-equiv=\"refresh\" content=\"0;url='" +
+      shown + "'\" />\n\n        <title>Redirecting to " + shown +
+      "</title>\n    </head>\n    <body>\n        Redirecting to <a href=\"" + shown + "\">" + shown +
+      "</a>.\n    </body>\n</html>";
+  return Response{307, std::move(headers), std::move(body)};
+}
+
 /// GET /v1/breweries/{id}: one brewery, or a 404.
 Response by_id(const Dataset& data, const std::vector<std::string>& json, const std::string& id,
                Headers headers) {
@@ -804,10 +870,11 @@ Response Api::handle(const Request& request) {
     limited->headers.emplace_back("Cache-Control", "no-cache, private");
     return std::move(*limited);
   }
-  const bool one_brewery = !what.empty() && what != "meta" && what != "random" && what != "search";
-  headers.emplace_back("Cache-Control", what == "random" ? "no-cache, private"
-                                        : one_brewery    ? "max-age=86400, public"
-                                                         : "max-age=300, public");
+  const bool one_brewery =
+      !what.empty() && what != "meta" && what != "random" && what != "search" && what != "autocomplete";
+  headers.emplace_back("Cache-Control", what == "random" || what == "autocomplete" ? "no-cache, private"
+                                        : one_brewery                              ? "max-age=86400, public"
+                                                                                   : "max-age=300, public");
   const Query q{url};
   if (what.empty()) return list_breweries(*data_, json_, q, std::move(headers));
   if (what == "meta") return meta(*data_, q, std::move(headers));
@@ -815,6 +882,7 @@ Response Api::handle(const Request& request) {
     return random_breweries(
         json_, q, [this](std::size_t size) { return sample(size); }, std::move(headers));
   if (what == "search") return search(*data_, json_, q, std::move(headers));
+  if (what == "autocomplete") return autocomplete(request.origin, q, std::move(headers));
   return by_id(*data_, json_, what, std::move(headers));
 }
 

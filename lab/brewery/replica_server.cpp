@@ -243,8 +243,12 @@ net::awaitable<void> session(Core* self, tcp::socket socket) {
         r = error_response(400, "Bad Request: HTTP/1.1 needs a Host header");
         keep_alive = false;
       } else {
-        r = self->api.handle(Request{std::string{req.method_string()}, std::string{req.target()}, client,
-                                     std::chrono::steady_clock::now()});
+        const auto host = req.find(http::field::host);
+        r = self->api.handle(
+            Request{std::string{req.method_string()}, std::string{req.target()}, client,
+                    std::chrono::steady_clock::now(),
+                    std::string{Tls ? "https://" : "http://"} +
+                        (host == req.end() ? std::string{"localhost"} : std::string{host->value()})});
         if (r.status == 429) ++self->rate_limited;
       }
 

@@ -72,6 +72,17 @@ TEST_F(ReplicaServerTest, ServesTheApiOnAKeptAliveConnection) {
   server->stop();  // idempotent
 }
 
+TEST_F(ReplicaServerTest, AutocompleteRedirectsToSearchOnTheHostAsked) {
+  auto server = start(quick());
+  const std::string reply = tb::raw_exchange(
+      server->port(), "GET /v1/breweries/autocomplete?query=dog HTTP/1.1\r\nHost: brewery.test:8080\r\n\r\n");
+  EXPECT_EQ(status_line(reply), "HTTP/1.1 307 Temporary Redirect");
+  EXPECT_NE(reply.find("\r\nLocation: http://brewery.test:8080/v1/breweries/search?query=dog\r\n"),
+            std::string::npos)
+      << reply;
+  EXPECT_NE(reply.find("\r\nContent-Type: text/html; charset=utf-8\r\n"), std::string::npos) << reply;
+}
+
 TEST_F(ReplicaServerTest, HeadSendsTheHeadersOfGetWithoutTheBody) {
   auto server = start(quick());
   const auto get = tb::get(server->port(), "/v1/breweries/meta");
