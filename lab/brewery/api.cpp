@@ -1,7 +1,5 @@
 #include "lab/brewery/api.hpp"
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <nlohmann/json.hpp>
@@ -13,7 +11,6 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <regex>
 #include <unordered_set>
 
 namespace parlab::brewery {
@@ -200,11 +197,38 @@ std::optional<std::int64_t> php_int(std::string_view s) {
   return static_cast<std::int64_t>(magnitude);
 }
 
-/// PHP's is_numeric() of a trimmed string, as a number: decimal, optional sign, fraction, exponent.
+/// PHP's is_numeric() of a trimmed string, as a number: [+-] digits [. digits] or [+-] . digits,
+/// then an optional exponent.
 std::optional<double> php_numeric(const std::string& s) {
-  static const std::regex numeric{R"([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)"};
-  if (!std::regex_match(s, numeric)) return std::nullopt;
+  const auto digits = [&](std::size_t& i) {
+    const std::size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9')
+      ++i;
+    return i - start;
+  };
+  std::size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  std::size_t mantissa = digits(i);
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    mantissa += digits(i);
+  }
+  if (mantissa == 0) return std::nullopt;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (digits(i) == 0) return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
   return std::strtod(s.c_str(), nullptr);
+}
+
+/// What Laravel's min and max rules compare for a numeric parameter: the number, or for what is no
+/// number its length (an array: its items).
+double numeric_size(const Param& p) {
+  if (p.is_array()) return static_cast<double>(p.items);
+  if (const auto number = php_numeric(*p.text)) return *number;
+  return static_cast<double>(characters(*p.text));
 }
 
 /// The rules 'sometimes', 'required', 'integer', 'min:min' and 'max:max' (no max when nullopt) on
@@ -219,14 +243,7 @@ std::optional<std::int64_t> integer_rule(const Query& q, const std::string& key,
   }
   const std::optional<std::int64_t> value = p->text ? php_int(*p->text) : std::nullopt;
   if (!value) errors.add(key, field(key) + " must be an integer.");
-  // min and max compare the number, or for what is no number its length (an array: its items).
-  double size = 0;
-  if (p->is_array())
-    size = static_cast<double>(p->items);
-  else if (const auto number = php_numeric(*p->text))
-    size = *number;
-  else
-    size = static_cast<double>(characters(*p->text));
+  const double size = numeric_size(*p);
   if (size < static_cast<double>(min))
     errors.add(key, field(key) + " must be at least " + std::to_string(min) + ".");
   if (max && size > static_cast<double>(*max))
@@ -371,9 +388,7 @@ std::optional<Near> parse_near(const Query& q, Errors& errors) {
     } else {
       const auto number = p->text ? php_numeric(*p->text) : std::nullopt;
       if (!number) errors.add(key, field(key) + " must be a number.");
-      const double size = number          ? *number
-                          : p->is_array() ? static_cast<double>(p->items)
-                                          : static_cast<double>(characters(*p->text));
+      const double size = numeric_size(*p);
       if (size < 0.1) errors.add(key, field(key) + " must be at least 0.1.");
       if (size > 10000) errors.add(key, field(key) + " must not be greater than 10000.");
       if (!errors.has(key)) near.radius = number;
