@@ -629,10 +629,11 @@ std::string php_urldecode(std::string_view s) {
   return out;
 }
 
-/// GET /v1/breweries/search?query=: one page of the breweries whose name, city, state, postal
-/// code or country contains the query. Like the real one, `page` is not validated (a bad one is
-/// page 1) and the query is URL-decoded a second time.
-Response search(const Dataset& data, const std::vector<std::string>& json, const Query& q, Headers headers) {
+/// GET /v1/breweries/search?query=: one page of the breweries `index` finds for the query, best
+/// first. Like the real one, `page` is not validated (a bad one is page 1) and the query is
+/// URL-decoded a second time.
+Response search(const SearchIndex& index, const std::vector<std::string>& json, const Query& q,
+                Headers headers) {
   Errors errors;
   Paging paging;
   if (const auto n = integer_rule(q, "per_page", 1, static_cast<std::int64_t>(per_page_max), errors))
@@ -641,20 +642,7 @@ Response search(const Dataset& data, const std::vector<std::string>& json, const
   if (!errors.empty()) return errors.response(std::move(headers));
   if (const Param* page = q.get("page"); page != nullptr && page->text)
     if (const auto n = php_int(*page->text); n && *n >= 1) paging.page = static_cast<std::uint64_t>(*n);
-  std::string pattern = php_urldecode(*query);  // (built in place: GCC 12 -Wrestrict misfires on "%" + s)
-  pattern.insert(pattern.begin(), '%');
-  pattern += '%';
-  std::vector<std::size_t> rows;
-  constexpr std::array searched{Column::name, Column::city, Column::state_province, Column::postal_code,
-                                Column::country};
-  const auto& all = data.breweries();
-  for (std::size_t i = 0; i < all.size(); ++i)
-    if (std::any_of(searched.begin(), searched.end(), [&](Column c) {
-          const auto v = all[i].text(c);
-          return v && like(*v, pattern);
-        }))
-      rows.push_back(i);
-  return page_of(json, rows, paging, std::move(headers));
+  return page_of(json, index.search(php_urldecode(*query)), paging, std::move(headers));
 }
 
 /// PHP's urlencode(): letters, digits and "-_." kept, a space as '+', every other byte %XX.
@@ -772,8 +760,10 @@ std::string Response::header(std::string_view name) const {
 }
 
 Api::Api(std::shared_ptr<const Dataset> data, ApiOptions options)
-    : data_{std::move(data)}, options_{options}, rng_{options.seed} {
-  if (!data_) throw std::invalid_argument{"parlab::brewery::Api needs a dataset"};
+    : data_{data ? std::move(data) : throw std::invalid_argument{"parlab::brewery::Api needs a dataset"}},
+      options_{options},
+      search_{*data_},
+      rng_{options.seed} {
   const auto text = [](const std::optional<std::string>& v) { return v ? Json(*v) : Json(nullptr); };
   // A whole-number coordinate is an integer in SQLite's NUMERIC column, and json_encode writes it
   // without a fraction: 36, not 36.0.
@@ -896,7 +886,7 @@ Response Api::handle(const Request& request) {
   if (what == "random")
     return random_breweries(
         json_, q, [this](std::size_t size) { return sample(size); }, std::move(headers));
-  if (what == "search") return search(*data_, json_, q, std::move(headers));
+  if (what == "search") return search(search_, json_, q, std::move(headers));
   if (what == "autocomplete") return autocomplete(request.origin, q, std::move(headers));
   return by_id(*data_, json_, what, std::move(headers));
 }

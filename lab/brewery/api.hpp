@@ -4,6 +4,7 @@
 /// headers and JSON body out. No sockets: the replica server and the tests both drive it.
 
 #include "lab/brewery/dataset.hpp"
+#include "lab/brewery/search.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -90,6 +91,7 @@ class Api {
 
   std::shared_ptr<const Dataset> data_;
   ApiOptions options_;
+  SearchIndex search_;             ///< /v1/breweries/search
   std::vector<std::string> json_;  ///< the JSON object of each brewery (compact, fields in API order)
   std::mutex rate_mutex_;
   std::unordered_map<std::string, Window> windows_;

@@ -4,6 +4,7 @@
 #include "brewery/brewery_support.hpp"
 #include "lab/brewery/api.hpp"
 #include "lab/brewery/dataset.hpp"
+#include "lab/brewery/search.hpp"
 #include "support/files.hpp"
 
 #include <gtest/gtest.h>
@@ -430,17 +431,48 @@ TEST_F(BreweryApi, RandomIsAnArrayOfDistinctBreweriesFromASeededGenerator) {
   EXPECT_NE(first, a.handle(req).body) << "the sequence moves on";
 }
 
-TEST_F(BreweryApi, SearchMatchesNameCityStatePostalOrCountryPaginated) {
-  const tb::LikeOracle like{"san diego"};
-  const auto expected =
-      static_cast<std::size_t>(std::count_if(rows().begin(), rows().end(), [&](const tb::Row& r) {
-        return like(r.at("name")) || like(r.at("city")) || like(r.at("state_province")) ||
-               like(r.at("postal_code")) || like(r.at("country"));
-      }));
-  ASSERT_GT(expected, 50U);
+TEST_F(BreweryApi, SearchFindsWordsPrefixesAndTyposBestFirst) {
+  // Every brewery with the words "san" and "diego" in one of its columns (the tests' own reading)
+  // comes first; then those with "san" alone (Meilisearch's "last" matching strategy).
+  const auto has_word = [](const tb::Row& r, const std::string& word) {
+    for (const auto& [column, value] : r) {
+      const auto words = SearchIndex::words(value);
+      if (std::find(words.begin(), words.end(), word) != words.end()) return true;
+    }
+    return false;
+  };
+  std::set<std::string> both;
+  for (const auto& r : rows())
+    if (has_word(r, "san") && has_word(r, "diego")) both.insert(r.at("id"));
+  ASSERT_GT(both.size(), 50U);
+  const auto found = all_pages("/v1/breweries/search?query=SAN+DIEGO");
+  ASSERT_GT(found.size(), both.size());
+  for (std::size_t i = 0; i < both.size(); ++i)
+    EXPECT_TRUE(both.contains(found[i]["id"].get<std::string>())) << i << ": " << found[i].dump();
   EXPECT_EQ(json("/v1/breweries/search?query=san+diego").size(), 50U);
   EXPECT_EQ(json("/v1/breweries/search?query=san%20diego&per_page=5").size(), 5U);
-  EXPECT_EQ(all_pages("/v1/breweries/search?query=SAN+DIEGO").size(), expected);
+
+  // A typo ("califrnia": one, allowed from 5 letters), a prefix ("bould" for Boulder), any column
+  // (an address), the name before the other columns.
+  const auto typo = json("/v1/breweries/search?query=califrnia&per_page=20");
+  ASSERT_EQ(typo.size(), 20U);
+  for (const auto& b : typo)  // in the state, a name, an address ("California St")...
+    EXPECT_NE(b.dump().find("California"), std::string::npos) << b.dump();
+  const auto boulder = json("/v1/breweries/search?query=bould&per_page=200");
+  EXPECT_TRUE(
+      std::any_of(boulder.begin(), boulder.end(), [](const Json& b) { return b["city"] == "Boulder"; }));
+  const auto topeka = json("/v1/breweries/search?query=Topeka&per_page=200");
+  EXPECT_TRUE(std::any_of(topeka.begin(), topeka.end(), [](const Json& b) {
+    return b["address_1"].is_string() &&
+           b["address_1"].get<std::string>().find("Topeka") != std::string::npos;
+  }));
+  const auto dog = json("/v1/breweries/search?query=dog&per_page=5");
+  EXPECT_TRUE(std::all_of(dog.begin(), dog.end(), [](const Json& b) {
+    const auto words = SearchIndex::words(b["name"].get<std::string>());
+    return std::any_of(words.begin(), words.end(), [](const std::string& w) { return w.starts_with("dog"); });
+  })) << "a match in the name ranks first";
+  EXPECT_EQ(all_pages("/v1/breweries/search?query=brewing").size(), SearchIndex::max_hits)
+      << "at most 1000 hits, as Meilisearch";
   EXPECT_EQ(json("/v1/breweries/search?query=zzzqqqxxx").size(), 0U);
   EXPECT_EQ(json("/v1/breweries/search?query=ab", 422)["errors"]["query"][0],
             "The query field must be at least 3 characters.");
@@ -456,6 +488,16 @@ TEST_F(BreweryApi, SearchMatchesNameCityStatePostalOrCountryPaginated) {
             json("/v1/breweries/search?query=san+diego"));
   EXPECT_EQ(json("/v1/breweries/search?query=san%2Bdiego"), json("/v1/breweries/search?query=san+diego"))
       << "the query is URL-decoded a second time: %2B, a '+' once decoded, is a space";
+}
+
+TEST(BrewerySearch, WordsAndTypos) {
+  EXPECT_EQ(SearchIndex::words("Dog-Fish Head, 6 Cannery Row"),
+            (std::vector<std::string>{"dog", "fish", "head", "6", "cannery", "row"}));
+  EXPECT_EQ(SearchIndex::words("K\xC3\xB6ln"), (std::vector<std::string>{"k\xC3\xB6ln"}));
+  EXPECT_EQ(typos_between("california", "califrnia", 2), 1U);
+  EXPECT_EQ(typos_between("brewing", "berwing", 1), 1U) << "a transposition is one";
+  EXPECT_EQ(typos_between("brewing", "bowling", 1), 2U) << "past the limit: limit + 1";
+  EXPECT_EQ(typos_between("", "abc", 5), 3U);
 }
 
 TEST_F(BreweryApi, UnknownPathsAre404MethodsOtherThanGetAndHeadAre405) {
