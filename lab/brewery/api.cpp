@@ -1,5 +1,6 @@
 #include "lab/brewery/api.hpp"
 
+#include <openssl/evp.h>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <nlohmann/json.hpp>
@@ -645,6 +646,33 @@ Response search(const SearchIndex& index, const std::vector<std::string>& json, 
   return page_of(json, index.search(php_urldecode(*query)), paging, std::move(headers));
 }
 
+/// Laravel's cache.headers etag: ETag "md5 of the body"; a 304 without a body when If-None-Match
+/// names it (or is *), as Symfony's isNotModified compares them (weakly).
+Response with_etag(Response r, const std::string& if_none_match) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  EVP_Digest(r.body.data(), r.body.size(), digest.data(), &length, EVP_md5(), nullptr);
+  std::string etag = "\"";
+  static constexpr char hex[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < length; ++i) {
+    etag += hex[digest[i] >> 4];
+    etag += hex[digest[i] & 15];
+  }
+  etag += '"';
+  r.headers.emplace_back("ETag", etag);
+  for (const auto& candidate : split(if_none_match, ',')) {
+    std::string tag = php_trim(candidate);
+    if (tag.starts_with("W/")) tag.erase(0, 2);
+    if (tag == etag || tag == "*") {
+      r.status = 304;
+      r.body.clear();
+      std::erase_if(r.headers, [](const auto& h) { return h.first == "Content-Type"; });
+      break;
+    }
+  }
+  return r;
+}
+
 /// PHP's urlencode(): letters, digits and "-_." kept, a space as '+', every other byte %XX.
 std::string php_urlencode(std::string_view s) {
   static constexpr char hex[] = "0123456789ABCDEF";
@@ -862,6 +890,14 @@ Response Api::handle(const Request& request) {
     headers.emplace_back("Cache-Control", "no-cache, private");
     return message(404, "The route " + route + " could not be found.", std::move(headers));
   }
+  if (request.method == "OPTIONS") {  // Laravel's router answers it for any route, unthrottled
+    return Response{200,
+                    {{"Content-Type", "text/html; charset=utf-8"},
+                     {"Access-Control-Allow-Origin", "*"},
+                     {"Allow", "GET,HEAD"},
+                     {"Cache-Control", "no-cache, private"}},
+                    ""};
+  }
   if (request.method != "GET" && request.method != "HEAD") {
     headers.emplace_back("Allow", "GET, HEAD");
     headers.emplace_back("Cache-Control", "no-cache, private");
@@ -881,12 +917,15 @@ Response Api::handle(const Request& request) {
                                         : one_brewery                              ? "max-age=86400, public"
                                                                                    : "max-age=300, public");
   const Query q{url};
-  if (what.empty()) return list_breweries(*data_, json_, q, std::move(headers));
-  if (what == "meta") return meta(*data_, q, std::move(headers));
+  if (what.empty() || what == "meta" || what == "search") {  // the routes of cache.headers' etag
+    Response r = what.empty()     ? list_breweries(*data_, json_, q, std::move(headers))
+                 : what == "meta" ? meta(*data_, q, std::move(headers))
+                                  : search(search_, json_, q, std::move(headers));
+    return with_etag(std::move(r), request.if_none_match);
+  }
   if (what == "random")
     return random_breweries(
         json_, q, [this](std::size_t size) { return sample(size); }, std::move(headers));
-  if (what == "search") return search(search_, json_, q, std::move(headers));
   if (what == "autocomplete") return autocomplete(request.origin, q, std::move(headers));
   return by_id(*data_, json_, what, std::move(headers));
 }

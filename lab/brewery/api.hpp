@@ -28,6 +28,7 @@ struct Request {
   std::string client = "127.0.0.1";             ///< the rate limit's key: the client's IP address
   std::chrono::steady_clock::time_point now{};  ///< when it arrived (drives the rate limit window)
   std::string origin = "http://localhost";      ///< scheme and Host header: redirects' absolute URLs
+  std::string if_none_match{};                  ///< the If-None-Match header ("" when absent)
 };
 
 /// The engine's answer. The body is JSON, present for HEAD too (the server sends no body then).

@@ -248,7 +248,8 @@ net::awaitable<void> session(Core* self, tcp::socket socket) {
             Request{std::string{req.method_string()}, std::string{req.target()}, client,
                     std::chrono::steady_clock::now(),
                     std::string{Tls ? "https://" : "http://"} +
-                        (host == req.end() ? std::string{"localhost"} : std::string{host->value()})});
+                        (host == req.end() ? std::string{"localhost"} : std::string{host->value()}),
+                    std::string{req[http::field::if_none_match]}});
         if (r.status == 429) ++self->rate_limited;
       }
 

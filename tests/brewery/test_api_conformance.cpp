@@ -487,6 +487,30 @@ TEST_F(ApiConformance, ByDistOrdersByDistanceAndIsValidatedAsTheCoordinatesRule)
   });
 }
 
+TEST_F(ApiConformance, ListMetaAndSearchCarryAnEtagAndAnswer304ToIt) {
+  for (const std::string target : {"/v1/breweries?by_state=ohio", "/v1/breweries/meta",
+                                   "/v1/breweries/search?query=dog", "/v1/breweries?per_page=0"}) {
+    SCOPED_TRACE(target);
+    const Response first = api_->handle(Request{"GET", target, "10.2.0.1", {}});
+    const std::string etag = first.header("ETag");
+    ASSERT_EQ(etag.size(), 34U) << "a quoted md5: " << etag;
+    EXPECT_EQ(etag.front(), '"');
+    const Response again = api_->handle(Request{"GET", target, "10.2.0.1", {}, "http://localhost", etag});
+    EXPECT_EQ(again.status, 304U);
+    EXPECT_EQ(again.body, "");
+    EXPECT_EQ(again.header("ETag"), etag);
+    const Response weak =
+        api_->handle(Request{"GET", target, "10.2.0.1", {}, "http://localhost", "W/" + etag});
+    EXPECT_EQ(weak.status, 304U) << "compared weakly";
+    const Response other =
+        api_->handle(Request{"GET", target, "10.2.0.1", {}, "http://localhost", "\"abc\""});
+    EXPECT_EQ(other.status, first.status);
+    EXPECT_EQ(other.body, first.body);
+  }
+  EXPECT_EQ(api_->handle(Request{"GET", "/v1/breweries/random", "10.2.0.2", {}}).header("ETag"), "")
+      << "random is not in the cache.headers group";
+}
+
 TEST_F(ApiConformance, BodiesAreWrittenAsJsonEncodeWritesThem) {
   // A brewery with a '/' in its website and whole-number latitude 36 (Crank Arm Brewing Co).
   const auto crank =

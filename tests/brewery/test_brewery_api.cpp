@@ -508,7 +508,11 @@ TEST_F(BreweryApi, UnknownPathsAre404MethodsOtherThanGetAndHeadAre405) {
     EXPECT_EQ(Json::parse(r.body)["message"], "The route " + route + " could not be found.");
   }
   EXPECT_EQ(api_->handle(Request{"POST", "/nope", "x", {}}).status, 404U) << "no route: 404 for any method";
-  for (const std::string method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "BREW", "get"}) {
+  const auto options = api_->handle(Request{"OPTIONS", "/v1/breweries/meta", "x", {}});
+  EXPECT_EQ(options.status, 200U) << "Laravel's router answers OPTIONS on a route";
+  EXPECT_EQ(options.header("allow"), "GET,HEAD");
+  EXPECT_EQ(options.body, "");
+  for (const std::string method : {"POST", "PUT", "DELETE", "PATCH", "BREW", "get"}) {
     const auto r = api_->handle(Request{method, "/v1/breweries", "x", {}});
     EXPECT_EQ(r.status, 405U) << method;
     EXPECT_EQ(r.header("allow"), "GET, HEAD");
