@@ -101,11 +101,15 @@ std::vector<std::size_t> SearchIndex::search(std::string_view query) const {
   const auto wanted = words(query);
   if (wanted.empty()) return {};
   // For each query word, the typos of each vocabulary word (no_match: none within the tolerance).
+  // And the vocabulary word each query word is exactly, if any (no_match: none).
   std::vector<std::vector<std::size_t>> typos(wanted.size());
+  std::vector<std::size_t> exact_word(wanted.size(), no_match);
   for (std::size_t w = 0; w < wanted.size(); ++w) {
     typos[w].resize(vocabulary_.size());
-    for (std::size_t v = 0; v < vocabulary_.size(); ++v)
+    for (std::size_t v = 0; v < vocabulary_.size(); ++v) {
       typos[w][v] = match_typos(wanted[w], vocabulary_[v], w + 1 == wanted.size());
+      if (vocabulary_[v] == wanted[w]) exact_word[w] = v;
+    }
   }
   // (query words found from the first on, typos, best attribute, exact words, row): smaller is better.
   using Rank = std::tuple<std::size_t, std::size_t, std::size_t, std::size_t, std::size_t>;
@@ -122,7 +126,7 @@ std::vector<std::size_t> SearchIndex::search(std::string_view query) const {
       for (const auto& [word, column] : documents_[row]) {
         const std::size_t t = typos[w][word];
         if (t < best || (t == best && column < where)) best = t, where = column;
-        whole = whole || vocabulary_[word] == wanted[w];
+        whole = whole || word == exact_word[w];
       }
       if (best == no_match) break;
       ++found;
