@@ -11,7 +11,12 @@
 
 #include <dlfcn.h>
 #include <mpi.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -20,10 +25,13 @@
 #include <cstring>
 #include <deque>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -45,6 +53,14 @@ Registry& registry() {
   return r;
 }
 
+/// What MPI says an error code means.
+std::string mpi_error_text(int code) {
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  return std::string(text, static_cast<std::size_t>(length));
+}
+
 [[noreturn]] void fatal(const std::string& message) {
   std::fprintf(stderr, "parlab: MpiPool: %s\n", message.c_str());
   std::fflush(stderr);
@@ -61,12 +77,67 @@ std::string symbol_name(std::uintptr_t address) {
 }
 
 // ---- messages ----
-// task   (rank 0 -> worker): [request u64][entry u64][function u64][base u64][count u64][items...]
-// result (worker -> rank 0): [request u64] then per item [0][value] or [1][type][message]
-// stop   (rank 0 -> worker): empty; the worker finalizes MPI and exits.
+// task      (rank 0 -> worker): [request u64][task_timeout ms u64][entry u64][function u64][base u64]
+//                               [count u64][items...]
+// result    (worker -> rank 0): [request u64] then per item [0][value] or [1][type][message]
+// stop      (rank 0 -> worker): empty; the worker finalizes MPI and exits.
+// hello     (both ways, once):  [pid i64][machine string]: who the peer is, for local death checks.
+// beat      (rank 0 -> worker): [patience ms u64]: how long the worker may go without hearing from
+//                               rank 0 before it takes rank 0 for gone; (worker -> rank 0): empty.
+// timed out (worker -> rank 0): [request u64][item u64]: the item ran past task_timeout; the
+//                               worker exits after sending it.
 constexpr int tag_task = 1;
 constexpr int tag_result = 2;
 constexpr int tag_stop = 3;
+constexpr int tag_hello = 4;
+constexpr int tag_beat = 5;
+constexpr int tag_timed_out = 6;
+/// A task message starts with [request][task_timeout], filled in by Runtime::submit.
+constexpr std::size_t task_prefix = 2 * sizeof(std::uint64_t);
+
+/// How often each side sends its heartbeat, and how often a worker's watchdog looks.
+constexpr std::chrono::milliseconds beat_interval{100};
+/// The least time a worker waits without hearing from rank 0 before it takes it for gone.
+constexpr std::chrono::milliseconds least_patience{15000};
+
+using Clock = std::chrono::steady_clock;
+
+[[nodiscard]] std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+/// Which kernel and process-id namespace this process runs in: two ranks with the same one can
+/// see each other's processes, so a death shows at once (kill(pid, 0)) rather than by silence.
+const std::string& machine_id() {
+  static const std::string id = [] {
+    std::string boot;
+    if (std::FILE* f = std::fopen("/proc/sys/kernel/random/boot_id", "r")) {
+      char line[64] = {};
+      if (std::fgets(line, sizeof line, f) != nullptr) boot = line;
+      std::fclose(f);
+    }
+    char ns[64] = {};
+    const ssize_t n = ::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+    if (boot.empty() || n <= 0) return std::string{};  // unknown: never taken for the same machine
+    return boot + std::string(ns, static_cast<std::size_t>(n));
+  }();
+  return id;
+}
+
+/// Whether the process `pid` (on this machine) has ended: gone, or a zombie when `thorough`.
+bool process_ended(long pid, bool thorough) {
+  if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  if (!thorough) return false;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) return true;
+  char buffer[512] = {};
+  const std::size_t n = std::fread(buffer, 1, sizeof buffer - 1, f);
+  std::fclose(f);
+  const std::string_view stat{buffer, n};
+  const auto paren = stat.rfind(')');  // "pid (name) S ...": the name may hold anything
+  return paren != std::string_view::npos && paren + 2 < stat.size() &&
+         (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X');
+}
 
 /// Waits between polls: a few quick looks after activity, then sleeps growing to `longest`, so
 /// an idle rank costs no CPU the ranks doing work could use (MPI's blocking calls spin).
@@ -88,30 +159,53 @@ class Backoff {
   std::uint64_t idle_ = 0;
 };
 
-/// Writes a worker's outcomes into the reply.
+/// Aborts the job unless an MPI call succeeded (`code`), saying which call (`what`) failed.
+void require_mpi_success(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  fatal(std::string(what) + " failed: " + mpi_error_text(code));
+}
+
+/// What a worker rank is running, for its watchdog: the item, since when, and its time limit.
+struct Progress {
+  std::atomic<std::uint64_t> request{0};
+  std::atomic<std::uint64_t> index{0};
+  std::atomic<std::int64_t> started_ms{0};  // 0: no item runs
+  std::atomic<std::uint64_t> timeout_ms{0};
+};
+
+/// Writes a worker's outcomes into the reply, and which item runs into `progress`.
 class ReplyWriter final : public ResultWriter {
  public:
-  explicit ReplyWriter(codec::Writer& out) : out_(out) {}
-  void begin(std::uint64_t /*index*/) override {}
+  ReplyWriter(codec::Writer& out, Progress& progress) : out_(out), progress_(progress) {}
+  void begin(std::uint64_t index) override {
+    progress_.index.store(index);
+    progress_.started_ms.store(now_ms());
+  }
   codec::Writer& ok() override { return write_ok(out_); }
   void fail(const std::exception_ptr& error) override { write_error(out_, error); }
-  void end() override { ++done_; }
+  void end() override {
+    progress_.started_ms.store(0);
+    ++done_;
+  }
   [[nodiscard]] std::uint64_t done() const { return done_; }
 
  private:
   codec::Writer& out_;
+  Progress& progress_;
   std::uint64_t done_ = 0;
 };
 
 /// Runs one task message on a worker rank, writing the outcomes into `reply`.
-void serve_task(const std::string& task, int rank, std::string& reply) {
+void serve_task(const std::string& task, int rank, std::string& reply, Progress& progress) {
   reply.clear();
   codec::Writer out{reply};
   codec::Reader in{task};
-  std::uint64_t request = 0, entry_id = 0, fn_id = 0, base = 0, count = 0;
-  in(request, entry_id, fn_id, base, count);
+  std::uint64_t request = 0, timeout_ms = 0, entry_id = 0, fn_id = 0, base = 0, count = 0;
+  in(request, timeout_ms, entry_id, fn_id, base, count);
+  progress.request.store(request);
+  progress.timeout_ms.store(timeout_ms);
   out(request);
-  ReplyWriter writer{out};
+  ReplyWriter writer{out, progress};
   const auto fail_rest = [&](const std::exception_ptr& error) {
     while (writer.done() < count) {
       writer.fail(error);
@@ -136,19 +230,196 @@ void serve_task(const std::string& task, int rank, std::string& reply) {
   } catch (...) {  // an item that does not decode: it and the rest of the chunk fail
     fail_rest(std::current_exception());
   }
+  progress.started_ms.store(0);
 }
 
-/// Aborts the job unless an MPI call succeeded (`code`), saying which call (`what`) failed.
-void require_mpi_success(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  fatal(std::string(what) + " failed: " + std::string(text, static_cast<std::size_t>(length)));
-}
+/// A worker rank: serves tasks from rank 0 until told to stop. Its MPI calls are non-blocking
+/// and made under one mutex (MPI_THREAD_SERIALIZED), so its watchdog thread can send heartbeats
+/// while a task runs, end a task past its time limit, and end the rank when rank 0 is gone.
+class WorkerRank {
+ public:
+  explicit WorkerRank(int rank) : rank_(rank), heard_ms_(now_ms()) {}
+
+  [[noreturn]] void serve() {
+    std::string hello;
+    codec::Writer{hello}(static_cast<std::int64_t>(::getpid()), machine_id());
+    MPI_Request hello_sent = MPI_REQUEST_NULL;
+    {
+      std::lock_guard lock{mpi_};
+      require_mpi_success(MPI_Isend(hello.data(), static_cast<int>(hello.size()), MPI_BYTE, 0, tag_hello,
+                                    MPI_COMM_WORLD, &hello_sent),
+                          "MPI_Isend");
+    }
+    std::jthread watchdog{[this](std::stop_token stop) { watch(stop); }};
+    Backoff backoff{std::chrono::milliseconds{1}};
+    std::string message, reply;
+    while (true) {
+      int ready = 0;
+      MPI_Status status{};
+      {
+        std::lock_guard lock{mpi_};
+        require_mpi_success(MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
+        if (ready != 0) {
+          int bytes = 0;
+          MPI_Get_count(&status, MPI_BYTE, &bytes);
+          message.resize(static_cast<std::size_t>(bytes));
+          require_mpi_success(MPI_Recv(message.data(), bytes, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD,
+                                       MPI_STATUS_IGNORE),
+                              "MPI_Recv");
+        }
+      }
+      if (ready == 0) {
+        backoff.wait();
+        continue;
+      }
+      backoff.reset();
+      heard_ms_.store(now_ms());
+      if (status.MPI_TAG == tag_stop) break;
+      if (status.MPI_TAG == tag_hello) {
+        std::int64_t pid = 0;
+        std::string machine;
+        codec::Reader{message}(pid, machine);
+        if (!machine.empty() && machine == machine_id()) rank0_pid_.store(pid);
+      } else if (status.MPI_TAG == tag_beat) {
+        std::uint64_t patience = 0;
+        codec::Reader{message}(patience);
+        heard(patience);
+      } else if (status.MPI_TAG == tag_task) {
+        serve_task(message, rank_, reply, progress_);
+        if (reply.size() > INT_MAX)
+          fatal("a chunk's results are over MPI's 2 GiB message limit; use a smaller chunksize");
+        send_and_wait(reply, tag_result);
+      }
+    }
+    watchdog.request_stop();
+    watchdog.join();
+    complete(hello_sent);
+    complete(beat_sent_);
+    MPI_Finalize();
+    std::exit(0);
+  }
+
+ private:
+  /// Sends `bytes` to rank 0 and waits until MPI is done with them, letting the watchdog in.
+  void send_and_wait(const std::string& bytes, int tag) {
+    MPI_Request request = MPI_REQUEST_NULL;
+    {
+      std::lock_guard lock{mpi_};
+      require_mpi_success(
+          MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, tag, MPI_COMM_WORLD, &request),
+          "MPI_Isend");
+    }
+    complete(request);
+  }
+
+  void complete(MPI_Request& request) {
+    Backoff backoff{std::chrono::milliseconds{1}};
+    while (true) {
+      int done = 0;
+      {
+        std::lock_guard lock{mpi_};
+        require_mpi_success(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      }
+      if (done != 0) return;
+      backoff.wait();
+    }
+  }
+
+  /// The watchdog: a heartbeat to rank 0 every beat_interval; the rank ends itself when an item
+  /// runs past its time limit (after telling rank 0 which) or when rank 0 is gone.
+  void watch(const std::stop_token& stop) {
+    std::mutex m;
+    std::condition_variable_any tick;
+    std::unique_lock lock{m};
+    while (true) {
+      tick.wait_for(lock, stop, beat_interval, [] { return false; });
+      if (stop.stop_requested()) return;
+      if (std::unique_lock mpi{mpi_, std::try_to_lock}; mpi.owns_lock()) exchange_beats();
+      const std::int64_t now = now_ms();
+      const std::int64_t started = progress_.started_ms.load();
+      const std::uint64_t index = progress_.index.load();
+      const std::uint64_t timeout = progress_.timeout_ms.load();
+      if (started != 0 && timeout != 0 && now - started > static_cast<std::int64_t>(timeout) &&
+          started == progress_.started_ms.load())
+        time_out(progress_.request.load(), index, timeout);
+      if (const long pid = rank0_pid_.load(); pid != 0 && process_ended(pid, true))
+        leave("rank 0 (pid " + std::to_string(pid) + ") has ended");
+      if (now - heard_ms_.load() > static_cast<std::int64_t>(patience_ms_.load()))
+        leave("nothing heard from rank 0 for " + std::to_string(now - heard_ms_.load()) + " ms");
+    }
+  }
+
+  /// Sends rank 0 a heartbeat unless the last one is still on its way, and takes rank 0's (the
+  /// main thread does not look for messages while a task runs). Under mpi_.
+  void exchange_beats() {
+    int sent = 1;
+    if (beat_sent_ != MPI_REQUEST_NULL) MPI_Test(&beat_sent_, &sent, MPI_STATUS_IGNORE);
+    if (sent != 0) MPI_Isend(nullptr, 0, MPI_BYTE, 0, tag_beat, MPI_COMM_WORLD, &beat_sent_);
+    for (int ready = 1; ready != 0;) {
+      MPI_Status status{};
+      if (MPI_Iprobe(0, tag_beat, MPI_COMM_WORLD, &ready, &status) != MPI_SUCCESS || ready == 0) return;
+      int bytes = 0;
+      MPI_Get_count(&status, MPI_BYTE, &bytes);
+      std::string message(static_cast<std::size_t>(bytes), '\0');
+      MPI_Recv(message.data(), bytes, MPI_BYTE, 0, tag_beat, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      std::uint64_t patience = 0;
+      codec::Reader{message}(patience);
+      heard(patience);
+    }
+  }
+
+  /// A heartbeat from rank 0 came, saying how long to wait for the next.
+  void heard(std::uint64_t patience) {
+    heard_ms_.store(now_ms());
+    patience_ms_.store(std::max<std::uint64_t>(patience, least_patience.count()));
+  }
+
+  /// Tells rank 0 that item `index` of `request` ran past `timeout` ms, then ends this rank.
+  [[noreturn]] void time_out(std::uint64_t request, std::uint64_t index, std::uint64_t timeout) {
+    std::string report;
+    codec::Writer{report}(request, index);
+    const std::int64_t deadline = now_ms() + 2000;
+    MPI_Request sent = MPI_REQUEST_NULL;
+    std::lock_guard lock{mpi_};  // the task runs: the main thread makes no MPI call now
+    MPI_Isend(report.data(), static_cast<int>(report.size()), MPI_BYTE, 0, tag_timed_out, MPI_COMM_WORLD, &sent);
+    for (int done = 0; done == 0 && now_ms() < deadline;) {
+      MPI_Test(&sent, &done, MPI_STATUS_IGNORE);
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
+    leave("task " + std::to_string(index) + " ran past task_timeout (" + std::to_string(timeout) + " ms)");
+  }
+
+  [[noreturn]] void leave(const std::string& why) const {
+    std::fprintf(stderr, "parlab: MpiPool: rank %d exits: %s\n", rank_, why.c_str());
+    std::fflush(stderr);
+    std::_Exit(1);
+  }
+
+  int rank_;
+  std::mutex mpi_;
+  Progress progress_;
+  MPI_Request beat_sent_ = MPI_REQUEST_NULL;  // under mpi_
+  std::atomic<std::int64_t> heard_ms_;        // when a message from rank 0 last came
+  std::atomic<std::uint64_t> patience_ms_{static_cast<std::uint64_t>(least_patience.count())};
+  std::atomic<long> rank0_pid_{0};  // rank 0's pid when it runs on this machine
+};
+
+/// A task's answer on rank 0: the worker's reply, or why there is none.
+struct Reply {
+  enum class Status {
+    answered,       ///< `bytes` holds the worker's reply
+    lost_running,   ///< the rank was lost while it ran this task (or was about to)
+    lost_unstarted  ///< the rank was lost before it came to this task
+  };
+  Status status = Status::answered;
+  std::string bytes;
+  /// lost_running: the item the rank reported past task_timeout, if that is why it was lost.
+  std::optional<std::uint64_t> timed_out;
+};
 
 /// MPI for this process: initialized once, finalized at exit. On rank 0 a communication thread
-/// makes every MPI call while pools run; pool threads hand it tasks and wait for the replies.
+/// makes every MPI call: it sends the pools' tasks, takes the replies, exchanges heartbeats and
+/// finds lost ranks; pool threads hand it tasks and wait for the replies.
 class Runtime {
  public:
   static Runtime& get() {
@@ -166,64 +437,98 @@ class Runtime {
           "parlab: MpiPool: only rank 0 makes pools; a task running on a worker rank cannot");
     serving_ = true;
     set_remote_worker_index(static_cast<std::size_t>(rank_ - 1));  // the pool thread that drives this rank
-    Backoff backoff{std::chrono::milliseconds{1}};
-    std::string task, reply;
-    while (true) {
-      int ready = 0;
-      MPI_Status status{};
-      require_mpi_success(MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
-      if (ready == 0) {
-        backoff.wait();
-        continue;
-      }
-      backoff.reset();
-      int bytes = 0;
-      MPI_Get_count(&status, MPI_BYTE, &bytes);
-      task.resize(static_cast<std::size_t>(bytes));
-      require_mpi_success(
-          MPI_Recv(task.data(), bytes, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-          "MPI_Recv");
-      if (status.MPI_TAG == tag_stop) break;
-      serve_task(task, rank_, reply);
-      if (reply.size() > INT_MAX)
-        fatal("a chunk's results are over MPI's 2 GiB message limit; use a smaller chunksize");
-      require_mpi_success(
-          MPI_Send(reply.data(), static_cast<int>(reply.size()), MPI_BYTE, 0, tag_result, MPI_COMM_WORLD),
-          "MPI_Send");
-    }
-    finalized_ = true;
-    MPI_Finalize();
-    std::exit(0);
+    finalized_ = true;  // WorkerRank finalizes
+    WorkerRank{rank_}.serve();
   }
 
-  /// Rank 0: queues `task` (its first 8 bytes are overwritten with the request id) for `rank`;
-  /// wait() takes the reply. Tasks to one rank run in the order they were submitted.
-  std::uint64_t submit(int rank, std::string task) {
+  /// Rank 0: queues `task` (its first task_prefix bytes are overwritten with the request id and
+  /// `timeout`) for `rank`; wait() takes the reply. Tasks to one rank run in the order they were
+  /// submitted.
+  std::uint64_t submit(int rank, std::string task, std::chrono::milliseconds timeout) {
     if (task.size() > INT_MAX)
       throw std::length_error("parlab: MpiPool: a task of " + std::to_string(task.size()) +
                               " bytes is over MPI's 2 GiB message limit");
     std::uint64_t request = 0;
+    const auto timeout_ms = static_cast<std::uint64_t>(timeout.count());
     {
       std::lock_guard lock{mutex_};
       request = ++last_request_;
       std::memcpy(task.data(), &request, sizeof request);
-      replies_.emplace(request, std::nullopt);
+      std::memcpy(task.data() + sizeof request, &timeout_ms, sizeof timeout_ms);
+      auto& pending = pending_[request];
+      pending.rank = rank;
+      if (peers_[static_cast<std::size_t>(rank)].lost) {
+        pending.reply = Reply{Reply::Status::lost_unstarted, {}, {}};
+        return request;
+      }
       outbox_.push_back({rank, std::move(task)});
       ++unanswered_;
-      if (!comm_.joinable()) comm_ = std::thread([this] { communicate(); });
     }
     wake_.notify_one();
     return request;
   }
 
-  /// Rank 0: the reply to a submitted request, once it has come.
-  std::string wait(std::uint64_t request) {
+  /// Rank 0: the reply to a submitted request, once it has come or its rank is lost. A rank not
+  /// heard from for `silence` (0: no limit) is lost.
+  Reply wait(std::uint64_t request, std::chrono::milliseconds silence) {
     std::unique_lock lock{mutex_};
-    const auto it = replies_.find(request);
-    replied_.wait(lock, [&] { return it->second.has_value(); });
-    std::string reply = std::move(*it->second);
-    replies_.erase(it);
+    const auto it = pending_.find(request);
+    const auto rank = static_cast<std::size_t>(it->second.rank);
+    while (!it->second.reply) {
+      const std::int64_t quiet = now_ms() - peers_[rank].heard_ms;
+      if (silence.count() > 0 && quiet > silence.count()) {
+        lose(lock, it->second.rank, "silent for " + std::to_string(quiet) + " ms", {});
+        continue;
+      }
+      replied_.wait_for(lock, beat_interval);
+    }
+    Reply reply = std::move(*it->second.reply);
+    pending_.erase(it);
     return reply;
+  }
+
+  /// Rank 0: `rank` if it is not lost, else the next worker rank after it that is not; 0 if
+  /// every worker rank is lost.
+  [[nodiscard]] int live_rank(int rank) {
+    std::lock_guard lock{mutex_};
+    for (int k = 0; k < size_ - 1; ++k) {
+      const int r = 1 + (rank - 1 + k) % (size_ - 1);
+      if (!peers_[static_cast<std::size_t>(r)].lost) return r;
+    }
+    return 0;
+  }
+
+  [[nodiscard]] bool lost(int rank) {
+    std::lock_guard lock{mutex_};
+    return peers_[static_cast<std::size_t>(rank)].lost;
+  }
+
+  [[nodiscard]] long pid(int rank) {
+    std::lock_guard lock{mutex_};
+    return peers_[static_cast<std::size_t>(rank)].pid;
+  }
+
+  /// Rank 0: `items` that `rank` was lost with go to other ranks again.
+  void count_rerun(int rank, std::size_t items) {
+    std::lock_guard lock{mutex_};
+    for (auto& l : lost_)
+      if (l.rank == rank) l.items_rerun += items;
+  }
+
+  [[nodiscard]] std::vector<LostRank> lost_ranks() {
+    std::lock_guard lock{mutex_};
+    return lost_;
+  }
+
+  /// Rank 0: a pool's heartbeat_timeout; workers wait for rank 0 at least three times the longest.
+  void announce(std::chrono::milliseconds silence) {
+    std::lock_guard lock{mutex_};
+    patience_ms_ = std::max<std::uint64_t>(patience_ms_, 3 * static_cast<std::uint64_t>(silence.count()));
+  }
+
+  [[nodiscard]] static bool recovery_enabled() {
+    const char* value = std::getenv("OMPI_MCA_orte_enable_recovery");
+    return value != nullptr && (std::strcmp(value, "1") == 0 || std::strcmp(value, "true") == 0);
   }
 
   Runtime(const Runtime&) = delete;
@@ -235,8 +540,21 @@ class Runtime {
     std::string bytes;
   };
   struct Sending {
+    int rank;
     std::string bytes;
     MPI_Request request;
+  };
+  struct Pending {
+    int rank = 0;
+    std::optional<Reply> reply;
+  };
+  struct Peer {
+    long pid = 0;
+    bool local = false;        // on this machine: its death shows by its pid
+    bool lost = false;
+    std::int64_t heard_ms = 0;  // when a message from it last came
+    MPI_Request beat = MPI_REQUEST_NULL;
+    std::string beat_bytes;
   };
 
   Runtime() {
@@ -248,6 +566,8 @@ class Runtime {
     // Open MPI: an idle rank yields the CPU rather than spinning at full speed, unless the user
     // says otherwise (ranks often share cores with the work).
     ::setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
+    // Under recovery MPI_Finalize would wait for ranks that are gone.
+    if (recovery_enabled()) ::setenv("OMPI_MCA_async_mpi_finalize", "1", 0);
 #if defined(__SANITIZE_ADDRESS__)
     // Open MPI keeps allocations until exit and unloads its plugins first, so LeakSanitizer's
     // end-of-process check would report them with frames no suppression can name. Check this
@@ -262,6 +582,13 @@ class Runtime {
       fatal("this MPI does not allow calls from a thread other than main");
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    // A failed call toward one rank is that rank's loss, not the job's.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if (rank_ != 0 || size_ < 2) return;
+    peers_.resize(static_cast<std::size_t>(size_));
+    for (auto& peer : peers_)
+      peer.heard_ms = now_ms();
+    comm_ = std::thread([this] { communicate(); });
   }
 
   ~Runtime() {
@@ -272,71 +599,200 @@ class Runtime {
     }
     wake_.notify_one();
     if (comm_.joinable()) comm_.join();
-    if (rank_ == 0)
-      for (int r = 1; r < size_; ++r)
-        MPI_Send(nullptr, 0, MPI_BYTE, r, tag_stop, MPI_COMM_WORLD);
+    if (rank_ == 0) {
+      stop_workers();
+      report_losses();
+    }
     MPI_Finalize();
   }
 
-  /// The communication thread: sends queued tasks, takes replies, hands them to their waiters.
+  /// Tells every worker rank not lost to stop, waiting at most two seconds for the messages to go.
+  void stop_workers() {
+    std::vector<MPI_Request> stops;
+    for (int r = 1; r < size_; ++r)
+      if (!peers_[static_cast<std::size_t>(r)].lost)
+        MPI_Isend(nullptr, 0, MPI_BYTE, r, tag_stop, MPI_COMM_WORLD, &stops.emplace_back(MPI_REQUEST_NULL));
+    const std::int64_t deadline = now_ms() + 2000;
+    for (int done = 0; done == 0 && now_ms() < deadline;) {
+      MPI_Testall(static_cast<int>(stops.size()), stops.data(), &done, MPI_STATUSES_IGNORE);
+      if (done == 0) std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
+  }
+
+  /// Rank 0's last word on the job: every rank it lost, and what ran again elsewhere.
+  void report_losses() const {
+    for (const auto& l : lost_)
+      std::fprintf(stderr,
+                   "parlab: MpiPool: rank %d (pid %ld) was lost (%s); %zu item(s) it had not answered "
+                   "were sent to other ranks\n",
+                   l.rank, l.pid, l.reason.c_str(), l.items_rerun);
+    std::fflush(stderr);
+  }
+
+  /// Marks `rank` lost (under `lock`): its unanswered requests are answered "lost" — the oldest
+  /// as the one it ran, unless `timed_out` names the request and item it reported — and its
+  /// process, if it shares this machine, is killed (it may be hung or cut off).
+  void lose(std::unique_lock<std::mutex>& lock, int rank, std::string reason,
+            std::optional<std::pair<std::uint64_t, std::uint64_t>> timed_out) {
+    auto& peer = peers_[static_cast<std::size_t>(rank)];
+    if (peer.lost) return;
+    peer.lost = true;
+    lost_.push_back({rank, peer.pid, std::move(reason), 0});
+    bool running_found = false;
+    for (auto& [request, pending] : pending_) {  // in request order: the order the rank runs them
+      if (pending.rank != rank || pending.reply) continue;
+      Reply reply{Reply::Status::lost_unstarted, {}, {}};
+      if (timed_out ? request == timed_out->first : !running_found) {
+        reply.status = Reply::Status::lost_running;
+        if (timed_out) reply.timed_out = timed_out->second;
+        running_found = true;
+      }
+      pending.reply = std::move(reply);
+      --unanswered_;
+    }
+    if (peer.local && peer.pid > 0) ::kill(static_cast<pid_t>(peer.pid), SIGKILL);
+    lock.unlock();
+    replied_.notify_all();
+    lock.lock();
+  }
+
+  void lose(int rank, std::string reason, std::optional<std::pair<std::uint64_t, std::uint64_t>> timed_out = {}) {
+    std::unique_lock lock{mutex_};
+    lose(lock, rank, std::move(reason), timed_out);
+  }
+
+  /// The communication thread: sends queued tasks, takes replies, hands them to their waiters,
+  /// exchanges heartbeats and looks for ranks that ended.
   void communicate() {
+    for (int r = 1; r < size_; ++r) {
+      std::string hello;
+      codec::Writer{hello}(static_cast<std::int64_t>(::getpid()), machine_id());
+      send(r, tag_hello, std::move(hello));
+    }
     Backoff backoff{std::chrono::microseconds{200}};
-    std::list<Sending> sending;
     std::deque<Outgoing> batch;
+    std::int64_t next_beat = 0, next_look = 0;
     while (true) {
       {
         std::unique_lock lock{mutex_};
-        if (outbox_.empty() && unanswered_ == 0 && sending.empty()) {
+        if (outbox_.empty() && unanswered_ == 0 && sending_.empty()) {
           if (stopping_) return;
-          wake_.wait(lock, [&] { return stopping_ || !outbox_.empty(); });
-          continue;
+          wake_.wait_for(lock, beat_interval, [&] { return stopping_ || !outbox_.empty(); });
         }
         batch.swap(outbox_);
       }
       bool active = !batch.empty();
-      for (auto& out : batch) {
-        auto& s = sending.emplace_back(Sending{std::move(out.bytes), MPI_REQUEST_NULL});
-        require_mpi_success(MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, out.rank,
-                                      tag_task, MPI_COMM_WORLD, &s.request),
-                            "MPI_Isend");
-      }
+      for (auto& out : batch)
+        send(out.rank, tag_task, std::move(out.bytes));
       batch.clear();
-      for (auto it = sending.begin(); it != sending.end();) {
+      for (auto it = sending_.begin(); it != sending_.end();) {
         int sent = 0;
-        require_mpi_success(MPI_Test(&it->request, &sent, MPI_STATUS_IGNORE), "MPI_Test");
-        it = sent != 0 ? sending.erase(it) : std::next(it);
-      }
-      int ready = 0;
-      MPI_Status status{};
-      require_mpi_success(MPI_Iprobe(MPI_ANY_SOURCE, tag_result, MPI_COMM_WORLD, &ready, &status),
-                          "MPI_Iprobe");
-      if (ready != 0) {
-        active = true;
-        int bytes = 0;
-        MPI_Get_count(&status, MPI_BYTE, &bytes);
-        std::string reply(static_cast<std::size_t>(bytes), '\0');
-        require_mpi_success(MPI_Recv(reply.data(), bytes, MPI_BYTE, status.MPI_SOURCE, tag_result,
-                                     MPI_COMM_WORLD, MPI_STATUS_IGNORE),
-                            "MPI_Recv");
-        std::uint64_t request = 0;
-        if (reply.size() < sizeof request)
-          fatal("a reply without a request id from rank " + std::to_string(status.MPI_SOURCE));
-        std::memcpy(&request, reply.data(), sizeof request);
-        {
-          std::lock_guard lock{mutex_};
-          const auto it = replies_.find(request);
-          if (it == replies_.end() || it->second)
-            fatal("a reply to an unknown request from rank " + std::to_string(status.MPI_SOURCE));
-          it->second = std::move(reply);
-          --unanswered_;
+        if (const int code = MPI_Test(&it->request, &sent, MPI_STATUS_IGNORE); code != MPI_SUCCESS) {
+          lose(it->rank, "MPI_Test failed: " + mpi_error_text(code));
+          sent = 1;  // MPI is done with it
         }
-        replied_.notify_all();
+        it = sent != 0 ? sending_.erase(it) : std::next(it);
+      }
+      while (receive())
+        active = true;
+      const std::int64_t now = now_ms();
+      if (now >= next_look) {
+        look_for_ended_ranks(now >= next_beat);
+        next_look = now + 5;
+      }
+      if (now >= next_beat) {
+        beat();
+        next_beat = now + beat_interval.count();
       }
       if (active) {
         backoff.reset();
       } else {
         backoff.wait();
       }
+    }
+  }
+
+  /// Sends `bytes` to `rank` (unless it is lost); sending_ keeps them until MPI is done with them
+  /// (for a lost rank, for ever: MPI may still read them).
+  void send(int rank, int tag, std::string bytes) {
+    if (lost(rank)) return;
+    auto& s = sending_.emplace_back(Sending{rank, std::move(bytes), MPI_REQUEST_NULL});
+    if (const int code = MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, rank, tag,
+                                   MPI_COMM_WORLD, &s.request);
+        code != MPI_SUCCESS)
+      lose(rank, "MPI_Isend failed: " + mpi_error_text(code));
+  }
+
+  /// Takes one message from a worker rank, if one has come.
+  bool receive() {
+    int ready = 0;
+    MPI_Status status{};
+    require_mpi_success(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
+    if (ready == 0) return false;
+    int bytes = 0;
+    MPI_Get_count(&status, MPI_BYTE, &bytes);
+    std::string message(static_cast<std::size_t>(bytes), '\0');
+    const int source = status.MPI_SOURCE;
+    require_mpi_success(
+        MPI_Recv(message.data(), bytes, MPI_BYTE, source, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        "MPI_Recv");
+    std::unique_lock lock{mutex_};
+    auto& peer = peers_[static_cast<std::size_t>(source)];
+    peer.heard_ms = now_ms();
+    if (status.MPI_TAG == tag_hello) {
+      std::int64_t pid = 0;
+      std::string machine;
+      codec::Reader{message}(pid, machine);
+      peer.pid = static_cast<long>(pid);
+      peer.local = !machine.empty() && machine == machine_id();
+    } else if (status.MPI_TAG == tag_timed_out) {
+      std::uint64_t request = 0, index = 0;
+      codec::Reader{message}(request, index);
+      lose(lock, source, "task " + std::to_string(index) + " ran past task_timeout", std::pair{request, index});
+    } else if (status.MPI_TAG == tag_result) {
+      std::uint64_t request = 0;
+      if (message.size() < sizeof request)
+        fatal("a reply without a request id from rank " + std::to_string(source));
+      std::memcpy(&request, message.data(), sizeof request);
+      const auto it = pending_.find(request);
+      if (it == pending_.end() || it->second.reply) {
+        if (peer.lost) return true;  // a late answer from a rank already given up: run elsewhere
+        fatal("a reply to an unknown request from rank " + std::to_string(source));
+      }
+      it->second.reply = Reply{Reply::Status::answered, std::move(message), {}};
+      --unanswered_;
+      lock.unlock();
+      replied_.notify_all();
+    }
+    return true;
+  }
+
+  /// Loses the worker ranks on this machine whose process has ended (zombies too when `thorough`).
+  void look_for_ended_ranks(bool thorough) {
+    std::unique_lock lock{mutex_};
+    for (int r = 1; r < size_; ++r) {
+      const auto& peer = peers_[static_cast<std::size_t>(r)];
+      if (peer.local && !peer.lost && peer.pid > 0 && process_ended(peer.pid, thorough))
+        lose(lock, r, "its process (pid " + std::to_string(peer.pid) + ") ended", {});
+    }
+  }
+
+  /// Sends each worker rank not lost a heartbeat, unless its previous one is still on its way.
+  void beat() {
+    std::uint64_t patience = 0;
+    {
+      std::lock_guard lock{mutex_};
+      patience = patience_ms_;
+    }
+    for (int r = 1; r < size_; ++r) {
+      auto& peer = peers_[static_cast<std::size_t>(r)];  // beat and beat_bytes: this thread's alone
+      int sent = 1;
+      if (peer.beat != MPI_REQUEST_NULL) MPI_Test(&peer.beat, &sent, MPI_STATUS_IGNORE);
+      if (sent == 0 || lost(r)) continue;
+      peer.beat_bytes.clear();
+      codec::Writer{peer.beat_bytes}(patience);
+      MPI_Isend(peer.beat_bytes.data(), static_cast<int>(peer.beat_bytes.size()), MPI_BYTE, r, tag_beat,
+                MPI_COMM_WORLD, &peer.beat);
     }
   }
 
@@ -360,8 +816,12 @@ class Runtime {
   std::uint64_t last_request_ = 0;
   std::deque<Outgoing> outbox_;
   std::condition_variable replied_;
-  std::size_t unanswered_ = 0;  ///< submitted tasks whose reply has not come
-  std::unordered_map<std::uint64_t, std::optional<std::string>> replies_;
+  std::size_t unanswered_ = 0;                 ///< submitted tasks whose reply has not come
+  std::map<std::uint64_t, Pending> pending_;   ///< by request id: the order each rank runs them
+  std::vector<Peer> peers_;                    ///< by rank (rank 0's unused)
+  std::vector<LostRank> lost_;
+  std::uint64_t patience_ms_ = least_patience.count();
+  std::list<Sending> sending_;  ///< the communication thread's
   std::thread comm_;
 };
 
@@ -421,23 +881,41 @@ std::size_t mpi_pool_workers(std::size_t workers) {
     throw std::runtime_error(
         "parlab: MpiPool needs at least 2 ranks (rank 0 drives, the others work): run the program with "
         "mpirun -np N, N >= 2");
+  static std::once_flag warned;
+  std::call_once(warned, [] {
+    if (!Runtime::recovery_enabled())
+      std::fprintf(stderr,
+                   "parlab: MpiPool: warning: mpirun was started without --enable-recovery, so a worker rank "
+                   "that dies ends the whole job; add --enable-recovery to mpirun's arguments for the pool to "
+                   "run a lost rank's work on the others\n");
+  });
   const auto available = static_cast<std::size_t>(runtime.size() - 1);
   return workers == 0 ? available : std::min(workers, available);
 }
 
-MpiBackend::MpiBackend(std::size_t workers, MpiOptions options)
+MpiBackend::MpiBackend(std::size_t /*workers*/, MpiOptions options)
     : chunksize_(options.chunksize),
+      retries_(options.retries),
+      task_timeout_(options.task_timeout),
+      heartbeat_timeout_(options.heartbeat_timeout),
       initializer_(std::move(options.initializer)),
       initializer_fn_(initializer_ && initializer_.by_address() ? mpi_function_id(initializer_.fn()) : 0),
-      initialized_(workers, 0) {}
+      init_state_(static_cast<std::size_t>(Runtime::get().size()), 0) {
+  Runtime::get().announce(heartbeat_timeout_);
+}
 
-/// Runs the pool's initializer on `rank` unless it already succeeded there (each pool thread
-/// drives one rank); when it fails, items [begin, end) fail with its error.
-bool MpiBackend::initialize_rank(int rank, std::size_t begin, std::size_t end, ChunkCodec& codec) {
-  char& done = initialized_[current_worker_index()];
-  if (done != 0) return true;
-  // A chunk of one task whose item is the argument tuple: [request] [entry][fn][base][count] [args].
-  std::string task(sizeof(std::uint64_t), '\0');
+/// Runs the pool's initializer on `rank` unless it already succeeded there; a failure is left
+/// in `failure`.
+MpiBackend::Ready MpiBackend::initialize_rank(int rank, std::exception_ptr& failure) {
+  char& state = init_state_[static_cast<std::size_t>(rank)];  // 0 not run, 1 running, 2 succeeded
+  {
+    std::unique_lock lock{init_mutex_};
+    init_done_.wait(lock, [&] { return state != 1; });
+    if (state == 2) return Ready::yes;
+    state = 1;
+  }
+  // A chunk of one task whose item is the argument tuple: [request][timeout] [entry][fn][base][count] [args].
+  std::string task(task_prefix, '\0');
   codec::Writer{task}(initializer_.entry_id(), initializer_fn_, std::uint64_t{0}, std::uint64_t{1});
   task += initializer_.args();
   struct Outcome final : ChunkCodec {
@@ -449,57 +927,130 @@ bool MpiBackend::initialize_rank(int rank, std::size_t begin, std::size_t end, C
     [[nodiscard]] std::stop_token stop_token() const override { return {}; }  // set-up is not cancelled
   } outcome;
   auto& runtime = Runtime::get();
-  deliver(runtime.wait(runtime.submit(rank, std::move(task))), 0, 1, outcome);
-  if (!outcome.failure) {
-    done = 1;
-    return true;
+  const Reply reply = runtime.wait(runtime.submit(rank, std::move(task), task_timeout_), heartbeat_timeout_);
+  Ready ready = Ready::lost;
+  if (reply.status == Reply::Status::answered) {
+    deliver(reply.bytes, 0, 1, outcome);
+    ready = outcome.failure ? Ready::failed : Ready::yes;
   }
-  auto [type, message] = exception_parts(outcome.failure);
-  const auto error = std::make_exception_ptr(RemoteError(type, "initializer failed: " + message));
-  for (std::size_t i = begin; i < end; ++i)
-    codec.error(i, error);
-  return false;
+  if (ready == Ready::failed) {
+    auto [type, message] = exception_parts(outcome.failure);
+    failure = std::make_exception_ptr(RemoteError(type, "initializer failed: " + message));
+  }
+  {
+    std::lock_guard lock{init_mutex_};
+    state = ready == Ready::yes ? 2 : 0;
+  }
+  init_done_.notify_all();
+  return ready;
 }
 
 void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
                            ChunkCodec& codec) {
   auto& runtime = Runtime::get();
-  const int rank =
-      1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
-  if (initializer_ && !initialize_rank(rank, begin, end, codec)) return;
+  const int own = 1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
+  int rank = 0;  // where the batches go: the pool thread's own rank, or the next one not lost
+  /// Items still to send; `alone`: one item per message (they were on a rank lost mid-message).
+  struct Range {
+    std::size_t from, to;
+    bool alone;
+  };
+  std::deque<Range> todo{{begin, end, false}};
   struct Batch {
     std::uint64_t request;
     std::size_t from, to;
+    int rank;
+    bool alone;
   };
   std::deque<Batch> in_flight;
-  std::size_t next = begin;
-  while (next < end || !in_flight.empty()) {
-    if (next < end && in_flight.size() < batches_in_flight && codec.stop_token().stop_requested()) {
-      // The job was stopped: batches not sent are dropped (those sent finish on their rank).
-      for (; next < end; ++next)
-        codec.cancelled(next);
-      continue;
-    }
-    if (next < end && in_flight.size() < batches_in_flight) {
-      // [request] (written by submit) then what encode_batch writes.
+  std::map<std::size_t, unsigned> crashes;  // item → ranks lost while it ran, or may have
+  const auto fail_todo = [&](const std::exception_ptr& error) {
+    for (const Range& r : todo)
+      for (std::size_t i = r.from; i < r.to; ++i)
+        codec.error(i, error);
+    todo.clear();
+  };
+  while (!todo.empty() || !in_flight.empty()) {
+    if (!todo.empty() && in_flight.size() < batches_in_flight) {
+      if (codec.stop_token().stop_requested()) {
+        // The job was stopped: batches not sent are dropped (those sent finish on their rank).
+        for (const Range& r : todo)
+          for (std::size_t i = r.from; i < r.to; ++i)
+            codec.cancelled(i);
+        todo.clear();
+        continue;
+      }
+      if (rank == 0 || runtime.lost(rank)) rank = runtime.live_rank(own);
+      if (rank == 0) {
+        fail_todo(std::make_exception_ptr(std::runtime_error(
+            "parlab: MpiPool: no worker rank is left: every one was lost (MpiPool::lost_ranks() says why)")));
+        continue;
+      }
+      if (initializer_) {
+        std::exception_ptr failure;
+        const Ready ready = initialize_rank(rank, failure);
+        if (ready == Ready::lost) continue;  // the next round picks another rank
+        if (ready == Ready::failed) {
+          fail_todo(failure);
+          continue;
+        }
+      }
+      Range& range = todo.front();
+      const std::size_t from = range.from;
+      const bool alone = range.alone;
+      // [request][timeout] (written by submit) then what encode_batch writes.
       std::string task;
-      const std::size_t from = next;
-      const EncodedBatch batch =
-          encode_batch(task, sizeof(std::uint64_t), entry, fn, codec, from, end, batch_bytes);
-      next = batch.failed ? batch.end + 1 : batch.end;
+      const EncodedBatch batch = encode_batch(task, task_prefix, entry, fn, codec, from,
+                                              alone ? from + 1 : range.to, batch_bytes);
+      range.from = batch.failed ? batch.end + 1 : batch.end;
+      if (range.from >= range.to) todo.pop_front();
       if (batch.end == from) continue;  // its first item failed to encode: nothing to send
       try {
-        in_flight.push_back({runtime.submit(rank, std::move(task)), from, batch.end});
+        in_flight.push_back({runtime.submit(rank, std::move(task), task_timeout_), from, batch.end, rank, alone});
       } catch (...) {  // an item over MPI's 2 GiB message limit
         for (std::size_t i = from; i < batch.end; ++i)
           codec.error(i, std::current_exception());
         continue;
       }
-      if (next < end && in_flight.size() < batches_in_flight) continue;
+      if (!todo.empty() && in_flight.size() < batches_in_flight) continue;
     }
     const Batch done = in_flight.front();
     in_flight.pop_front();
-    deliver(runtime.wait(done.request), done.from, done.to, codec);
+    Reply reply = runtime.wait(done.request, heartbeat_timeout_);
+    if (reply.status == Reply::Status::answered) {
+      deliver(reply.bytes, done.from, done.to, codec);
+      continue;
+    }
+    // Its rank was lost: what it had not started goes again as it was; of the message it ran, the
+    // item past task_timeout fails and the rest go again, a lone item is blamed, and the items of
+    // a larger message go again one per message.
+    std::vector<Range> again;
+    if (reply.status == Reply::Status::lost_unstarted) {
+      again.push_back({done.from, done.to, done.alone});
+    } else if (reply.timed_out && *reply.timed_out >= done.from && *reply.timed_out < done.to) {
+      const auto late = static_cast<std::size_t>(*reply.timed_out);
+      codec.error(late, std::make_exception_ptr(TimeoutError(
+                            "task " + std::to_string(late) + " ran longer than task_timeout (" +
+                            std::to_string(task_timeout_.count()) + " ms); its rank " +
+                            std::to_string(done.rank) + " exited")));
+      if (done.from < late) again.push_back({done.from, late, done.alone});
+      if (late + 1 < done.to) again.push_back({late + 1, done.to, done.alone});
+    } else if (done.to - done.from == 1) {
+      if (++crashes[done.from] > retries_) {
+        codec.error(done.from, std::make_exception_ptr(WorkerCrashed(done.from, runtime.pid(done.rank), -1)));
+      } else {
+        again.push_back({done.from, done.to, true});
+      }
+    } else {
+      for (std::size_t i = done.from; i < done.to; ++i)
+        ++crashes[i];  // counted against the one that fails alone later
+      again.push_back({done.from, done.to, true});
+    }
+    std::size_t items = 0;
+    for (const Range& r : again)
+      items += r.to - r.from;
+    runtime.count_rerun(done.rank, items);
+    todo.insert(todo.begin(), again.begin(), again.end());
   }
 }
 
@@ -513,3 +1064,7 @@ void parlab::MpiPool::start() {
 int parlab::MpiPool::rank() { return detail::Runtime::get().rank(); }
 
 int parlab::MpiPool::ranks() { return detail::Runtime::get().size(); }
+
+std::vector<parlab::LostRank> parlab::MpiPool::lost_ranks() { return detail::Runtime::get().lost_ranks(); }
+
+bool parlab::MpiPool::recovery_enabled() { return detail::Runtime::recovery_enabled(); }

@@ -8,18 +8,26 @@
 /// PARLAB_MPI_TASK(fn) at namespace scope; captureless lambdas need nothing (they are found by
 /// type). Arguments and results travel through codec.hpp, as with ProcessPool.
 ///
-/// Failures follow MPI: an exception in a task comes back to rank 0 (RemoteError, with the
-/// item's index in TaskError); a rank that dies aborts the whole job (mpirun ends every rank).
+/// An exception in a task comes back to rank 0 (RemoteError, with the item's index in TaskError).
+/// A worker rank that is lost — it crashed, was killed, went silent past `heartbeat_timeout`, or
+/// ran a task past `task_timeout` — costs no result when the job runs under Open MPI's recovery
+/// (`mpirun --enable-recovery`): what it had not answered runs again on the other ranks, and
+/// lost_ranks() (and a line on rank 0's stderr at exit) says what was lost and re-run. Without
+/// recovery mpirun ends the whole job when a rank dies; the first MpiPool warns of that.
+/// Rank 0's own death ends the job (the worker ranks exit when they no longer hear from it).
 /// A cancelled result (AsyncResult::cancel, a fail-fast map) drops what was not sent to a rank;
-/// what a rank runs finishes, since a rank cannot be stopped without ending the job.
+/// what a rank runs finishes, since a rank cannot be stopped without losing it.
 
 #include "parlab/detail/remote_call.hpp"
 #include "parlab/pool.hpp"
 #include "parlab/remote_initializer.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <string>
 #include <typeinfo>
 #include <vector>
 
@@ -35,6 +43,19 @@ struct MpiOptions {
   /// How long a submission blocked by max_pending waits before TimeoutError (0: for ever), as
   /// PoolOptions::submit_timeout.
   std::chrono::milliseconds submit_timeout{0};
+  /// How many times an item whose rank was lost while it ran is run again on another rank before
+  /// it fails with WorkerCrashed (ProcessOptions::retries). The default 1 re-runs the item of a
+  /// rank killed from outside or on a host that went away; an item that kills two ranks fails.
+  /// A rank lost while it ran a message of several items cannot say which one ran: they run
+  /// again one per message, each charged with that loss, and an item fails only when a rank is
+  /// lost while it runs alone.
+  unsigned retries = 1;
+  /// A task running longer than this fails with TimeoutError and its rank exits, lost (0: no
+  /// limit): the rank's own watchdog measures it, exact to about 50 ms.
+  std::chrono::milliseconds task_timeout{0};
+  /// A worker rank not heard from for this long is lost (ranks send a heartbeat every 100 ms
+  /// while they run tasks). A rank on rank 0's machine whose process ends is lost at once.
+  std::chrono::milliseconds heartbeat_timeout{5000};
   /// Runs once on each worker rank before the pool's first task there: `{f, args...}` or `f`,
   /// with f a function registered with PARLAB_MPI_TASK or a captureless lambda and arguments that
   /// codec.hpp can send (Python's initializer + initargs). If it throws, the tasks sent to that
@@ -61,8 +82,8 @@ template <class Call, class Item, class R>
 inline const std::uint64_t mpi_entry_id = register_entry(typeid(MpiEntryKey<Call, Item, R>).name(),
                                                              &serve_chunk<Call, Item, R>);
 
-/// The MPI backend: each pool thread drives one worker rank; a rank that finishes its chunk
-/// early is sent the next one.
+/// The MPI backend: each pool thread drives one worker rank (another once its own is lost); a
+/// rank that finishes its chunk early is sent the next one.
 class MpiBackend {
  public:
   MpiBackend(std::size_t workers, MpiOptions options);
@@ -98,15 +119,37 @@ class MpiBackend {
   void shutdown() {}
 
  private:
+  enum class Ready { yes, failed, lost };
   void run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t begin, std::size_t end,
                  ChunkCodec& codec);
-  bool initialize_rank(int rank, std::size_t begin, std::size_t end, ChunkCodec& codec);
+  Ready initialize_rank(int rank, std::exception_ptr& failure);
 
   std::size_t chunksize_;
+  unsigned retries_;
+  std::chrono::milliseconds task_timeout_;
+  std::chrono::milliseconds heartbeat_timeout_;
   RemoteInitializer initializer_;
   std::uint64_t initializer_fn_ = 0;  // the initializer's registered function id (0: a lambda)
-  std::vector<char> initialized_;     // per pool thread: its rank ran the initializer
+  std::mutex init_mutex_;
+  std::condition_variable init_done_;
+  std::vector<char> init_state_;  // per rank: 0 not run, 1 running, 2 succeeded
 };
+
+}  // namespace detail
+
+/// A worker rank the job lost (MpiPool::lost_ranks()).
+struct LostRank {
+  /// Its rank in MPI_COMM_WORLD.
+  int rank = 0;
+  /// Its process id (0 if it never said).
+  long pid = 0;
+  /// Why it counts as lost: "its process ended", "silent for 5000 ms", "task 7 ran past task_timeout".
+  std::string reason;
+  /// Items it had been sent and not answered, run again on other ranks (or failed, see retries).
+  std::size_t items_rerun = 0;
+};
+
+namespace detail {
 
 /// The worker count of an MpiPool asking for `workers` (0: all): at most one per rank but 0.
 std::size_t mpi_pool_workers(std::size_t workers);
@@ -136,6 +179,11 @@ class MpiPool : public BasicPool<detail::MpiBackend> {
   [[nodiscard]] static int rank();
   /// The number of ranks in the job (starts MPI).
   [[nodiscard]] static int ranks();
+  /// The worker ranks lost so far in this job, in the order they were lost (rank 0 only).
+  [[nodiscard]] static std::vector<LostRank> lost_ranks();
+  /// Whether mpirun was started with Open MPI's recovery (`--enable-recovery`), so that the job
+  /// survives a lost rank.
+  [[nodiscard]] static bool recovery_enabled();
 };
 
 }  // namespace parlab

@@ -1,4 +1,4 @@
-// A worker rank killed with SIGKILL: MPI's semantics are that the whole job aborts. The test
+// A worker rank killed with SIGKILL in a job without recovery: the whole job aborts, as MPI does. The test
 // (run_killed_rank.cmake) checks that mpirun ends promptly with a failure, never hangs.
 //   killed_rank task      a task kills its own rank
 //   killed_rank outside   rank 0 kills a worker rank's process while it runs a long map

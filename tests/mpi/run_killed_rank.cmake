@@ -1,5 +1,5 @@
 # Runs killed_rank (PROGRAM: "path|mode") under mpirun: a rank killed by SIGKILL must end the whole job with a failure,
-# promptly (within TIMEOUT seconds), never hang.
+# promptly (within TIMEOUT seconds), never hang, and MpiPool must have warned that the job has no recovery.
 string(REPLACE "|" ";" mpirun "${MPIRUN}")
 string(REPLACE "|" ";" program "${PROGRAM}")
 string(TIMESTAMP start "%s")
@@ -15,5 +15,8 @@ if(rc EQUAL 0)
 endif()
 if(NOT "${out}${err}" MATCHES "signal 9")
   message(FATAL_ERROR "the job failed, but mpirun did not report a rank killed by signal 9:\n${out}\n${err}")
+endif()
+if(NOT err MATCHES "started without --enable-recovery")
+  message(FATAL_ERROR "MpiPool did not warn that the job runs without recovery:\n${err}")
 endif()
 message(STATUS "mpirun ended with status ${rc} after ${took} s:\n${err}")

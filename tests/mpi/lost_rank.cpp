@@ -1,0 +1,170 @@
+// Worker ranks lost mid-map under Open MPI's recovery (mpirun --enable-recovery): the map finishes
+// with every result right, and MpiPool::lost_ranks() says what was lost. mpirun's exit status is
+// 0 under recovery whatever happens, so the program checks its own results and prints PASS or
+// FAIL (run_lost_rank.cmake reads that).
+//   lost_rank kill-once DIR   item 7 kills its rank with SIGKILL the first time it runs
+//   lost_rank segv-once DIR   the same with SIGSEGV
+//   lost_rank kill-always     item 7 kills every rank it runs on: it fails with WorkerCrashed
+//                             after retries + 1 ranks, every other item is right
+//   lost_rank outside         rank 0 kills a worker rank's process with SIGKILL mid-map
+//   lost_rank hang            item 5 never returns: it fails with TimeoutError (task_timeout),
+//                             its rank exits, every other item is right
+//   lost_rank silent          rank 0 stops a worker rank (SIGSTOP): it is lost after
+//                             heartbeat_timeout and its work runs elsewhere
+//   lost_rank cut-link        item 7 takes its host's network link down (ip link set eth0 down;
+//                             for scripts/netns-cluster): lost after heartbeat_timeout
+#include <parlab/errors.hpp>
+#include <parlab/mpi_pool.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+using Item = std::pair<int, std::string>;  // the number, and a folder where a crash leaves its mark
+
+/// The first time item 7 runs anywhere (its mark is not there yet), its rank dies by `sig`.
+int die_once(const Item& item, int sig) {
+  if (item.first == 7) {
+    const int fd = ::open((item.second + "/crashed").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+    if (fd >= 0) ::raise(sig);
+  }
+  return item.first * item.first;
+}
+int kill_once(const Item& item) { return die_once(item, SIGKILL); }
+int segv_once(const Item& item) { return die_once(item, SIGSEGV); }
+int kill_always(int x) {
+  if (x == 7) ::raise(SIGKILL);
+  return x * x;
+}
+long pid_of(int /*unused*/) { return static_cast<long>(::getpid()); }
+int slow_square(int x) {
+  std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  return x * x;
+}
+int hang_on_five(int x) {
+  if (x == 5) std::this_thread::sleep_for(std::chrono::minutes{10});
+  return x * x;
+}
+int cut_link_on_seven(int x) {
+  if (x == 7 && std::system("ip link set eth0 down") != 0) return -1;
+  std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  return x * x;
+}
+}  // namespace
+PARLAB_MPI_TASK(kill_once);
+PARLAB_MPI_TASK(segv_once);
+PARLAB_MPI_TASK(kill_always);
+PARLAB_MPI_TASK(pid_of);
+PARLAB_MPI_TASK(slow_square);
+PARLAB_MPI_TASK(hang_on_five);
+PARLAB_MPI_TASK(cut_link_on_seven);
+
+namespace {
+int failures = 0;
+void check(bool ok, const std::string& what) {
+  if (!ok) {
+    std::printf("FAIL: %s\n", what.c_str());
+    ++failures;
+  }
+}
+
+/// Every outcome but those in `failing` is i * i; those fail with an error of type E.
+template <class E, class Outcomes>
+void check_outcomes(const Outcomes& outcomes, std::vector<std::size_t> failing = {}) {
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    const bool should_fail = std::find(failing.begin(), failing.end(), i) != failing.end();
+    if (should_fail) {
+      bool right_error = false;
+      try {
+        outcomes[i].rethrow();
+      } catch (const E& e) {
+        right_error = true;
+        std::printf("item %zu failed as it should: %s\n", i, e.what());
+      } catch (...) {
+      }
+      check(right_error, "item " + std::to_string(i) + " did not fail with the error it should");
+    } else {
+      check(outcomes[i].ok() && outcomes[i].value() == static_cast<int>(i * i),
+            "item " + std::to_string(i) + " is not " + std::to_string(i * i));
+    }
+  }
+}
+
+std::vector<Item> items(int n, const std::string& dir) {
+  std::vector<Item> out;
+  for (int i = 0; i < n; ++i)
+    out.emplace_back(i, dir);
+  return out;
+}
+std::vector<int> numbers(int n) {
+  std::vector<int> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(i);
+  return out;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  parlab::MpiPool::start();
+  const std::string mode = argc > 1 ? argv[1] : "";
+  const std::string dir = argc > 2 ? argv[2] : "";
+  std::size_t expect_lost = 1;
+  std::string expect_reason;
+  const auto started = std::chrono::steady_clock::now();
+  if (mode == "kill-once" || mode == "segv-once") {
+    parlab::MpiPool pool;
+    const auto fn = mode == "kill-once" ? kill_once : segv_once;
+    check_outcomes<std::exception>(pool.map_outcomes(fn, items(40, dir), {.chunksize = 4}));
+    expect_reason = "ended";
+  } else if (mode == "kill-always") {
+    parlab::MpiPool pool{0, {.retries = 1}};
+    check_outcomes<parlab::WorkerCrashed>(pool.map_outcomes(kill_always, numbers(40), {.chunksize = 4}), {7});
+    expect_lost = 2;  // the item ran twice: retries + 1
+    expect_reason = "ended";
+  } else if (mode == "outside" || mode == "silent") {
+    parlab::MpiPool pool{0, {.heartbeat_timeout = std::chrono::milliseconds{1000}}};
+    const long victim = pool.apply(pid_of, 0);  // rank 1: the first pool thread's
+    auto pending = pool.map_outcomes_async(slow_square, numbers(200), {.chunksize = 5});
+    std::this_thread::sleep_for(std::chrono::milliseconds{300});
+    std::printf("sending %s to worker process %ld\n", mode == "outside" ? "SIGKILL" : "SIGSTOP", victim);
+    std::fflush(stdout);
+    ::kill(static_cast<pid_t>(victim), mode == "outside" ? SIGKILL : SIGSTOP);
+    check_outcomes<std::exception>(pending.get());
+    expect_reason = mode == "outside" ? "ended" : "silent for";
+  } else if (mode == "hang") {
+    parlab::MpiPool pool{0, {.task_timeout = std::chrono::milliseconds{500}}};
+    check_outcomes<parlab::TimeoutError>(pool.map_outcomes(hang_on_five, numbers(40), {.chunksize = 4}), {5});
+    expect_reason = "task 5 ran past task_timeout";
+  } else if (mode == "cut-link") {
+    parlab::MpiPool pool{0, {.heartbeat_timeout = std::chrono::milliseconds{3000}}};
+    check_outcomes<std::exception>(pool.map_outcomes(cut_link_on_seven, numbers(60), {.chunksize = 1}));
+    expect_reason = "silent for";
+  } else {
+    std::fprintf(stderr, "usage: lost_rank kill-once|segv-once DIR | kill-always | outside | hang | silent | cut-link\n");
+    return 2;
+  }
+  const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto lost = parlab::MpiPool::lost_ranks();
+  for (const auto& l : lost)
+    std::printf("lost rank %d (pid %ld): %s; %zu item(s) sent again\n", l.rank, l.pid, l.reason.c_str(),
+                l.items_rerun);
+  check(lost.size() == expect_lost,
+        std::to_string(lost.size()) + " ranks lost, not " + std::to_string(expect_lost));
+  for (const auto& l : lost)
+    check(l.reason.find(expect_reason) != std::string::npos && l.pid > 0,
+          "rank " + std::to_string(l.rank) + " lost for '" + l.reason + "', not '" + expect_reason + "'");
+  check(parlab::MpiPool::recovery_enabled(), "MpiPool does not see mpirun's --enable-recovery");
+  if (failures == 0) std::printf("lost_rank %s: PASS in %.2f s\n", mode.c_str(), took);
+  std::fflush(stdout);
+  return failures == 0 ? 0 : 1;
+}
