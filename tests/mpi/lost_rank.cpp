@@ -11,8 +11,9 @@
 //                             its rank exits, every other item is right
 //   lost_rank silent          rank 0 stops a worker rank (SIGSTOP): it is lost after
 //                             heartbeat_timeout and its work runs elsewhere
-//   lost_rank cut-link        item 7 takes its host's network link down (ip link set eth0 down;
-//                             for scripts/netns-cluster): lost after heartbeat_timeout
+//   lost_rank cut-link DIR    item 7 takes its host's network link down the first time it runs
+//                             (ip link set eth0 down; in scripts/netns-cluster): its rank is
+//                             lost after heartbeat_timeout
 #include <parlab/errors.hpp>
 #include <parlab/mpi_pool.hpp>
 
@@ -55,10 +56,13 @@ int hang_on_five(int x) {
   if (x == 5) std::this_thread::sleep_for(std::chrono::minutes{10});
   return x * x;
 }
-int cut_link_on_seven(int x) {
-  if (x == 7 && std::system("ip link set eth0 down") != 0) return -1;
+/// The first time item 7 runs, its host's network goes down (a namespace of scripts/netns-cluster).
+int cut_link_once(const Item& item) {
+  if (item.first == 7 && ::open((item.second + "/cut").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600) >= 0 &&
+      std::system("ip link set eth0 down") != 0)
+    return -1;
   std::this_thread::sleep_for(std::chrono::milliseconds{20});
-  return x * x;
+  return item.first * item.first;
 }
 }  // namespace
 PARLAB_MPI_TASK(kill_once);
@@ -67,7 +71,7 @@ PARLAB_MPI_TASK(kill_always);
 PARLAB_MPI_TASK(pid_of);
 PARLAB_MPI_TASK(slow_square);
 PARLAB_MPI_TASK(hang_on_five);
-PARLAB_MPI_TASK(cut_link_on_seven);
+PARLAB_MPI_TASK(cut_link_once);
 
 namespace {
 int failures = 0;
@@ -133,7 +137,7 @@ int main(int argc, char** argv) {
     expect_reason = "ended";
   } else if (mode == "outside" || mode == "silent") {
     parlab::MpiPool pool{0, {.heartbeat_timeout = std::chrono::milliseconds{1000}}};
-    const long victim = pool.apply(pid_of, 0);  // rank 1: the first pool thread's
+    const long victim = pool.apply(pid_of, 0);  // a worker rank
     auto pending = pool.map_outcomes_async(slow_square, numbers(200), {.chunksize = 5});
     std::this_thread::sleep_for(std::chrono::milliseconds{300});
     std::printf("sending %s to worker process %ld\n", mode == "outside" ? "SIGKILL" : "SIGSTOP", victim);
@@ -147,7 +151,7 @@ int main(int argc, char** argv) {
     expect_reason = "task 5 ran past task_timeout";
   } else if (mode == "cut-link") {
     parlab::MpiPool pool{0, {.heartbeat_timeout = std::chrono::milliseconds{3000}}};
-    check_outcomes<std::exception>(pool.map_outcomes(cut_link_on_seven, numbers(60), {.chunksize = 1}));
+    check_outcomes<std::exception>(pool.map_outcomes(cut_link_once, items(60, dir), {.chunksize = 1}));
     expect_reason = "silent for";
   } else {
     std::fprintf(stderr, "usage: lost_rank kill-once|segv-once DIR | kill-always | outside | hang | silent | cut-link\n");

@@ -7,6 +7,9 @@
 #     status passed through, and nothing left behind
 #   - lab: `parlab lab --backend mpi --step prob1,prob3` across 3 namespaces (MPI_PROGRAM is the
 #     parlab binary) writes the same prob1 and prob3 as the threads backend
+#   - lost-rank: MpiPool across 3 namespaces (MPI_PROGRAM is tests/mpi's lost_rank) loses a rank
+#     on another "host" mid-map, killed there, then a whole host (its link taken down): each map
+#     completes with every result right
 # run and lab exit 77 (ctest SKIP) when network namespaces cannot be created here.
 set -euo pipefail
 mode=$1
@@ -100,6 +103,36 @@ case "$mode" in
     done
     no_leftovers
     echo "PASS: parlab lab --backend mpi across 3 namespaces: prob1 and prob3 equal the threads backend's"
+    ;;
+  lost-rank)
+    program=$3
+    skip_unless_netns
+    work=$(mktemp -d /tmp/netns-cluster-test.XXXXXX)
+    trap 'rm -rf "$work"' EXIT
+    # Rank 0 (host 0) kills a worker rank's process on another host mid-map: found dead at once, its work redone.
+    set +e
+    out=$("$script" --timeout 120 --prefix "$prefix" --hosts 3 -- "$program" outside "$work" 2>&1)
+    rc=$?
+    set -e
+    echo "$out"
+    [ "$rc" -eq 0 ] || fail "the job with a killed rank exited with $rc"
+    grep -q 'lost_rank outside: PASS' <<<"$out" || fail "the map with a killed rank did not pass"
+    grep -q 'lost rank [12] (pid [0-9]*): its process (pid [0-9]*) ended' <<<"$out" || fail "the killed rank's loss was not reported"
+    no_leftovers
+    # Host 2's link goes down while its rank runs an item: nothing more is heard from it, so it is
+    # lost after the 3 s heartbeat_timeout and the map completes on hosts 0 and 1. mpirun itself
+    # then waits on the daemon it cannot reach (Open MPI's runtime, not the job): --timeout ends it.
+    set +e
+    out=$("$script" --timeout 20 --prefix "$prefix" --hosts 3 -- "$program" cut-link "$work" 2>&1)
+    rc=$?
+    set -e
+    echo "$out"
+    [ "$rc" -eq 0 ] || [ "$rc" -eq 124 ] || fail "the job with a host down exited with $rc"
+    grep -q 'lost_rank cut-link: PASS' <<<"$out" || fail "the map with a host down did not pass"
+    grep -q 'lost rank [12] (pid [0-9]*): silent for' <<<"$out" || fail "the cut-off rank's loss was not reported"
+    grep -q 'parlab: MpiPool: rank [12] (pid [0-9]*) was lost' <<<"$out" || fail "rank 0 did not report the loss at exit"
+    no_leftovers
+    echo "PASS: a rank killed on another host and a host taken off the network: both maps complete"
     ;;
   *)
     fail "unknown mode '$mode'"
