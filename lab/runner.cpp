@@ -294,6 +294,21 @@ Prob3 run_prob3(P& pool, Console& console) {
   return {answer, table};
 }
 
+#ifdef PARLAB_HAS_MPI
+/// The worker ranks the job lost (under mpirun --enable-recovery the lab goes on without them),
+/// one line each, and as the record's "lost_ranks".
+nlohmann::json report_lost_ranks(Console& console) {
+  auto lost = nlohmann::json::array();
+  for (const auto& l : MpiPool::lost_ranks()) {
+    console.line(fmt::format("mpi: worker rank {} (pid {}) was lost ({}); {} item(s) it had not answered ran on "
+                             "the other ranks",
+                             l.rank, l.pid, l.reason, l.items_rerun));
+    lost.push_back({{"rank", l.rank}, {"pid", l.pid}, {"reason", l.reason}, {"items_rerun", l.items_rerun}});
+  }
+  return lost;
+}
+#endif
+
 }  // namespace
 
 std::string_view step_name(Step step) {
@@ -399,6 +414,7 @@ nlohmann::json run_lab(const LabConfig& config, Console& console) {
   } else if (config.backend == "mpi") {
     MpiPool pool{config.workers};
     run_steps(pool);
+    record["lost_ranks"] = report_lost_ranks(console);
 #endif
   } else {
     Pool pool{config.workers};

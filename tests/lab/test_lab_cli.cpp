@@ -8,12 +8,15 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -111,15 +114,20 @@ TEST(LabCli, ProcessesBackendRunsEveryStepWithTheThreadsAnswers) {
 }
 
 #ifdef PARLAB_MPIRUN
-TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
-  TempDir mpi_dir;
-  // PARLAB_MPIRUN: mpirun and its flags for this machine, "|"-separated (tests/lab/CMakeLists.txt).
+/// mpirun and its flags, "|"-separated (PARLAB_MPIRUN, tests/lab/CMakeLists.txt), split in words.
+std::vector<std::string> words(std::string_view launcher) {
   std::vector<std::string> args;
-  for (std::string_view rest = PARLAB_MPIRUN; !rest.empty();) {
+  for (std::string_view rest = launcher; !rest.empty();) {
     const auto bar = rest.find('|');
     args.emplace_back(rest.substr(0, bar));
     rest = bar == std::string_view::npos ? std::string_view{} : rest.substr(bar + 1);
   }
+  return args;
+}
+
+TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
+  TempDir mpi_dir;
+  auto args = words(PARLAB_MPIRUN);
   const std::string mpirun = args.front();
   args.erase(args.begin());
   args.insert(args.end(), {"-np", "3", PARLAB_CLI, "lab", "--backend", "mpi", "--json", "--out", mpi_dir.path().string()});
@@ -131,6 +139,54 @@ TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
   EXPECT_EQ(record["backend"], "mpi");
   EXPECT_EQ(record["workers"], 2);
   EXPECT_EQ(record["example"]["rows"], 1000000);
+  EXPECT_NE(mpi.err.find("all four agree"), std::string::npos);
+  EXPECT_TRUE(record["lost_ranks"].empty());
+}
+
+/// The pid of the process whose environment holds `entry` and whose command line holds `word`
+/// (0 if there is none).
+long find_process(const std::string& entry, const std::string& word) {
+  for (const auto& proc : fs::directory_iterator("/proc")) {
+    const std::string name = proc.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream environ{proc.path() / "environ"}, cmdline{proc.path() / "cmdline"};
+    const std::string env{std::istreambuf_iterator<char>(environ), {}};
+    const std::string cmd{std::istreambuf_iterator<char>(cmdline), {}};
+    if (env.find(std::string{'\0'} + entry + '\0') != std::string::npos && cmd.find(word) != std::string::npos)
+      return std::stol(name);
+  }
+  return 0;
+}
+
+// A worker rank killed from outside mid-lab, in a job started with recovery: the lab finishes on
+// the other ranks with every answer the threads backend gives, and says which rank it lost.
+TEST(LabCli, MpiBackendLosesAWorkerRankAndStillWritesTheThreadsAnswers) {
+  TempDir mpi_dir;
+  auto args = words(PARLAB_MPIRUN_RECOVERY);
+  const std::string mpirun = args.front();
+  args.erase(args.begin());
+  args.insert(args.end(), {"-np", "4", PARLAB_CLI, "lab", "--backend", "mpi", "--json", "--out", mpi_dir.path().string()});
+  parlab::test::Run mpi;
+  std::thread job{[&] { mpi = parlab::test::run_program(mpirun.c_str(), args, mpi_dir.path()); }};
+  long victim = 0;
+  for (int i = 0; i < 300 && victim == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+    victim = find_process("OMPI_COMM_WORLD_RANK=2", mpi_dir.path().string());
+  }
+  if (victim != 0) {
+    std::this_thread::sleep_for(std::chrono::seconds{3});  // into the lab's example step
+    ::kill(static_cast<pid_t>(victim), SIGKILL);
+  }
+  job.join();
+  ASSERT_NE(victim, 0) << "worker rank 2 never started:\n" << mpi.err;
+  expect_the_threads_answers(mpi_dir.path());  // mpirun's status is 0 under recovery whatever happens
+  const auto record = nlohmann::json::parse(mpi.out);
+  ASSERT_EQ(record["lost_ranks"].size(), 1U) << mpi.err;
+  EXPECT_EQ(record["lost_ranks"][0]["rank"], 2);
+  EXPECT_EQ(record["lost_ranks"][0]["pid"], victim);
+  EXPECT_NE(mpi.err.find("mpi: worker rank 2 (pid " + std::to_string(victim) + ") was lost (its process"),
+            std::string::npos)
+      << mpi.err;
   EXPECT_NE(mpi.err.find("all four agree"), std::string::npos);
 }
 #endif
