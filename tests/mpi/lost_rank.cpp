@@ -142,7 +142,12 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds{300});
     std::printf("sending %s to worker process %ld\n", mode == "outside" ? "SIGKILL" : "SIGSTOP", victim);
     std::fflush(stdout);
+    const auto signalled = std::chrono::steady_clock::now();
     ::kill(static_cast<pid_t>(victim), mode == "outside" ? SIGKILL : SIGSTOP);
+    while (parlab::MpiPool::lost_ranks().empty() && std::chrono::steady_clock::now() - signalled < std::chrono::seconds{30})
+      std::this_thread::sleep_for(std::chrono::microseconds{200});
+    std::printf("the rank was found lost %.1f ms after the signal\n",
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - signalled).count());
     check_outcomes<std::exception>(pending.get());
     expect_reason = mode == "outside" ? "ended" : "silent for";
   } else if (mode == "hang") {
