@@ -24,6 +24,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <list>
 #include <map>
 #include <mutex>
@@ -233,21 +236,46 @@ void serve_task(const std::string& task, int rank, std::string& reply, Progress&
   progress.started_ms.store(0);
 }
 
+/// What a hello says: the sender's pid, whether it shares this machine, and (from rank 0) the
+/// rank the receiver serves as.
+struct Hello {
+  long pid = 0;
+  long local_pid = 0;  ///< pid if the sender shares this machine, else 0
+  int slot = 0;
+};
+
+std::string write_hello(int slot) {
+  std::string hello;
+  codec::Writer{hello}(static_cast<std::int64_t>(::getpid()), machine_id(), static_cast<std::int32_t>(slot));
+  return hello;
+}
+
+Hello read_hello(const std::string& message) {
+  std::int64_t pid = 0;
+  std::string machine;
+  std::int32_t slot = 0;
+  codec::Reader{message}(pid, machine, slot);
+  const bool local = !machine.empty() && machine == machine_id();
+  return {static_cast<long>(pid), local ? static_cast<long>(pid) : 0, static_cast<int>(slot)};
+}
+
 /// A worker rank: serves tasks from rank 0 until told to stop. Its MPI calls are non-blocking
 /// and made under one mutex (MPI_THREAD_SERIALIZED), so its watchdog thread can send heartbeats
 /// while a task runs, end a task past its time limit, and end the rank when rank 0 is gone.
 class WorkerRank {
  public:
-  explicit WorkerRank(int rank) : rank_(rank), heard_ms_(now_ms()) {}
+  /// `comm`: where rank 0 is rank 0 (MPI_COMM_WORLD, or the parent of a replacement rank);
+  /// `rank0_pid`: rank 0's pid if it is known already and shares this machine.
+  WorkerRank(int rank, MPI_Comm comm, long rank0_pid)
+      : rank_(rank), comm_(comm), heard_ms_(now_ms()), rank0_pid_(rank0_pid) {}
 
   [[noreturn]] void serve() {
-    std::string hello;
-    codec::Writer{hello}(static_cast<std::int64_t>(::getpid()), machine_id());
+    const std::string hello = write_hello(rank_);
     MPI_Request hello_sent = MPI_REQUEST_NULL;
     {
       std::lock_guard lock{mpi_};
       require_mpi_success(MPI_Isend(hello.data(), static_cast<int>(hello.size()), MPI_BYTE, 0, tag_hello,
-                                    MPI_COMM_WORLD, &hello_sent),
+                                    comm_, &hello_sent),
                           "MPI_Isend");
     }
     std::jthread watchdog{[this](std::stop_token stop) { watch(stop); }};
@@ -258,12 +286,12 @@ class WorkerRank {
       MPI_Status status{};
       {
         std::lock_guard lock{mpi_};
-        require_mpi_success(MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
+        require_mpi_success(MPI_Iprobe(0, MPI_ANY_TAG, comm_, &ready, &status), "MPI_Iprobe");
         if (ready != 0) {
           int bytes = 0;
           MPI_Get_count(&status, MPI_BYTE, &bytes);
           message.resize(static_cast<std::size_t>(bytes));
-          require_mpi_success(MPI_Recv(message.data(), bytes, MPI_BYTE, 0, status.MPI_TAG, MPI_COMM_WORLD,
+          require_mpi_success(MPI_Recv(message.data(), bytes, MPI_BYTE, 0, status.MPI_TAG, comm_,
                                        MPI_STATUS_IGNORE),
                               "MPI_Recv");
         }
@@ -276,10 +304,7 @@ class WorkerRank {
       heard_ms_.store(now_ms());
       if (status.MPI_TAG == tag_stop) break;
       if (status.MPI_TAG == tag_hello) {
-        std::int64_t pid = 0;
-        std::string machine;
-        codec::Reader{message}(pid, machine);
-        if (!machine.empty() && machine == machine_id()) rank0_pid_.store(pid);
+        rank0_pid_.store(read_hello(message).local_pid);
       } else if (status.MPI_TAG == tag_beat) {
         std::uint64_t patience = 0;
         codec::Reader{message}(patience);
@@ -306,7 +331,7 @@ class WorkerRank {
     {
       std::lock_guard lock{mpi_};
       require_mpi_success(
-          MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, tag, MPI_COMM_WORLD, &request),
+          MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, 0, tag, comm_, &request),
           "MPI_Isend");
     }
     complete(request);
@@ -354,14 +379,14 @@ class WorkerRank {
   void exchange_beats() {
     int sent = 1;
     if (beat_sent_ != MPI_REQUEST_NULL) MPI_Test(&beat_sent_, &sent, MPI_STATUS_IGNORE);
-    if (sent != 0) MPI_Isend(nullptr, 0, MPI_BYTE, 0, tag_beat, MPI_COMM_WORLD, &beat_sent_);
+    if (sent != 0) MPI_Isend(nullptr, 0, MPI_BYTE, 0, tag_beat, comm_, &beat_sent_);
     for (int ready = 1; ready != 0;) {
       MPI_Status status{};
-      if (MPI_Iprobe(0, tag_beat, MPI_COMM_WORLD, &ready, &status) != MPI_SUCCESS || ready == 0) return;
+      if (MPI_Iprobe(0, tag_beat, comm_, &ready, &status) != MPI_SUCCESS || ready == 0) return;
       int bytes = 0;
       MPI_Get_count(&status, MPI_BYTE, &bytes);
       std::string message(static_cast<std::size_t>(bytes), '\0');
-      MPI_Recv(message.data(), bytes, MPI_BYTE, 0, tag_beat, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      MPI_Recv(message.data(), bytes, MPI_BYTE, 0, tag_beat, comm_, MPI_STATUS_IGNORE);
       std::uint64_t patience = 0;
       codec::Reader{message}(patience);
       heard(patience);
@@ -381,7 +406,7 @@ class WorkerRank {
     const std::int64_t deadline = now_ms() + 2000;
     MPI_Request sent = MPI_REQUEST_NULL;
     std::lock_guard lock{mpi_};  // the task runs: the main thread makes no MPI call now
-    MPI_Isend(report.data(), static_cast<int>(report.size()), MPI_BYTE, 0, tag_timed_out, MPI_COMM_WORLD, &sent);
+    MPI_Isend(report.data(), static_cast<int>(report.size()), MPI_BYTE, 0, tag_timed_out, comm_, &sent);
     for (int done = 0; done == 0 && now_ms() < deadline;) {
       MPI_Test(&sent, &done, MPI_STATUS_IGNORE);
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
@@ -396,12 +421,13 @@ class WorkerRank {
   }
 
   int rank_;
+  MPI_Comm comm_;
   std::mutex mpi_;
   Progress progress_;
   MPI_Request beat_sent_ = MPI_REQUEST_NULL;  // under mpi_
   std::atomic<std::int64_t> heard_ms_;        // when a message from rank 0 last came
   std::atomic<std::uint64_t> patience_ms_{static_cast<std::uint64_t>(least_patience.count())};
-  std::atomic<long> rank0_pid_{0};  // rank 0's pid when it runs on this machine
+  std::atomic<long> rank0_pid_;  // rank 0's pid when it runs on this machine
 };
 
 /// A task's answer on rank 0: the worker's reply, or why there is none.
@@ -415,6 +441,8 @@ struct Reply {
   std::string bytes;
   /// lost_running: the item the rank reported past task_timeout, if that is why it was lost.
   std::optional<std::uint64_t> timed_out;
+  /// lost_*: the lost rank's pid (0 if it never said).
+  long pid = 0;
 };
 
 /// MPI for this process: initialized once, finalized at exit. On rank 0 a communication thread
@@ -438,7 +466,7 @@ class Runtime {
     serving_ = true;
     set_remote_worker_index(static_cast<std::size_t>(rank_ - 1));  // the pool thread that drives this rank
     finalized_ = true;  // WorkerRank finalizes
-    WorkerRank{rank_}.serve();
+    WorkerRank{rank_, parent_ == MPI_COMM_NULL ? MPI_COMM_WORLD : parent_, rank0_pid_}.serve();
   }
 
   /// Rank 0: queues `task` (its first task_prefix bytes are overwritten with the request id and
@@ -490,12 +518,21 @@ class Runtime {
   /// Rank 0: `rank` if it is not lost, else the next worker rank after it that is not; 0 if
   /// every worker rank is lost.
   [[nodiscard]] int live_rank(int rank) {
-    std::lock_guard lock{mutex_};
-    for (int k = 0; k < size_ - 1; ++k) {
-      const int r = 1 + (rank - 1 + k) % (size_ - 1);
-      if (!peers_[static_cast<std::size_t>(r)].lost) return r;
+    std::unique_lock lock{mutex_};
+    while (true) {
+      for (int k = 0; k < size_ - 1; ++k) {
+        const int r = 1 + (rank - 1 + k) % (size_ - 1);
+        if (!peers_[static_cast<std::size_t>(r)].lost) return r;
+      }
+      if (to_replace_.empty()) return 0;
+      replied_.wait(lock);  // a replacement is on its way
     }
-    return 0;
+  }
+
+  /// How many times `rank` was replaced.
+  [[nodiscard]] std::uint64_t generation(int rank) {
+    std::lock_guard lock{mutex_};
+    return peers_[static_cast<std::size_t>(rank)].generation;
   }
 
   [[nodiscard]] bool lost(int rank) {
@@ -503,16 +540,14 @@ class Runtime {
     return peers_[static_cast<std::size_t>(rank)].lost;
   }
 
-  [[nodiscard]] long pid(int rank) {
-    std::lock_guard lock{mutex_};
-    return peers_[static_cast<std::size_t>(rank)].pid;
-  }
-
-  /// Rank 0: `items` that `rank` was lost with go to other ranks again.
+  /// Rank 0: `items` that `rank` was lost with (its latest loss) go to other ranks again.
   void count_rerun(int rank, std::size_t items) {
     std::lock_guard lock{mutex_};
-    for (auto& l : lost_)
-      if (l.rank == rank) l.items_rerun += items;
+    for (auto l = lost_.rbegin(); l != lost_.rend(); ++l)
+      if (l->rank == rank) {
+        l->items_rerun += items;
+        return;
+      }
   }
 
   [[nodiscard]] std::vector<LostRank> lost_ranks() {
@@ -520,10 +555,16 @@ class Runtime {
     return lost_;
   }
 
-  /// Rank 0: a pool's heartbeat_timeout; workers wait for rank 0 at least three times the longest.
-  void announce(std::chrono::milliseconds silence) {
+  /// Rank 0: a pool's heartbeat_timeout (workers wait for rank 0 at least three times the
+  /// longest), and whether it wants lost ranks replaced (then they are, for every pool).
+  void announce(std::chrono::milliseconds silence, bool respawn) {
     std::lock_guard lock{mutex_};
     patience_ms_ = std::max<std::uint64_t>(patience_ms_, 3 * static_cast<std::uint64_t>(silence.count()));
+    if (respawn && !respawn_) {
+      respawn_ = true;
+      for (int r = 1; r < size_; ++r)
+        if (peers_[static_cast<std::size_t>(r)].lost) to_replace_.push_back(r);
+    }
   }
 
   [[nodiscard]] static bool recovery_enabled() {
@@ -541,6 +582,7 @@ class Runtime {
   };
   struct Sending {
     int rank;
+    std::uint64_t generation;  // of the peer it went to (a replaced rank's is older)
     std::string bytes;
     MPI_Request request;
   };
@@ -549,11 +591,14 @@ class Runtime {
     std::optional<Reply> reply;
   };
   struct Peer {
+    MPI_Comm comm = MPI_COMM_WORLD;  // a replacement: the communicator its spawn made
+    int target = 0;                  // its rank in comm
+    std::uint64_t generation = 0;    // how many times it was replaced
     long pid = 0;
     bool local = false;        // on this machine: its death shows by its pid
     bool lost = false;
     std::int64_t heard_ms = 0;  // when a message from it last came
-    MPI_Request beat = MPI_REQUEST_NULL;
+    MPI_Request beat = MPI_REQUEST_NULL;  // beat and beat_bytes: the communication thread's
     std::string beat_bytes;
   };
 
@@ -584,10 +629,29 @@ class Runtime {
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
     // A failed call toward one rank is that rank's loss, not the job's.
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+    MPI_Comm_get_parent(&parent_);
+    if (parent_ != MPI_COMM_NULL) {  // a replacement rank: rank 0 says which rank it stands for
+      MPI_Comm_set_errhandler(parent_, MPI_ERRORS_RETURN);
+      MPI_Status status{};
+      require_mpi_success(MPI_Probe(0, tag_hello, parent_, &status), "MPI_Probe");
+      int bytes = 0;
+      MPI_Get_count(&status, MPI_BYTE, &bytes);
+      std::string message(static_cast<std::size_t>(bytes), '\0');
+      require_mpi_success(MPI_Recv(message.data(), bytes, MPI_BYTE, 0, tag_hello, parent_, MPI_STATUS_IGNORE),
+                          "MPI_Recv");
+      const Hello hello = read_hello(message);
+      rank_ = hello.slot;
+      rank0_pid_ = hello.local_pid;
+      return;
+    }
     if (rank_ != 0 || size_ < 2) return;
+    read_command_line();
     peers_.resize(static_cast<std::size_t>(size_));
-    for (auto& peer : peers_)
-      peer.heard_ms = now_ms();
+    for (int r = 0; r < size_; ++r) {
+      peers_[static_cast<std::size_t>(r)].target = r;
+      peers_[static_cast<std::size_t>(r)].heard_ms = now_ms();
+    }
     comm_ = std::thread([this] { communicate(); });
   }
 
@@ -606,12 +670,29 @@ class Runtime {
     MPI_Finalize();
   }
 
+  /// This program and its arguments, as a replacement rank is started with (/proc/self).
+  void read_command_line() {
+    std::error_code error;
+    program_ = std::filesystem::read_symlink("/proc/self/exe", error).string();
+    std::ifstream in{"/proc/self/cmdline", std::ios::binary};
+    const std::string line{std::istreambuf_iterator<char>(in), {}};
+    if (error || line.empty()) return;  // no replacements: MPI_Comm_spawn is not tried
+    for (std::size_t start = line.find('\0') + 1; start < line.size();) {  // argv[1...]
+      const std::size_t end = line.find('\0', start);
+      arguments_.push_back(line.substr(start, end - start));
+      start = end == std::string::npos ? line.size() : end + 1;
+    }
+    for (auto& argument : arguments_)
+      spawn_argv_.push_back(argument.data());
+    spawn_argv_.push_back(nullptr);
+  }
+
   /// Tells every worker rank not lost to stop, waiting at most two seconds for the messages to go.
   void stop_workers() {
     std::vector<MPI_Request> stops;
     for (int r = 1; r < size_; ++r)
-      if (!peers_[static_cast<std::size_t>(r)].lost)
-        MPI_Isend(nullptr, 0, MPI_BYTE, r, tag_stop, MPI_COMM_WORLD, &stops.emplace_back(MPI_REQUEST_NULL));
+      if (const auto& peer = peers_[static_cast<std::size_t>(r)]; !peer.lost)
+        MPI_Isend(nullptr, 0, MPI_BYTE, peer.target, tag_stop, peer.comm, &stops.emplace_back(MPI_REQUEST_NULL));
     const std::int64_t deadline = now_ms() + 2000;
     for (int done = 0; done == 0 && now_ms() < deadline;) {
       MPI_Testall(static_cast<int>(stops.size()), stops.data(), &done, MPI_STATUSES_IGNORE);
@@ -621,11 +702,14 @@ class Runtime {
 
   /// Rank 0's last word on the job: every rank it lost, and what ran again elsewhere.
   void report_losses() const {
-    for (const auto& l : lost_)
+    for (const auto& l : lost_) {
+      const std::string replaced =
+          l.replaced_by != 0 ? "; process " + std::to_string(l.replaced_by) + " took its place" : "";
       std::fprintf(stderr,
                    "parlab: MpiPool: rank %d (pid %ld) was lost (%s); %zu item(s) it had not answered "
-                   "were sent to other ranks\n",
-                   l.rank, l.pid, l.reason.c_str(), l.items_rerun);
+                   "were sent to other ranks%s\n",
+                   l.rank, l.pid, l.reason.c_str(), l.items_rerun, replaced.c_str());
+    }
     std::fflush(stderr);
   }
 
@@ -637,11 +721,12 @@ class Runtime {
     auto& peer = peers_[static_cast<std::size_t>(rank)];
     if (peer.lost) return;
     peer.lost = true;
-    lost_.push_back({rank, peer.pid, std::move(reason), 0});
+    lost_.push_back({rank, peer.pid, std::move(reason), 0, 0});
+    if (respawn_) to_replace_.push_back(rank);
     bool running_found = false;
     for (auto& [request, pending] : pending_) {  // in request order: the order the rank runs them
       if (pending.rank != rank || pending.reply) continue;
-      Reply reply{Reply::Status::lost_unstarted, {}, {}};
+      Reply reply{Reply::Status::lost_unstarted, {}, {}, peer.pid};
       if (timed_out ? request == timed_out->first : !running_found) {
         reply.status = Reply::Status::lost_running;
         if (timed_out) reply.timed_out = timed_out->second;
@@ -664,11 +749,8 @@ class Runtime {
   /// The communication thread: sends queued tasks, takes replies, hands them to their waiters,
   /// exchanges heartbeats and looks for ranks that ended.
   void communicate() {
-    for (int r = 1; r < size_; ++r) {
-      std::string hello;
-      codec::Writer{hello}(static_cast<std::int64_t>(::getpid()), machine_id());
-      send(r, tag_hello, std::move(hello));
-    }
+    for (int r = 1; r < size_; ++r)
+      send(r, tag_hello, write_hello(r));
     Backoff backoff{std::chrono::microseconds{200}};
     std::deque<Outgoing> batch;
     std::int64_t next_beat = 0, next_look = 0;
@@ -688,13 +770,14 @@ class Runtime {
       for (auto it = sending_.begin(); it != sending_.end();) {
         int sent = 0;
         if (const int code = MPI_Test(&it->request, &sent, MPI_STATUS_IGNORE); code != MPI_SUCCESS) {
-          lose(it->rank, "MPI_Test failed: " + mpi_error_text(code));
+          lose(it->rank, it->generation, "MPI_Test failed: " + mpi_error_text(code));
           sent = 1;  // MPI is done with it
         }
         it = sent != 0 ? sending_.erase(it) : std::next(it);
       }
       while (receive())
         active = true;
+      replace_lost_ranks();
       const std::int64_t now = now_ms();
       if (now >= next_look) {
         look_for_ended_ranks(now >= next_beat);
@@ -715,36 +798,113 @@ class Runtime {
   /// Sends `bytes` to `rank` (unless it is lost); sending_ keeps them until MPI is done with them
   /// (for a lost rank, for ever: MPI may still read them).
   void send(int rank, int tag, std::string bytes) {
-    if (lost(rank)) return;
-    auto& s = sending_.emplace_back(Sending{rank, std::move(bytes), MPI_REQUEST_NULL});
-    if (const int code = MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, rank, tag,
-                                   MPI_COMM_WORLD, &s.request);
+    MPI_Comm comm = MPI_COMM_NULL;
+    int target = 0;
+    std::uint64_t generation = 0;
+    {
+      std::lock_guard lock{mutex_};
+      const auto& peer = peers_[static_cast<std::size_t>(rank)];
+      if (peer.lost) return;
+      comm = peer.comm;
+      target = peer.target;
+      generation = peer.generation;
+    }
+    auto& s = sending_.emplace_back(Sending{rank, generation, std::move(bytes), MPI_REQUEST_NULL});
+    if (const int code =
+            MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, target, tag, comm, &s.request);
         code != MPI_SUCCESS)
-      lose(rank, "MPI_Isend failed: " + mpi_error_text(code));
+      lose(rank, generation, "MPI_Isend failed: " + mpi_error_text(code));
   }
 
-  /// Takes one message from a worker rank, if one has come.
+  /// Loses `rank` unless it was replaced since `generation`.
+  void lose(int rank, std::uint64_t generation, std::string reason) {
+    std::unique_lock lock{mutex_};
+    if (peers_[static_cast<std::size_t>(rank)].generation == generation) lose(lock, rank, std::move(reason), {});
+  }
+
+  /// Starts a process in the place of each rank lost since the last look (MpiOptions::respawn):
+  /// the program again, with its arguments, through MPI_Comm_spawn.
+  void replace_lost_ranks() {
+    while (true) {
+      int rank = 0;
+      {
+        std::lock_guard lock{mutex_};
+        if (to_replace_.empty()) return;
+        rank = to_replace_.front();
+      }
+      MPI_Comm child = MPI_COMM_NULL;
+      int error = MPI_SUCCESS;
+      int code = spawn_argv_.empty() ? MPI_ERR_OTHER
+                                     : MPI_Comm_spawn(program_.c_str(), spawn_argv_.data(), 1, MPI_INFO_NULL, 0,
+                                                      MPI_COMM_SELF, &child, &error);
+      if (code == MPI_SUCCESS) code = error;
+      std::unique_lock lock{mutex_};
+      to_replace_.pop_front();
+      if (code != MPI_SUCCESS) {
+        std::fprintf(stderr, "parlab: MpiPool: rank %d was not replaced (MPI_Comm_spawn: %s); the pools go on without it\n",
+                     rank, mpi_error_text(code).c_str());
+        lock.unlock();
+        replied_.notify_all();
+        continue;
+      }
+      MPI_Comm_set_errhandler(child, MPI_ERRORS_RETURN);
+      auto& peer = peers_[static_cast<std::size_t>(rank)];
+      if (peer.beat != MPI_REQUEST_NULL) {  // MPI may still read the old heartbeat: keep its bytes
+        MPI_Request_free(&peer.beat);
+        abandoned_.push_back(std::move(peer.beat_bytes));
+      }
+      peer.comm = child;
+      peer.target = 0;
+      ++peer.generation;
+      peer.pid = 0;
+      peer.local = false;
+      peer.lost = false;
+      peer.heard_ms = now_ms();
+      lock.unlock();
+      send(rank, tag_hello, write_hello(rank));
+      replied_.notify_all();  // live_rank() may wait for it
+    }
+  }
+
+  /// Takes one message from a worker rank, if one has come: from the job's ranks, or from a
+  /// rank started in a lost one's place.
   bool receive() {
+    if (receive(MPI_COMM_WORLD, MPI_ANY_SOURCE)) return true;
+    for (int r = 1; r < size_; ++r)  // peers_[r].comm is written by this thread alone
+      if (const MPI_Comm comm = peers_[static_cast<std::size_t>(r)].comm; comm != MPI_COMM_WORLD && receive(comm, r))
+        return true;
+    return false;
+  }
+
+  /// Takes one message from `comm`, if one has come: from any rank of the job (MPI_COMM_WORLD,
+  /// `rank` MPI_ANY_SOURCE), or from the replacement of `rank`.
+  bool receive(MPI_Comm comm, int rank) {
     int ready = 0;
     MPI_Status status{};
-    require_mpi_success(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &ready, &status), "MPI_Iprobe");
+    require_mpi_success(MPI_Iprobe(comm == MPI_COMM_WORLD ? MPI_ANY_SOURCE : 0, MPI_ANY_TAG, comm, &ready, &status),
+                        "MPI_Iprobe");
     if (ready == 0) return false;
     int bytes = 0;
     MPI_Get_count(&status, MPI_BYTE, &bytes);
     std::string message(static_cast<std::size_t>(bytes), '\0');
-    const int source = status.MPI_SOURCE;
+    const int source = comm == MPI_COMM_WORLD ? status.MPI_SOURCE : rank;
     require_mpi_success(
-        MPI_Recv(message.data(), bytes, MPI_BYTE, source, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE),
+        MPI_Recv(message.data(), bytes, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm, MPI_STATUS_IGNORE),
         "MPI_Recv");
     std::unique_lock lock{mutex_};
     auto& peer = peers_[static_cast<std::size_t>(source)];
+    if (peer.comm != comm) return true;  // from a rank since replaced: it was given up
     peer.heard_ms = now_ms();
     if (status.MPI_TAG == tag_hello) {
-      std::int64_t pid = 0;
-      std::string machine;
-      codec::Reader{message}(pid, machine);
-      peer.pid = static_cast<long>(pid);
-      peer.local = !machine.empty() && machine == machine_id();
+      const Hello hello = read_hello(message);
+      peer.pid = hello.pid;
+      peer.local = hello.local_pid != 0;
+      if (peer.generation > 0)
+        for (auto l = lost_.rbegin(); l != lost_.rend(); ++l)
+          if (l->rank == source) {
+            l->replaced_by = hello.pid;
+            break;
+          }
     } else if (status.MPI_TAG == tag_timed_out) {
       std::uint64_t request = 0, index = 0;
       codec::Reader{message}(request, index);
@@ -791,8 +951,8 @@ class Runtime {
       if (sent == 0 || lost(r)) continue;
       peer.beat_bytes.clear();
       codec::Writer{peer.beat_bytes}(patience);
-      MPI_Isend(peer.beat_bytes.data(), static_cast<int>(peer.beat_bytes.size()), MPI_BYTE, r, tag_beat,
-                MPI_COMM_WORLD, &peer.beat);
+      MPI_Isend(peer.beat_bytes.data(), static_cast<int>(peer.beat_bytes.size()), MPI_BYTE, peer.target, tag_beat,
+                peer.comm, &peer.beat);
     }
   }
 
@@ -807,6 +967,8 @@ class Runtime {
 
   int rank_ = 0;
   int size_ = 1;
+  MPI_Comm parent_ = MPI_COMM_NULL;  ///< a replacement rank's link to rank 0
+  long rank0_pid_ = 0;               ///< a replacement rank's: rank 0's pid, if on this machine
   bool initialized_ = false;
   bool serving_ = false;
   bool finalized_ = false;
@@ -821,7 +983,13 @@ class Runtime {
   std::vector<Peer> peers_;                    ///< by rank (rank 0's unused)
   std::vector<LostRank> lost_;
   std::uint64_t patience_ms_ = least_patience.count();
-  std::list<Sending> sending_;  ///< the communication thread's
+  bool respawn_ = false;           ///< lost ranks are replaced (MpiOptions::respawn)
+  std::deque<int> to_replace_;     ///< lost ranks waiting for their replacement
+  std::string program_;            ///< this program, and its arguments, for MPI_Comm_spawn
+  std::vector<std::string> arguments_;
+  std::vector<char*> spawn_argv_;  ///< arguments_ as MPI_Comm_spawn takes them (empty: unknown)
+  std::list<Sending> sending_;     ///< the communication thread's
+  std::list<std::string> abandoned_;  ///< heartbeats to replaced ranks MPI may still read
   std::thread comm_;
 };
 
@@ -900,19 +1068,23 @@ MpiBackend::MpiBackend(std::size_t /*workers*/, MpiOptions options)
       heartbeat_timeout_(options.heartbeat_timeout),
       initializer_(std::move(options.initializer)),
       initializer_fn_(initializer_ && initializer_.by_address() ? mpi_function_id(initializer_.fn()) : 0),
-      init_state_(static_cast<std::size_t>(Runtime::get().size()), 0) {
-  Runtime::get().announce(heartbeat_timeout_);
+      init_running_(static_cast<std::size_t>(Runtime::get().size()), 0),
+      init_done_(static_cast<std::size_t>(Runtime::get().size()), 0) {
+  Runtime::get().announce(heartbeat_timeout_, options.respawn);
 }
 
-/// Runs the pool's initializer on `rank` unless it already succeeded there; a failure is left
-/// in `failure`.
+/// Runs the pool's initializer on `rank` unless it already succeeded there (in the process that
+/// is `rank` now); a failure is left in `failure`.
 MpiBackend::Ready MpiBackend::initialize_rank(int rank, std::exception_ptr& failure) {
-  char& state = init_state_[static_cast<std::size_t>(rank)];  // 0 not run, 1 running, 2 succeeded
+  auto& runtime = Runtime::get();
+  const std::uint64_t generation = runtime.generation(rank) + 1;
+  char& running = init_running_[static_cast<std::size_t>(rank)];
+  std::uint64_t& done = init_done_[static_cast<std::size_t>(rank)];
   {
     std::unique_lock lock{init_mutex_};
-    init_done_.wait(lock, [&] { return state != 1; });
-    if (state == 2) return Ready::yes;
-    state = 1;
+    init_ran_.wait(lock, [&] { return running == 0; });
+    if (done == generation) return Ready::yes;
+    running = 1;
   }
   // A chunk of one task whose item is the argument tuple: [request][timeout] [entry][fn][base][count] [args].
   std::string task(task_prefix, '\0');
@@ -926,7 +1098,6 @@ MpiBackend::Ready MpiBackend::initialize_rank(int rank, std::exception_ptr& fail
     void cancelled(std::size_t /*index*/) override {}
     [[nodiscard]] std::stop_token stop_token() const override { return {}; }  // set-up is not cancelled
   } outcome;
-  auto& runtime = Runtime::get();
   const Reply reply = runtime.wait(runtime.submit(rank, std::move(task), task_timeout_), heartbeat_timeout_);
   Ready ready = Ready::lost;
   if (reply.status == Reply::Status::answered) {
@@ -939,9 +1110,10 @@ MpiBackend::Ready MpiBackend::initialize_rank(int rank, std::exception_ptr& fail
   }
   {
     std::lock_guard lock{init_mutex_};
-    state = ready == Ready::yes ? 2 : 0;
+    running = 0;
+    if (ready == Ready::yes) done = generation;
   }
-  init_done_.notify_all();
+  init_ran_.notify_all();
   return ready;
 }
 
@@ -1037,7 +1209,7 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
       if (late + 1 < done.to) again.push_back({late + 1, done.to, done.alone});
     } else if (done.to - done.from == 1) {
       if (++crashes[done.from] > retries_) {
-        codec.error(done.from, std::make_exception_ptr(WorkerCrashed(done.from, runtime.pid(done.rank), -1)));
+        codec.error(done.from, std::make_exception_ptr(WorkerCrashed(done.from, reply.pid, -1)));
       } else {
         again.push_back({done.from, done.to, true});
       }

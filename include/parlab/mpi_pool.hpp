@@ -56,6 +56,10 @@ struct MpiOptions {
   /// A worker rank not heard from for this long is lost (ranks send a heartbeat every 100 ms
   /// while they run tasks). A rank on rank 0's machine whose process ends is lost at once.
   std::chrono::milliseconds heartbeat_timeout{5000};
+  /// Starts a new process in the place of each worker rank lost (MPI_Comm_spawn: the program
+  /// again, with its arguments), so that a long job keeps its size. Once a pool asks for it,
+  /// the job's lost ranks are replaced for every pool.
+  bool respawn = false;
   /// Runs once on each worker rank before the pool's first task there: `{f, args...}` or `f`,
   /// with f a function registered with PARLAB_MPI_TASK or a captureless lambda and arguments that
   /// codec.hpp can send (Python's initializer + initargs). If it throws, the tasks sent to that
@@ -131,8 +135,9 @@ class MpiBackend {
   RemoteInitializer initializer_;
   std::uint64_t initializer_fn_ = 0;  // the initializer's registered function id (0: a lambda)
   std::mutex init_mutex_;
-  std::condition_variable init_done_;
-  std::vector<char> init_state_;  // per rank: 0 not run, 1 running, 2 succeeded
+  std::condition_variable init_ran_;
+  std::vector<char> init_running_;           // per rank: its initializer runs now
+  std::vector<std::uint64_t> init_done_;     // per rank: 1 + the generation that ran it (0: none)
 };
 
 }  // namespace detail
@@ -147,6 +152,8 @@ struct LostRank {
   std::string reason;
   /// Items it had been sent and not answered, run again on other ranks (or failed, see retries).
   std::size_t items_rerun = 0;
+  /// The pid of the process started in its place (MpiOptions::respawn); 0 if none (yet).
+  long replaced_by = 0;
 };
 
 namespace detail {

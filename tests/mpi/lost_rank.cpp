@@ -11,6 +11,9 @@
 //                             its rank exits, every other item is right
 //   lost_rank silent          rank 0 stops a worker rank (SIGSTOP): it is lost after
 //                             heartbeat_timeout and its work runs elsewhere
+//   lost_rank respawn DIR     as outside, with MpiOptions::respawn: a new process takes the
+//                             killed rank's place and serves the pool's next map
+//   lost_rank respawn-always  as kill-always, with respawn: the pool keeps its two workers
 //   lost_rank cut-link DIR    item 7 takes its host's network link down the first time it runs
 //                             (ip link set eth0 down; in scripts/netns-cluster): its rank is
 //                             lost after heartbeat_timeout
@@ -104,6 +107,23 @@ void check_outcomes(const Outcomes& outcomes, std::vector<std::size_t> failing =
   }
 }
 
+/// The pool has all its workers again, processes started in the place of the lost ranks (none of
+/// them `victim`): a map of pids sees as many as the pool has workers, the replacements among them.
+void check_replaced(parlab::MpiPool& pool, long victim) {
+  std::vector<long> seen;
+  for (int round = 0; round < 50 && seen.size() < pool.size(); ++round) {
+    for (const long pid : pool.map(pid_of, std::vector<int>(64, 0), {.chunksize = 1}))
+      if (std::find(seen.begin(), seen.end(), pid) == seen.end()) seen.push_back(pid);
+  }
+  check(seen.size() == pool.size(), std::to_string(seen.size()) + " worker processes serve the pool, not " +
+                                        std::to_string(pool.size()));
+  check(std::find(seen.begin(), seen.end(), victim) == seen.end(), "the killed process still serves");
+  for (const auto& l : parlab::MpiPool::lost_ranks())
+    check(l.replaced_by != 0 && std::find(seen.begin(), seen.end(), l.replaced_by) != seen.end(),
+          "rank " + std::to_string(l.rank) + "'s replacement (pid " + std::to_string(l.replaced_by) +
+              ") does not serve the pool");
+}
+
 std::vector<Item> items(int n, const std::string& dir) {
   std::vector<Item> out;
   for (int i = 0; i < n; ++i)
@@ -135,21 +155,29 @@ int main(int argc, char** argv) {
     check_outcomes<parlab::WorkerCrashed>(pool.map_outcomes(kill_always, numbers(40), {.chunksize = 4}), {7});
     expect_lost = 2;  // the item ran twice: retries + 1
     expect_reason = "ended";
-  } else if (mode == "outside" || mode == "silent") {
-    parlab::MpiPool pool{0, {.heartbeat_timeout = std::chrono::milliseconds{1000}}};
+  } else if (mode == "outside" || mode == "silent" || mode == "respawn") {
+    parlab::MpiPool pool{0, {.heartbeat_timeout = std::chrono::milliseconds{1000}, .respawn = mode == "respawn"}};
     const long victim = pool.apply(pid_of, 0);  // a worker rank
     auto pending = pool.map_outcomes_async(slow_square, numbers(200), {.chunksize = 5});
     std::this_thread::sleep_for(std::chrono::milliseconds{300});
-    std::printf("sending %s to worker process %ld\n", mode == "outside" ? "SIGKILL" : "SIGSTOP", victim);
+    const int sig = mode == "silent" ? SIGSTOP : SIGKILL;
+    std::printf("sending %s to worker process %ld\n", sig == SIGKILL ? "SIGKILL" : "SIGSTOP", victim);
     std::fflush(stdout);
     const auto signalled = std::chrono::steady_clock::now();
-    ::kill(static_cast<pid_t>(victim), mode == "outside" ? SIGKILL : SIGSTOP);
+    ::kill(static_cast<pid_t>(victim), sig);
     while (parlab::MpiPool::lost_ranks().empty() && std::chrono::steady_clock::now() - signalled < std::chrono::seconds{30})
       std::this_thread::sleep_for(std::chrono::microseconds{200});
     std::printf("the rank was found lost %.1f ms after the signal\n",
                 std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - signalled).count());
     check_outcomes<std::exception>(pending.get());
-    expect_reason = mode == "outside" ? "ended" : "silent for";
+    expect_reason = mode == "silent" ? "silent for" : "ended";
+    if (mode == "respawn") check_replaced(pool, victim);
+  } else if (mode == "respawn-always") {
+    parlab::MpiPool pool{0, {.retries = 1, .respawn = true}};
+    check_outcomes<parlab::WorkerCrashed>(pool.map_outcomes(kill_always, numbers(40), {.chunksize = 4}), {7});
+    expect_lost = 2;
+    expect_reason = "ended";
+    check_replaced(pool, 0);
   } else if (mode == "hang") {
     parlab::MpiPool pool{0, {.task_timeout = std::chrono::milliseconds{500}}};
     check_outcomes<parlab::TimeoutError>(pool.map_outcomes(hang_on_five, numbers(40), {.chunksize = 4}), {5});
@@ -165,8 +193,8 @@ int main(int argc, char** argv) {
   const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto lost = parlab::MpiPool::lost_ranks();
   for (const auto& l : lost)
-    std::printf("lost rank %d (pid %ld): %s; %zu item(s) sent again\n", l.rank, l.pid, l.reason.c_str(),
-                l.items_rerun);
+    std::printf("lost rank %d (pid %ld): %s; %zu item(s) sent again; replaced by %ld\n", l.rank, l.pid,
+                l.reason.c_str(), l.items_rerun, l.replaced_by);
   check(lost.size() == expect_lost,
         std::to_string(lost.size()) + " ranks lost, not " + std::to_string(expect_lost));
   for (const auto& l : lost)
