@@ -59,6 +59,9 @@ int hang_on_five(int x) {
   if (x == 5) std::this_thread::sleep_for(std::chrono::minutes{10});
   return x * x;
 }
+bool initialized = false;  // on a worker rank: the pool's initializer ran in this process
+void initialize() { initialized = true; }
+bool was_initialized(int /*unused*/) { return initialized; }
 /// The first time item 7 runs, its host's network goes down (a namespace of scripts/netns-cluster).
 int cut_link_once(const Item& item) {
   if (item.first == 7 && ::open((item.second + "/cut").c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600) >= 0 &&
@@ -75,6 +78,8 @@ PARLAB_MPI_TASK(pid_of);
 PARLAB_MPI_TASK(slow_square);
 PARLAB_MPI_TASK(hang_on_five);
 PARLAB_MPI_TASK(cut_link_once);
+PARLAB_MPI_TASK(initialize);
+PARLAB_MPI_TASK(was_initialized);
 
 namespace {
 int failures = 0;
@@ -108,7 +113,8 @@ void check_outcomes(const Outcomes& outcomes, std::vector<std::size_t> failing =
 }
 
 /// The pool has all its workers again, processes started in the place of the lost ranks (none of
-/// them `victim`): a map of pids sees as many as the pool has workers, the replacements among them.
+/// them `victim`): a map of pids sees as many as the pool has workers, the replacements among
+/// them, and the pool's initializer ran in each.
 void check_replaced(parlab::MpiPool& pool, long victim) {
   std::vector<long> seen;
   for (int round = 0; round < 50 && seen.size() < pool.size(); ++round) {
@@ -118,6 +124,8 @@ void check_replaced(parlab::MpiPool& pool, long victim) {
   check(seen.size() == pool.size(), std::to_string(seen.size()) + " worker processes serve the pool, not " +
                                         std::to_string(pool.size()));
   check(std::find(seen.begin(), seen.end(), victim) == seen.end(), "the killed process still serves");
+  for (const bool ran : pool.map(was_initialized, std::vector<int>(64, 0), {.chunksize = 1}))
+    check(ran, "a task ran where the pool's initializer had not");
   for (const auto& l : parlab::MpiPool::lost_ranks())
     check(l.replaced_by != 0 && std::find(seen.begin(), seen.end(), l.replaced_by) != seen.end(),
           "rank " + std::to_string(l.rank) + "'s replacement (pid " + std::to_string(l.replaced_by) +
@@ -156,7 +164,9 @@ int main(int argc, char** argv) {
     expect_lost = 2;  // the item ran twice: retries + 1
     expect_reason = "ended";
   } else if (mode == "outside" || mode == "silent" || mode == "respawn") {
-    parlab::MpiPool pool{0, {.heartbeat_timeout = std::chrono::milliseconds{1000}, .respawn = mode == "respawn"}};
+    parlab::MpiPool pool{0,
+                         {.heartbeat_timeout = std::chrono::milliseconds{1000}, .respawn = mode == "respawn",
+                          .initializer = initialize}};
     const long victim = pool.apply(pid_of, 0);  // a worker rank
     auto pending = pool.map_outcomes_async(slow_square, numbers(200), {.chunksize = 5});
     std::this_thread::sleep_for(std::chrono::milliseconds{300});
@@ -173,7 +183,7 @@ int main(int argc, char** argv) {
     expect_reason = mode == "silent" ? "silent for" : "ended";
     if (mode == "respawn") check_replaced(pool, victim);
   } else if (mode == "respawn-always") {
-    parlab::MpiPool pool{0, {.retries = 1, .respawn = true}};
+    parlab::MpiPool pool{0, {.retries = 1, .respawn = true, .initializer = initialize}};
     check_outcomes<parlab::WorkerCrashed>(pool.map_outcomes(kill_always, numbers(40), {.chunksize = 4}), {7});
     expect_lost = 2;
     expect_reason = "ended";
