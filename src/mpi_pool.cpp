@@ -84,7 +84,9 @@ std::string symbol_name(std::uintptr_t address) {
 //                               [count u64][items...]
 // result    (worker -> rank 0): [request u64] then per item [0][value] or [1][type][message]
 // stop      (rank 0 -> worker): empty; the worker finalizes MPI and exits.
-// hello     (both ways, once):  [pid i64][machine string]: who the peer is, for local death checks.
+// hello     (both ways, once):  [pid i64][machine string][rank i32]: who the peer is, for local
+//                               death checks; from rank 0, the rank the worker serves as (a
+//                               replacement learns it so).
 // beat      (rank 0 -> worker): [patience ms u64]: how long the worker may go without hearing from
 //                               rank 0 before it takes rank 0 for gone; (worker -> rank 0): empty.
 // timed out (worker -> rank 0): [request u64][item u64]: the item ran past task_timeout; the
@@ -168,11 +170,13 @@ void require_mpi_success(int code, const char* what) {
   fatal(std::string(what) + " failed: " + mpi_error_text(code));
 }
 
-/// What a worker rank is running, for its watchdog: the item, since when, and its time limit.
+/// What a worker rank is running, for its watchdog: which item, and its time limit. `step` counts
+/// items begun and ended (odd: one runs), so that the watchdog, seeing the same odd step on two
+/// looks, knows one item has run since the first; an item costs two plain stores, no clock.
 struct Progress {
+  std::atomic<std::uint64_t> step{0};
   std::atomic<std::uint64_t> request{0};
   std::atomic<std::uint64_t> index{0};
-  std::atomic<std::int64_t> started_ms{0};  // 0: no item runs
   std::atomic<std::uint64_t> timeout_ms{0};
 };
 
@@ -181,13 +185,13 @@ class ReplyWriter final : public ResultWriter {
  public:
   ReplyWriter(codec::Writer& out, Progress& progress) : out_(out), progress_(progress) {}
   void begin(std::uint64_t index) override {
-    progress_.index.store(index);
-    progress_.started_ms.store(now_ms());
+    progress_.index.store(index, std::memory_order_relaxed);
+    progress_.step.store(++step_, std::memory_order_release);
   }
   codec::Writer& ok() override { return write_ok(out_); }
   void fail(const std::exception_ptr& error) override { write_error(out_, error); }
   void end() override {
-    progress_.started_ms.store(0);
+    progress_.step.store(++step_, std::memory_order_release);
     ++done_;
   }
   [[nodiscard]] std::uint64_t done() const { return done_; }
@@ -195,6 +199,7 @@ class ReplyWriter final : public ResultWriter {
  private:
   codec::Writer& out_;
   Progress& progress_;
+  std::uint64_t step_ = progress_.step.load(std::memory_order_relaxed);
   std::uint64_t done_ = 0;
 };
 
@@ -233,7 +238,8 @@ void serve_task(const std::string& task, int rank, std::string& reply, Progress&
   } catch (...) {  // an item that does not decode: it and the rest of the chunk fail
     fail_rest(std::current_exception());
   }
-  progress.started_ms.store(0);
+  if (progress.step.load(std::memory_order_relaxed) % 2 != 0)  // an item that threw out of entry()
+    progress.step.fetch_add(1, std::memory_order_release);
 }
 
 /// What a hello says: the sender's pid, whether it shares this machine, and (from rank 0) the
@@ -337,8 +343,9 @@ class WorkerRank {
     complete(request);
   }
 
+  /// Waits for `request`, testing it as fast as MPI_Wait would (a large reply moves only while
+  /// MPI is called), but letting the watchdog in between tests.
   void complete(MPI_Request& request) {
-    Backoff backoff{std::chrono::milliseconds{1}};
     while (true) {
       int done = 0;
       {
@@ -346,7 +353,7 @@ class WorkerRank {
         require_mpi_success(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
       }
       if (done != 0) return;
-      backoff.wait();
+      std::this_thread::yield();
     }
   }
 
@@ -356,17 +363,23 @@ class WorkerRank {
     std::mutex m;
     std::condition_variable_any tick;
     std::unique_lock lock{m};
+    std::uint64_t step = 0;       // the item running at the last look (an odd step)
+    std::int64_t step_since = 0;  // when that look was
     while (true) {
       tick.wait_for(lock, stop, beat_interval, [] { return false; });
       if (stop.stop_requested()) return;
       if (std::unique_lock mpi{mpi_, std::try_to_lock}; mpi.owns_lock()) exchange_beats();
       const std::int64_t now = now_ms();
-      const std::int64_t started = progress_.started_ms.load();
-      const std::uint64_t index = progress_.index.load();
-      const std::uint64_t timeout = progress_.timeout_ms.load();
-      if (started != 0 && timeout != 0 && now - started > static_cast<std::int64_t>(timeout) &&
-          started == progress_.started_ms.load())
-        time_out(progress_.request.load(), index, timeout);
+      const std::uint64_t current = progress_.step.load(std::memory_order_acquire);
+      if (current % 2 == 0 || current != step) {
+        step = current;
+        step_since = now;
+      } else if (const std::uint64_t timeout = progress_.timeout_ms.load();
+                 timeout != 0 && now - step_since >= static_cast<std::int64_t>(timeout)) {
+        const std::uint64_t index = progress_.index.load(std::memory_order_relaxed);
+        if (progress_.step.load(std::memory_order_acquire) == current)
+          time_out(progress_.request.load(), index, timeout);
+      }
       if (const long pid = rank0_pid_.load(); pid != 0 && process_ended(pid, true))
         leave("rank 0 (pid " + std::to_string(pid) + ") has ended");
       if (now - heard_ms_.load() > static_cast<std::int64_t>(patience_ms_.load()))
@@ -486,7 +499,7 @@ class Runtime {
       auto& pending = pending_[request];
       pending.rank = rank;
       if (peers_[static_cast<std::size_t>(rank)].lost) {
-        pending.reply = Reply{Reply::Status::lost_unstarted, {}, {}};
+        pending.reply = Reply{Reply::Status::lost_unstarted, {}, {}, peers_[static_cast<std::size_t>(rank)].pid};
         return request;
       }
       outbox_.push_back({rank, std::move(task)});
@@ -634,7 +647,12 @@ class Runtime {
     if (parent_ != MPI_COMM_NULL) {  // a replacement rank: rank 0 says which rank it stands for
       MPI_Comm_set_errhandler(parent_, MPI_ERRORS_RETURN);
       MPI_Status status{};
-      require_mpi_success(MPI_Probe(0, tag_hello, parent_, &status), "MPI_Probe");
+      const std::int64_t deadline = now_ms() + least_patience.count();
+      for (int ready = 0; ready == 0;) {
+        require_mpi_success(MPI_Iprobe(0, tag_hello, parent_, &ready, &status), "MPI_Iprobe");
+        if (ready == 0 && now_ms() > deadline) fatal("a replacement rank heard nothing from rank 0");
+        if (ready == 0) std::this_thread::sleep_for(std::chrono::milliseconds{1});
+      }
       int bytes = 0;
       MPI_Get_count(&status, MPI_BYTE, &bytes);
       std::string message(static_cast<std::size_t>(bytes), '\0');
@@ -735,7 +753,7 @@ class Runtime {
       pending.reply = std::move(reply);
       --unanswered_;
     }
-    if (peer.local && peer.pid > 0) ::kill(static_cast<pid_t>(peer.pid), SIGKILL);
+    if (peer.local && peer.pid > 0 && !process_ended(peer.pid, true)) ::kill(static_cast<pid_t>(peer.pid), SIGKILL);
     lock.unlock();
     replied_.notify_all();
     lock.lock();
@@ -772,6 +790,11 @@ class Runtime {
         if (const int code = MPI_Test(&it->request, &sent, MPI_STATUS_IGNORE); code != MPI_SUCCESS) {
           lose(it->rank, it->generation, "MPI_Test failed: " + mpi_error_text(code));
           sent = 1;  // MPI is done with it
+        } else if (sent == 0 && !current(it->rank, it->generation)) {
+          // To a rank given up: it may never complete, and MPI may still read the bytes.
+          MPI_Request_free(&it->request);
+          abandoned_.push_back(std::move(it->bytes));
+          sent = 1;
         }
         it = sent != 0 ? sending_.erase(it) : std::next(it);
       }
@@ -814,6 +837,13 @@ class Runtime {
             MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, target, tag, comm, &s.request);
         code != MPI_SUCCESS)
       lose(rank, generation, "MPI_Isend failed: " + mpi_error_text(code));
+  }
+
+  /// Whether `rank` is not lost and has not been replaced since `generation`.
+  [[nodiscard]] bool current(int rank, std::uint64_t generation) {
+    std::lock_guard lock{mutex_};
+    const auto& peer = peers_[static_cast<std::size_t>(rank)];
+    return !peer.lost && peer.generation == generation;
   }
 
   /// Loses `rank` unless it was replaced since `generation`.
@@ -989,7 +1019,7 @@ class Runtime {
   std::vector<std::string> arguments_;
   std::vector<char*> spawn_argv_;  ///< arguments_ as MPI_Comm_spawn takes them (empty: unknown)
   std::list<Sending> sending_;     ///< the communication thread's
-  std::list<std::string> abandoned_;  ///< heartbeats to replaced ranks MPI may still read
+  std::list<std::string> abandoned_;  ///< messages to lost ranks MPI may still read
   std::thread comm_;
 };
 
@@ -1121,7 +1151,6 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
                            ChunkCodec& codec) {
   auto& runtime = Runtime::get();
   const int own = 1 + static_cast<int>(current_worker_index() % static_cast<std::size_t>(runtime.size() - 1));
-  int rank = 0;  // where the batches go: the pool thread's own rank, or the next one not lost
   /// Items still to send; `alone`: one item per message (they were on a rank lost mid-message).
   struct Range {
     std::size_t from, to;
@@ -1152,7 +1181,8 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
         todo.clear();
         continue;
       }
-      if (rank == 0 || runtime.lost(rank)) rank = runtime.live_rank(own);
+      // The pool thread's own rank, or the next one not lost (its own again once replaced).
+      const int rank = runtime.live_rank(own);
       if (rank == 0) {
         fail_todo(std::make_exception_ptr(std::runtime_error(
             "parlab: MpiPool: no worker rank is left: every one was lost (MpiPool::lost_ranks() says why)")));
@@ -1188,7 +1218,7 @@ void MpiBackend::run_chunk(std::uint64_t entry, std::uint64_t fn, std::size_t be
     }
     const Batch done = in_flight.front();
     in_flight.pop_front();
-    Reply reply = runtime.wait(done.request, heartbeat_timeout_);
+    const Reply reply = runtime.wait(done.request, heartbeat_timeout_);
     if (reply.status == Reply::Status::answered) {
       deliver(reply.bytes, done.from, done.to, codec);
       continue;

@@ -51,7 +51,7 @@ struct MpiOptions {
   /// lost while it runs alone.
   unsigned retries = 1;
   /// A task running longer than this fails with TimeoutError and its rank exits, lost (0: no
-  /// limit): the rank's own watchdog measures it, exact to about 50 ms.
+  /// limit): the rank's own watchdog measures it, looking every 100 ms (so it runs up to 0.2 s more).
   std::chrono::milliseconds task_timeout{0};
   /// A worker rank not heard from for this long is lost (ranks send a heartbeat every 100 ms
   /// while they run tasks). A rank on rank 0's machine whose process ends is lost at once.
