@@ -344,7 +344,8 @@ class WorkerRank {
   }
 
   /// Waits for `request`, testing it as fast as MPI_Wait would (a large reply moves only while
-  /// MPI is called), but letting the watchdog in between tests.
+  /// MPI is called; MPI_Test yields the CPU itself when nothing moved), stepping aside when the
+  /// watchdog wants in.
   void complete(MPI_Request& request) {
     while (true) {
       int done = 0;
@@ -353,7 +354,7 @@ class WorkerRank {
         require_mpi_success(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
       }
       if (done != 0) return;
-      std::this_thread::yield();
+      if (watchdog_waits_.load(std::memory_order_relaxed)) std::this_thread::yield();
     }
   }
 
@@ -368,7 +369,7 @@ class WorkerRank {
     while (true) {
       tick.wait_for(lock, stop, beat_interval, [] { return false; });
       if (stop.stop_requested()) return;
-      if (std::unique_lock mpi{mpi_, std::try_to_lock}; mpi.owns_lock()) exchange_beats();
+      exchange_beats();
       const std::int64_t now = now_ms();
       const std::uint64_t current = progress_.step.load(std::memory_order_acquire);
       if (current % 2 == 0 || current != step) {
@@ -388,8 +389,20 @@ class WorkerRank {
   }
 
   /// Sends rank 0 a heartbeat unless the last one is still on its way, and takes rank 0's (the
-  /// main thread does not look for messages while a task runs). Under mpi_.
+  /// main thread does not look for messages while a task runs). Waits at most 20 ms for MPI: the
+  /// main thread may be stuck in a receive from a rank 0 that is gone.
   void exchange_beats() {
+    watchdog_waits_.store(true, std::memory_order_relaxed);
+    std::unique_lock lock{mpi_, std::try_to_lock};
+    for (int tries = 0; !lock.owns_lock() && tries < 200; ++tries) {
+      std::this_thread::sleep_for(std::chrono::microseconds{100});
+      lock.try_lock();
+    }
+    watchdog_waits_.store(false, std::memory_order_relaxed);
+    if (lock.owns_lock()) exchange_beats_locked();
+  }
+
+  void exchange_beats_locked() {
     int sent = 1;
     if (beat_sent_ != MPI_REQUEST_NULL) MPI_Test(&beat_sent_, &sent, MPI_STATUS_IGNORE);
     if (sent != 0) MPI_Isend(nullptr, 0, MPI_BYTE, 0, tag_beat, comm_, &beat_sent_);
@@ -438,6 +451,7 @@ class WorkerRank {
   std::mutex mpi_;
   Progress progress_;
   MPI_Request beat_sent_ = MPI_REQUEST_NULL;  // under mpi_
+  std::atomic<bool> watchdog_waits_{false};   // the watchdog wants mpi_
   std::atomic<std::int64_t> heard_ms_;        // when a message from rank 0 last came
   std::atomic<std::uint64_t> patience_ms_{static_cast<std::uint64_t>(least_patience.count())};
   std::atomic<long> rank0_pid_;  // rank 0's pid when it runs on this machine
