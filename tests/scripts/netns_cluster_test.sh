@@ -111,7 +111,7 @@ case "$mode" in
     trap 'rm -rf "$work"' EXIT
     # Rank 0 (host 0) kills a worker rank's process on another host mid-map: found dead at once, its work redone.
     set +e
-    out=$("$script" --timeout 120 --prefix "$prefix" --hosts 3 -- "$program" outside "$work" 2>&1)
+    out=$("$script" --timeout 120 --prefix "$prefix" --hosts 3 --recovery -- "$program" outside "$work" 2>&1)
     rc=$?
     set -e
     echo "$out"
@@ -123,7 +123,7 @@ case "$mode" in
     # lost after the 3 s heartbeat_timeout and the map completes on hosts 0 and 1. mpirun itself
     # then waits on the daemon it cannot reach (Open MPI's runtime, not the job): --timeout ends it.
     set +e
-    out=$("$script" --timeout 15 --prefix "$prefix" --hosts 3 -- "$program" cut-link "$work" 2>&1)
+    out=$("$script" --timeout 15 --prefix "$prefix" --hosts 3 --recovery -- "$program" cut-link "$work" 2>&1)
     rc=$?
     set -e
     echo "$out"
