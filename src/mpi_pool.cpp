@@ -607,9 +607,19 @@ class Runtime {
     int rank;
     std::string bytes;
   };
+  /// A message on its way, in a list node so that its bytes stay where MPI reads them. Both
+  /// kinds are the communication thread's.
   struct Sending {
     int rank;
     std::uint64_t generation;  // of the peer it went to (a replaced rank's is older)
+    std::string bytes;
+    MPI_Request request;
+    bool beat;
+  };
+  struct Receiving {
+    int rank;
+    std::uint64_t generation;  // of the peer it comes from
+    int tag;
     std::string bytes;
     MPI_Request request;
   };
@@ -625,8 +635,7 @@ class Runtime {
     bool local = false;        // on this machine: its death shows by its pid
     bool lost = false;
     std::int64_t heard_ms = 0;  // when a message from it last came
-    MPI_Request beat = MPI_REQUEST_NULL;  // beat and beat_bytes: the communication thread's
-    std::string beat_bytes;
+    bool beat_sent = false;     // a heartbeat to it is on its way
   };
 
   Runtime() {
@@ -789,7 +798,7 @@ class Runtime {
     while (true) {
       {
         std::unique_lock lock{mutex_};
-        if (outbox_.empty() && unanswered_ == 0 && sending_.empty()) {
+        if (outbox_.empty() && unanswered_ == 0 && sending_.empty() && receiving_.empty()) {
           if (stopping_) return;
           wake_.wait_for(lock, beat_interval, [&] { return stopping_ || !outbox_.empty(); });
         }
@@ -800,20 +809,25 @@ class Runtime {
         send(out.rank, tag_task, std::move(out.bytes));
       batch.clear();
       for (auto it = sending_.begin(); it != sending_.end();) {
+        const auto next = std::next(it);
         int sent = 0;
         if (const int code = MPI_Test(&it->request, &sent, MPI_STATUS_IGNORE); code != MPI_SUCCESS) {
           lose(it->rank, it->generation, "MPI_Test failed: " + mpi_error_text(code));
           sent = 1;  // MPI is done with it
-        } else if (sent == 0 && !current(it->rank, it->generation)) {
+        }
+        if (sent != 0) {
+          if (it->beat) beat_arrived(it->rank, it->generation);
+          sending_.erase(it);
+        } else if (!current(it->rank, it->generation)) {
           // To a rank given up: it may never complete, and MPI may still read the bytes.
           MPI_Request_free(&it->request);
-          abandoned_.push_back(std::move(it->bytes));
-          sent = 1;
+          abandoned_sends_.splice(abandoned_sends_.end(), sending_, it);
         }
-        it = sent != 0 ? sending_.erase(it) : std::next(it);
+        it = next;
       }
       while (receive())
         active = true;
+      finish_receives();
       replace_lost_ranks();
       const std::int64_t now = now_ms();
       if (now >= next_look) {
@@ -834,7 +848,7 @@ class Runtime {
 
   /// Sends `bytes` to `rank` (unless it is lost); sending_ keeps them until MPI is done with them
   /// (for a lost rank, for ever: MPI may still read them).
-  void send(int rank, int tag, std::string bytes) {
+  void send(int rank, int tag, std::string bytes, bool is_beat = false) {
     MPI_Comm comm = MPI_COMM_NULL;
     int target = 0;
     std::uint64_t generation = 0;
@@ -846,7 +860,7 @@ class Runtime {
       target = peer.target;
       generation = peer.generation;
     }
-    auto& s = sending_.emplace_back(Sending{rank, generation, std::move(bytes), MPI_REQUEST_NULL});
+    auto& s = sending_.emplace_back(Sending{rank, generation, std::move(bytes), MPI_REQUEST_NULL, is_beat});
     if (const int code =
             MPI_Isend(s.bytes.data(), static_cast<int>(s.bytes.size()), MPI_BYTE, target, tag, comm, &s.request);
         code != MPI_SUCCESS)
@@ -858,6 +872,12 @@ class Runtime {
     std::lock_guard lock{mutex_};
     const auto& peer = peers_[static_cast<std::size_t>(rank)];
     return !peer.lost && peer.generation == generation;
+  }
+
+  /// A heartbeat to `rank` (as it was at `generation`) has gone: the next may follow.
+  void beat_arrived(int rank, std::uint64_t generation) {
+    std::lock_guard lock{mutex_};
+    if (auto& peer = peers_[static_cast<std::size_t>(rank)]; peer.generation == generation) peer.beat_sent = false;
   }
 
   /// Loses `rank` unless it was replaced since `generation`.
@@ -893,16 +913,13 @@ class Runtime {
       }
       MPI_Comm_set_errhandler(child, MPI_ERRORS_RETURN);
       auto& peer = peers_[static_cast<std::size_t>(rank)];
-      if (peer.beat != MPI_REQUEST_NULL) {  // MPI may still read the old heartbeat: keep its bytes
-        MPI_Request_free(&peer.beat);
-        abandoned_.push_back(std::move(peer.beat_bytes));
-      }
       peer.comm = child;
       peer.target = 0;
       ++peer.generation;
       peer.pid = 0;
       peer.local = false;
       peer.lost = false;
+      peer.beat_sent = false;
       peer.heard_ms = now_ms();
       lock.unlock();
       send(rank, tag_hello, write_hello(rank));
@@ -920,26 +937,57 @@ class Runtime {
     return false;
   }
 
-  /// Takes one message from `comm`, if one has come: from any rank of the job (MPI_COMM_WORLD,
-  /// `rank` MPI_ANY_SOURCE), or from the replacement of `rank`.
+  /// Starts taking one message from `comm`, if one has come: from any rank of the job
+  /// (MPI_COMM_WORLD, `rank` MPI_ANY_SOURCE), or from the replacement of `rank`. The receive
+  /// does not block: a rank that dies halfway through a large message must not stop this thread.
   bool receive(MPI_Comm comm, int rank) {
     int ready = 0;
+    MPI_Message matched = MPI_MESSAGE_NULL;
     MPI_Status status{};
-    require_mpi_success(MPI_Iprobe(comm == MPI_COMM_WORLD ? MPI_ANY_SOURCE : 0, MPI_ANY_TAG, comm, &ready, &status),
-                        "MPI_Iprobe");
+    require_mpi_success(
+        MPI_Improbe(comm == MPI_COMM_WORLD ? MPI_ANY_SOURCE : 0, MPI_ANY_TAG, comm, &ready, &matched, &status),
+        "MPI_Improbe");
     if (ready == 0) return false;
     int bytes = 0;
     MPI_Get_count(&status, MPI_BYTE, &bytes);
-    std::string message(static_cast<std::size_t>(bytes), '\0');
     const int source = comm == MPI_COMM_WORLD ? status.MPI_SOURCE : rank;
-    require_mpi_success(
-        MPI_Recv(message.data(), bytes, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm, MPI_STATUS_IGNORE),
-        "MPI_Recv");
+    std::uint64_t generation = 0;
+    {
+      std::lock_guard lock{mutex_};
+      const auto& peer = peers_[static_cast<std::size_t>(source)];
+      generation = peer.comm == comm ? peer.generation : ~std::uint64_t{0};  // ~0: from a rank since replaced
+    }
+    auto& r = receiving_.emplace_back(
+        Receiving{source, generation, status.MPI_TAG, std::string(static_cast<std::size_t>(bytes), '\0'), MPI_REQUEST_NULL});
+    require_mpi_success(MPI_Imrecv(r.bytes.data(), bytes, MPI_BYTE, &matched, &r.request), "MPI_Imrecv");
+    return true;
+  }
+
+  /// Hands on the messages that have come in full; gives up those from ranks lost meanwhile.
+  void finish_receives() {
+    for (auto it = receiving_.begin(); it != receiving_.end();) {
+      const auto next = std::next(it);
+      int done = 0;
+      const int code = MPI_Test(&it->request, &done, MPI_STATUS_IGNORE);
+      if (code == MPI_SUCCESS && done != 0) {
+        if (current(it->rank, it->generation)) take(it->rank, it->tag, std::move(it->bytes));
+        receiving_.erase(it);
+      } else if (code != MPI_SUCCESS || !current(it->rank, it->generation)) {
+        lose(it->rank, it->generation, "a message from it broke off: " + mpi_error_text(code));
+        if (code == MPI_SUCCESS) MPI_Cancel(&it->request);
+        MPI_Request_free(&it->request);
+        abandoned_receives_.splice(abandoned_receives_.end(), receiving_, it);  // MPI may still write
+      }
+      it = next;
+    }
+  }
+
+  /// A whole message from `source`, which is not lost.
+  void take(int source, int tag, std::string message) {
     std::unique_lock lock{mutex_};
     auto& peer = peers_[static_cast<std::size_t>(source)];
-    if (peer.comm != comm) return true;  // from a rank since replaced: it was given up
     peer.heard_ms = now_ms();
-    if (status.MPI_TAG == tag_hello) {
+    if (tag == tag_hello) {
       const Hello hello = read_hello(message);
       peer.pid = hello.pid;
       peer.local = hello.local_pid != 0;
@@ -949,26 +997,23 @@ class Runtime {
             l->replaced_by = hello.pid;
             break;
           }
-    } else if (status.MPI_TAG == tag_timed_out) {
+    } else if (tag == tag_timed_out) {
       std::uint64_t request = 0, index = 0;
       codec::Reader{message}(request, index);
       lose(lock, source, "task " + std::to_string(index) + " ran past task_timeout", std::pair{request, index});
-    } else if (status.MPI_TAG == tag_result) {
+    } else if (tag == tag_result) {
       std::uint64_t request = 0;
       if (message.size() < sizeof request)
         fatal("a reply without a request id from rank " + std::to_string(source));
       std::memcpy(&request, message.data(), sizeof request);
       const auto it = pending_.find(request);
-      if (it == pending_.end() || it->second.reply) {
-        if (peer.lost) return true;  // a late answer from a rank already given up: run elsewhere
+      if (it == pending_.end() || it->second.reply)
         fatal("a reply to an unknown request from rank " + std::to_string(source));
-      }
       it->second.reply = Reply{Reply::Status::answered, std::move(message), {}};
       --unanswered_;
       lock.unlock();
       replied_.notify_all();
     }
-    return true;
   }
 
   /// Loses the worker ranks on this machine whose process has ended (zombies too when `thorough`).
@@ -988,15 +1033,16 @@ class Runtime {
       std::lock_guard lock{mutex_};
       patience = patience_ms_;
     }
+    std::string bytes;
+    codec::Writer{bytes}(patience);
     for (int r = 1; r < size_; ++r) {
-      auto& peer = peers_[static_cast<std::size_t>(r)];  // beat and beat_bytes: this thread's alone
-      int sent = 1;
-      if (peer.beat != MPI_REQUEST_NULL) MPI_Test(&peer.beat, &sent, MPI_STATUS_IGNORE);
-      if (sent == 0 || lost(r)) continue;
-      peer.beat_bytes.clear();
-      codec::Writer{peer.beat_bytes}(patience);
-      MPI_Isend(peer.beat_bytes.data(), static_cast<int>(peer.beat_bytes.size()), MPI_BYTE, peer.target, tag_beat,
-                peer.comm, &peer.beat);
+      {
+        std::lock_guard lock{mutex_};
+        auto& peer = peers_[static_cast<std::size_t>(r)];
+        if (peer.lost || peer.beat_sent) continue;
+        peer.beat_sent = true;
+      }
+      send(r, tag_beat, bytes, true);
     }
   }
 
@@ -1032,8 +1078,10 @@ class Runtime {
   std::string program_;            ///< this program, and its arguments, for MPI_Comm_spawn
   std::vector<std::string> arguments_;
   std::vector<char*> spawn_argv_;  ///< arguments_ as MPI_Comm_spawn takes them (empty: unknown)
-  std::list<Sending> sending_;     ///< the communication thread's
-  std::list<std::string> abandoned_;  ///< messages to lost ranks MPI may still read
+  std::list<Sending> sending_;             ///< the communication thread's, as are:
+  std::list<Receiving> receiving_;
+  std::list<Sending> abandoned_sends_;     ///< to lost ranks: MPI may still read them
+  std::list<Receiving> abandoned_receives_;  ///< from lost ranks: MPI may still write them
   std::thread comm_;
 };
 
