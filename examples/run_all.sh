@@ -17,7 +17,15 @@ for exe in "$dir"/example_*; do
   found=$((found + 1))
   name=$(basename "$exe")
   echo "=== $name ==="
-  if ! "$exe"; then
+  # The MpiPool examples run as MPI jobs: rank 0 and two worker ranks (mpirun as root needs
+  # --allow-run-as-root; --oversubscribe: more ranks than cores).
+  case $name in
+    example_mpi_lost_rank) launch="mpirun --allow-run-as-root --oversubscribe --enable-recovery -np 3" ;;
+    example_mpi_*) launch="mpirun --allow-run-as-root --oversubscribe -np 3" ;;
+    *) launch="" ;;
+  esac
+  # shellcheck disable=SC2086  # $launch is words
+  if ! $launch "$exe"; then
     failed="$failed $name"
   fi
   echo

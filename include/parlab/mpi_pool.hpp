@@ -53,8 +53,8 @@ struct MpiOptions {
   /// A task running longer than this fails with TimeoutError and its rank exits, lost (0: no
   /// limit): the rank's own watchdog measures it, looking every 100 ms (so it runs up to 0.2 s more).
   std::chrono::milliseconds task_timeout{0};
-  /// A worker rank not heard from for this long is lost (ranks send a heartbeat every 100 ms
-  /// while they run tasks). A rank on rank 0's machine whose process ends is lost at once.
+  /// A worker rank not heard from for this long is lost (each sends a heartbeat every 100 ms,
+  /// also while a task runs). A rank on rank 0's machine whose process ends is lost at once.
   std::chrono::milliseconds heartbeat_timeout{5000};
   /// Starts a new process in the place of each worker rank lost (MPI_Comm_spawn: the program
   /// again, with its arguments), so that a long job keeps its size. Once a pool asks for it,
@@ -148,7 +148,8 @@ struct LostRank {
   int rank = 0;
   /// Its process id (0 if it never said).
   long pid = 0;
-  /// Why it counts as lost: "its process ended", "silent for 5000 ms", "task 7 ran past task_timeout".
+  /// Why it counts as lost: "its process (pid 4242) ended", "silent for 5012 ms", "task 7 ran past
+  /// task_timeout".
   std::string reason;
   /// Items it had been sent and not answered, run again on other ranks (or failed, see retries).
   std::size_t items_rerun = 0;
