@@ -828,6 +828,7 @@ class Runtime {
       while (receive())
         active = true;
       finish_receives();
+      if (!receiving_.empty()) active = true;  // a large message moves only while MPI is called
       replace_lost_ranks();
       const std::int64_t now = now_ms();
       if (now >= next_look) {
