@@ -562,11 +562,6 @@ class Runtime {
     return peers_[static_cast<std::size_t>(rank)].generation;
   }
 
-  [[nodiscard]] bool lost(int rank) {
-    std::lock_guard lock{mutex_};
-    return peers_[static_cast<std::size_t>(rank)].lost;
-  }
-
   /// Rank 0: `items` that `rank` was lost with (its latest loss) go to other ranks again.
   void count_rerun(int rank, std::size_t items) {
     std::lock_guard lock{mutex_};
@@ -780,11 +775,6 @@ class Runtime {
     lock.unlock();
     replied_.notify_all();
     lock.lock();
-  }
-
-  void lose(int rank, std::string reason, std::optional<std::pair<std::uint64_t, std::uint64_t>> timed_out = {}) {
-    std::unique_lock lock{mutex_};
-    lose(lock, rank, std::move(reason), timed_out);
   }
 
   /// The communication thread: sends queued tasks, takes replies, hands them to their waiters,

@@ -125,13 +125,19 @@ std::vector<std::string> words(std::string_view launcher) {
   return args;
 }
 
-TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
-  TempDir mpi_dir;
-  auto args = words(PARLAB_MPIRUN);
+/// `parlab lab --backend mpi --json` as an MPI job of `np` ranks started by `launcher`, writing
+/// into `dir`.
+parlab::test::Run mpi_lab(std::string_view launcher, const char* np, const fs::path& dir) {
+  auto args = words(launcher);
   const std::string mpirun = args.front();
   args.erase(args.begin());
-  args.insert(args.end(), {"-np", "3", PARLAB_CLI, "lab", "--backend", "mpi", "--json", "--out", mpi_dir.path().string()});
-  auto mpi = parlab::test::run_program(mpirun.c_str(), args, mpi_dir.path());
+  args.insert(args.end(), {"-np", np, PARLAB_CLI, "lab", "--backend", "mpi", "--json", "--out", dir.string()});
+  return parlab::test::run_program(mpirun.c_str(), args, dir);
+}
+
+TEST(LabCli, MpiBackendRunsEveryStepWithTheThreadsAnswers) {
+  TempDir mpi_dir;
+  auto mpi = mpi_lab(PARLAB_MPIRUN, "3", mpi_dir.path());
   ASSERT_EQ(mpi.status, 0) << mpi.err;
   expect_the_threads_answers(mpi_dir.path());
   // Only rank 0 runs the lab: one record on stdout, for two worker ranks.
@@ -162,12 +168,8 @@ long find_process(const std::string& entry, const std::string& word) {
 // the other ranks with every answer the threads backend gives, and says which rank it lost.
 TEST(LabCli, MpiBackendLosesAWorkerRankAndStillWritesTheThreadsAnswers) {
   TempDir mpi_dir;
-  auto args = words(PARLAB_MPIRUN_RECOVERY);
-  const std::string mpirun = args.front();
-  args.erase(args.begin());
-  args.insert(args.end(), {"-np", "4", PARLAB_CLI, "lab", "--backend", "mpi", "--json", "--out", mpi_dir.path().string()});
   parlab::test::Run mpi;
-  std::thread job{[&] { mpi = parlab::test::run_program(mpirun.c_str(), args, mpi_dir.path()); }};
+  std::thread job{[&] { mpi = mpi_lab(PARLAB_MPIRUN_RECOVERY, "4", mpi_dir.path()); }};
   long victim = 0;
   for (int i = 0; i < 300 && victim == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
